@@ -1,0 +1,2 @@
+export { MmkitError, isMmkitError } from './errors';
+export type { MmkitErrorCode, MmkitErrorDetails } from './errors';
