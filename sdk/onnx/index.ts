@@ -1,0 +1,11 @@
+export * from './proto';
+export * from './dtype';
+export * from './tensor';
+export * from './read';
+export * from './write';
+export { type ExternalDataOptions, PROTOBUF_LIMIT } from './layout';
+export { isExternal, externalRef, type ExternalRef } from './external';
+export { allInitializers, mapInitializers, shallowCopy } from './walk';
+export * from './values';
+export * from './attrs';
+export * from './builder';

@@ -1,0 +1,37 @@
+/**
+ * The ONNX protobuf messages as @bufbuild/protobuf v2 types, from onnx-buf.
+ * Everything in mmkit that touches a model goes through these types.
+ */
+export {
+  type ModelProto,
+  ModelProtoSchema,
+  type GraphProto,
+  GraphProtoSchema,
+  type NodeProto,
+  NodeProtoSchema,
+  type TensorProto,
+  TensorProtoSchema,
+  type ValueInfoProto,
+  ValueInfoProtoSchema,
+  type AttributeProto,
+  AttributeProtoSchema,
+  AttributeProto_AttributeType as AttributeType,
+  type TypeProto,
+  TypeProtoSchema,
+  type TypeProto_Tensor,
+  TypeProto_TensorSchema,
+  type TensorShapeProto,
+  TensorShapeProtoSchema,
+  type TensorShapeProto_Dimension,
+  TensorShapeProto_DimensionSchema,
+  type SparseTensorProto,
+  SparseTensorProtoSchema,
+  type OperatorSetIdProto,
+  OperatorSetIdProtoSchema,
+  type StringStringEntryProto,
+  StringStringEntryProtoSchema,
+  type FunctionProto,
+  FunctionProtoSchema,
+  TensorProto_DataType as DataType,
+  TensorProto_DataLocation as DataLocation,
+} from 'onnx-buf';
