@@ -1,0 +1,29 @@
+/**
+ * The mmkit kernel: tslab with kernel-extras' protocol fixes and display bridge, started
+ * from this package's own node_modules. Jupyter runs it as
+ *   node dist/kernel-extras/launch.js --config-path {connection_file}
+ */
+import { MMKIT_VERSION } from '../sdk/version';
+import { applyProtocolFixes } from './protocol-fixes';
+import { loadTslab } from './tslab-internals';
+
+function connectionFileOf(argv: readonly string[]): string {
+  const at = argv.indexOf('--config-path');
+  const file = at >= 0 ? argv[at + 1] : argv.find((arg) => arg.startsWith('--config-path='))?.slice('--config-path='.length);
+  if (!file) {
+    process.stderr.write('usage: node dist/kernel-extras/launch.js --config-path <connection file>\n');
+    process.exit(2);
+  }
+  return file;
+}
+
+function main(): void {
+  const configPath = connectionFileOf(process.argv.slice(2));
+  const tslab = loadTslab();
+  applyProtocolFixes(tslab, { mmkitVersion: MMKIT_VERSION });
+  // enableFindLocal would switch to a tslab found above the notebook's folder; a second
+  // copy of tslab breaks display, so this kernel always runs the one it patched.
+  tslab.main.startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: tslab.version });
+}
+
+main();

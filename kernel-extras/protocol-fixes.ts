@@ -1,0 +1,213 @@
+/**
+ * Fixes tslab 1.0.22's gaps in the Jupyter messaging protocol by wrapping its classes'
+ * methods at load time (tslab itself stays untouched):
+ * - the last expression of a cell comes back as execute_result with its full MIME bundle
+ *   (tslab only console.logs it), and execute_input is broadcast;
+ * - failures send an `error` message and a reply carrying ename/evalue/traceback;
+ * - after an error only requests already queued are aborted (tslab refused everything for
+ *   200 ms), and aborted replies use the spec's status "aborted";
+ * - kernel_info/shutdown replies carry status, is_complete knows "invalid", comm_info gets
+ *   its own reply type, and history_request / interrupt_request are answered;
+ * - `expr?` or `?expr` pages the type and docs of expr (IPython's pager payload);
+ * - SDK code can publish full display bundles and clear_output to the running cell.
+ */
+import { mimeBundleOf, plainText } from '../sdk/report/mime';
+import { KERNEL_BRIDGE, type KernelBridge } from '../sdk/report/kernel-bridge';
+import { diagnosticsText, errorContentOf, type ErrorContent } from './execution-outcome';
+import { History, type HistoryRequest } from './history';
+import type { ExecuteRequest, TslabConsole, TslabModules, ZmqServer, ZmqSocket } from './tslab-internals';
+import { childMessage, decodeMessage, encodeMessage, peekMessageType, type JupyterMessage } from './wire';
+
+type Publish = (msgType: string, content: Record<string, unknown>) => void;
+
+/** What tslab's executor reported while running one cell. */
+interface CellReports {
+  result?: { value: unknown };
+  errors: unknown[][];
+}
+
+export interface KernelIdentity {
+  mmkitVersion: string;
+}
+
+export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity): void {
+  const publishers = new WeakMap<ExecuteRequest, Publish>();
+  const failures = new WeakMap<ExecuteRequest, ErrorContent>();
+  const payloads = new WeakMap<ExecuteRequest, PagerPayload[]>();
+  const history = new History();
+  let reports: CellReports = { errors: [] };
+  // The cell running now, or the last one: output arriving late goes there, as in tslab.
+  let currentCell: Publish | null = null;
+
+  // The executor reports the last expression through console.log and failures through
+  // console.error; give it a console that records both instead of printing them.
+  const { executor, jupyter, util } = tslab;
+  const createExecutor = executor.createExecutor;
+  executor.createExecutor = (rootDir, convs) => {
+    const recorder: TslabConsole = {
+      log: (value: unknown) => {
+        reports.result = { value };
+      },
+      error: (...args: unknown[]) => {
+        reports.errors.push(args);
+      },
+    };
+    return createExecutor(rootDir, convs, recorder);
+  };
+
+  const server = jupyter.ZmqServer.prototype;
+  const handler = jupyter.JupyterHandlerImpl.prototype;
+
+  const handleExecuteMessage = server.handleExecute;
+  server.handleExecute = function (socket, msg) {
+    publishers.set(msg.content as unknown as ExecuteRequest, (msgType, content) => {
+      const out = msg.createReply();
+      out.header.msg_type = msgType;
+      out.content = content;
+      out.signAndSend(this.connInfo.key, this.iopub);
+    });
+    return handleExecuteMessage.call(this, socket, msg);
+  };
+
+  const runCell = handler.handleExecuteImpl;
+  handler.handleExecuteImpl = async function (req, writeStream, writeDisplayData) {
+    const publish = publishers.get(req) ?? (() => undefined);
+    const visible = !req.silent;
+    currentCell = publish;
+    reports = { errors: [] };
+    if (visible) publish('execute_input', { code: req.code, execution_count: this.execCount + 1 });
+    const asked = pagerQuery(req.code);
+    if (asked !== null) {
+      const info = this.handleInspect({ code: asked, cursor_pos: asked.length, detail_level: 0 });
+      const data = info.found ? info.data : { 'text/plain': `No type information for ${asked}` };
+      payloads.set(req, [{ source: 'page', data, start: 0 }]);
+      return { count: ++this.execCount };
+    }
+    let count: number;
+    try {
+      count = (await runCell.call(this, req, writeStream, writeDisplayData)).count;
+    } catch (failure) {
+      const error = errorContentOf(reports.errors);
+      failures.set(req, error);
+      publish('error', { ...error });
+      if (req.store_history !== false) history.record(this.execCount, req.code, null);
+      throw failure;
+    }
+    if (reports.errors.length > 0) writeStream('stderr', diagnosticsText(reports.errors));
+    let shown: string | null = null;
+    if (reports.result && visible) {
+      const data = await bundleOrText(reports.result.value);
+      shown = typeof data['text/plain'] === 'string' ? data['text/plain'] : null;
+      publish('execute_result', { execution_count: count, data, metadata: {} });
+    }
+    if (req.store_history !== false) history.record(count, req.code, shown);
+    return { count };
+  };
+
+  const replyToExecute = handler.handleExecute;
+  handler.handleExecute = async function (req, writeStream, writeDisplayData) {
+    const reply = await replyToExecute.call(this, req, writeStream, writeDisplayData);
+    publishers.delete(req);
+    if (reply.status === 'ok') return { ...reply, payload: payloads.get(req) ?? [], user_expressions: {} };
+    if (reply.status === 'error') {
+      const failure = failures.get(req) ?? errorContentOf([]);
+      return { ...reply, ...failure };
+    }
+    return { ...reply, status: 'aborted' };
+  };
+
+  // tslab kept refusing new requests for 200 ms after an error; requests already queued are
+  // cancelled by the failed task itself, so the queue can take new work at once.
+  util.TaskQueue.prototype.reset = function () {
+    this.prev = Promise.resolve();
+  };
+
+  const kernelInfo = handler.handleKernel;
+  handler.handleKernel = function () {
+    const info = kernelInfo.call(this) as { language_info: Record<string, unknown> };
+    return {
+      ...info,
+      status: 'ok',
+      implementation: 'mmkit',
+      implementation_version: identity.mmkitVersion,
+      language_info: { ...info.language_info, version: tslab.typescript.version },
+      banner: `TypeScript ${tslab.typescript.version} (mmkit ${identity.mmkitVersion} on tslab ${tslab.version}, Node ${process.version})`,
+      help_links: [{ text: 'tslab', url: 'https://github.com/yunabe/tslab' }],
+    };
+  };
+
+  const isComplete = handler.handleIsComplete;
+  handler.handleIsComplete = function (req) {
+    const verdict = isComplete.call(this, req);
+    if (verdict.status !== 'complete') return verdict;
+    const { diagnostics = [] } = tslab.typescript.transpileModule(req.code, { reportDiagnostics: true, compilerOptions: {} });
+    return diagnostics.length > 0 ? { status: 'invalid' } : verdict;
+  };
+
+  handler.handleShutdown = function (req) {
+    return { status: 'ok', restart: req.restart === true };
+  };
+
+  const extraRequests: Record<string, (server: ZmqServer, req: JupyterMessage) => [string, Record<string, unknown>]> = {
+    history_request: (_server, req) => ['history_reply', { status: 'ok', history: history.query(req.content as HistoryRequest) }],
+    // tslab answered comm_info with a complete_reply.
+    comm_info_request: () => ['comm_info_reply', { status: 'ok', comms: {} }],
+    interrupt_request: (srv) => {
+      srv.handler.executor.interrupt();
+      return ['interrupt_reply', { status: 'ok' }];
+    },
+  };
+
+  const shellMessage = server.handleShellMessage;
+  server.handleShellMessage = async function (socket, ...frames) {
+    const msgType = peekMessageType(frames);
+    const answer = msgType === undefined ? undefined : extraRequests[msgType];
+    if (!answer) return shellMessage.call(this, socket, ...frames);
+    await answerDirectly(this, socket, frames, (req) => answer(this, req));
+  };
+
+  const bridge: KernelBridge = {
+    display: (content, update) => currentCell?.(update ? 'update_display_data' : 'display_data', { ...content }),
+    clearOutput: (wait) => currentCell?.('clear_output', { wait }),
+  };
+  (globalThis as Record<symbol, unknown>)[KERNEL_BRIDGE] = bridge;
+}
+
+interface PagerPayload {
+  source: 'page';
+  data: Record<string, string>;
+  start: number;
+}
+
+/** The expression of an IPython-style help query (`Math.max?` or `?Math.max`), else null. */
+function pagerQuery(code: string): string | null {
+  const match = /^\s*\?\s*([\w$.]+)\s*$|^\s*([\w$.]+)\s*\?\s*$/.exec(code);
+  return match ? (match[1] ?? match[2]) : null;
+}
+
+/** A request tslab does not know, answered with busy → reply → idle like any other. */
+async function answerDirectly(
+  server: ZmqServer,
+  socket: ZmqSocket,
+  frames: Buffer[],
+  answer: (req: JupyterMessage) => [string, Record<string, unknown>],
+): Promise<void> {
+  const key = server.connInfo.key;
+  const { identities, message } = decodeMessage(key, frames);
+  await server.iopub.send(encodeMessage(key, childMessage(message, 'status', { execution_state: 'busy' })));
+  try {
+    const [replyType, content] = answer(message);
+    await socket.send(encodeMessage(key, childMessage(message, replyType, content), identities));
+  } finally {
+    await server.iopub.send(encodeMessage(key, childMessage(message, 'status', { execution_state: 'idle' })));
+  }
+}
+
+/** A display bundle never takes the cell down: a failing display falls back to text. */
+async function bundleOrText(value: unknown): Promise<Record<string, unknown>> {
+  try {
+    return await mimeBundleOf(value);
+  } catch (e) {
+    return { 'text/plain': `${plainText(value)}\n(display failed: ${e instanceof Error ? e.message : String(e)})` };
+  }
+}
