@@ -29,3 +29,40 @@ export function buildMlp(opts: { dim?: number; hidden?: number } = {}) {
   b.output(y, 'float32', ['batch', 16, dim]);
   return { model: b.build(), input: 'x', output: y, dim };
 }
+
+export const TORCH_VIT = 'datasets/fixtures/torch-vit-tiny.onnx';
+
+interface Reference {
+  dims: number[];
+  data: number[];
+}
+
+/** The fixture's recorded inputs and torch's outputs for them. */
+export function torchReference(): { input: Reference; logits: Reference } {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const read = (f: string) => JSON.parse(fs.readFileSync(`datasets/fixtures/${f}`, 'utf8'));
+  return { input: read('torch-vit-tiny.inputs.json').pixel_values, logits: read('torch-vit-tiny.outputs.json').logits };
+}
+
+type Ort = typeof import('onnxruntime-node');
+
+/** Runs a model (bytes or path) once with onnxruntime-node and returns the first output's data. */
+export async function runOnce(model: Uint8Array | string, name: string, data: Float32Array, dims: number[]): Promise<Float32Array> {
+  const ort = require('onnxruntime-node') as Ort;
+  const session = typeof model === 'string'
+    ? await ort.InferenceSession.create(model, { logSeverityLevel: 3 })
+    : await ort.InferenceSession.create(model, { logSeverityLevel: 3 });
+  try {
+    const out = await session.run({ [name]: new ort.Tensor('float32', data, dims) });
+    return out[session.outputNames[0]].data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

@@ -9,3 +9,4 @@ export { allInitializers, mapInitializers, shallowCopy } from './walk';
 export * from './values';
 export * from './attrs';
 export * from './builder';
+export * from './graph';

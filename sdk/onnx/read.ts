@@ -22,7 +22,9 @@ export interface ParseOptions {
 export async function readModel(file: string): Promise<OnnxModel> {
   let bytes: Uint8Array;
   try {
-    bytes = await fs.readFile(file);
+    const buffer = await fs.readFile(file);
+    // A plain Uint8Array view: bytes fields then slice() like typed arrays do (Buffer's slice does not copy).
+    bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {

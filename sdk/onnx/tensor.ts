@@ -55,7 +55,7 @@ function viewBytes(t: TensorProto, dtype: DType, ctor: TensorArrayConstructor, c
   const length = expected / ctor.BYTES_PER_ELEMENT;
   if (bytes.byteOffset % ctor.BYTES_PER_ELEMENT === 0) return new ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, length);
   // Misaligned inside the file buffer: copy into a fresh (aligned) buffer.
-  return new ctor(bytes.slice().buffer, 0, length);
+  return new ctor(new Uint8Array(bytes).buffer, 0, length);
 }
 
 /** Tensors that store elements in the typed repeated fields instead of raw_data (ONNX's storage rules). */
