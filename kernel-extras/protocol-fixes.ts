@@ -11,7 +11,8 @@
  * - `expr?` or `?expr` pages the type and docs of expr (IPython's pager payload);
  * - SDK code can publish full display bundles and clear_output to the running cell.
  */
-import { mimeBundleOf, plainText } from '../sdk/report/mime';
+import { mimeBundleOf } from '../sdk/report/bundle';
+import { plainText } from '../sdk/report/mime';
 import { KERNEL_BRIDGE, type KernelBridge } from '../sdk/report/kernel-bridge';
 import { diagnosticsText, errorContentOf, type ErrorContent } from './execution-outcome';
 import { History, type HistoryRequest } from './history';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { currentKernelBridge } from './kernel-bridge';
-import { mimeBundleOf, type MimeBundle } from './mime';
+import { mimeBundleOf } from './bundle';
+import type { MimeBundle } from './mime';
 
 export interface DisplayOptions {
   /** Show under this display id (to update it later); a fresh one is made otherwise. */

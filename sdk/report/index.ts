@@ -1,4 +1,16 @@
-export { JUPYTER_DISPLAY, isDisplayable, mimeBundleOf, plainText } from './mime';
+export { JUPYTER_DISPLAY, isDisplayable, plainText } from './mime';
 export type { Displayable, MimeBundle } from './mime';
+export { mimeBundleOf } from './bundle';
 export { display, clearOutput, DisplayHandle, newDisplayId } from './display';
 export type { DisplayOptions } from './display';
+export { escapeHtml } from './html';
+export { Table } from './table';
+export type { Cell, Row, TableOptions, DataResource, FieldType } from './table';
+export { toDataFrame, tableOfDataFrame, isDataFrameLike } from './dataframe';
+export type { DataFrameLike } from './dataframe';
+export { Chart, renderSVG, VEGALITE_MIME } from './chart';
+export type { VegaLiteSpec } from './chart';
+export { compareVariants, paretoChart, paretoFront, layerBars, histogram, binCounts } from './charts';
+export type { VariantPoint } from './charts';
+export { Progress, track } from './progress';
+export type { ProgressMode, ProgressOptions } from './progress';

@@ -25,17 +25,3 @@ export function isDisplayable(value: unknown): value is Displayable {
 export function plainText(value: unknown): string {
   return inspect(value, { colors: false, depth: 4 });
 }
-
-/**
- * The bundle a value displays as: its own bundle when it is Displayable (with text/plain
- * filled in if the object left it out, since every frontend needs a fallback), otherwise
- * text/plain alone.
- */
-export async function mimeBundleOf(value: unknown): Promise<MimeBundle> {
-  if (!isDisplayable(value)) return { 'text/plain': plainText(value) };
-  const bundle = await value[JUPYTER_DISPLAY]();
-  if (typeof bundle !== 'object' || bundle === null) {
-    return { 'text/plain': plainText(value) };
-  }
-  return 'text/plain' in bundle ? { ...bundle } : { ...bundle, 'text/plain': plainText(value) };
-}

@@ -1,0 +1,137 @@
+import { MmkitError } from '../errors';
+import { publishBundle, newDisplayId } from './display';
+import { escapeHtml } from './html';
+import { currentKernelBridge } from './kernel-bridge';
+
+/** notebook: one display updated in place; terminal: a \r-redrawn bar on stderr; quiet: nothing. */
+export type ProgressMode = 'notebook' | 'terminal' | 'quiet';
+
+export interface ProgressOptions {
+  /** What is being done, e.g. "calibrating". */
+  label?: string;
+  /** Number of steps, when known; otherwise only the count is shown. */
+  total?: number;
+  /** Aborting it makes the next update throw MmkitError CANCELLED. */
+  signal?: AbortSignal;
+  /** Default: notebook inside a kernel, quiet under CI, terminal on a TTY, else quiet. */
+  mode?: ProgressMode;
+  /** Least time between two redraws; the final state is always drawn. Default 100 ms. */
+  minIntervalMs?: number;
+}
+
+function autoMode(): ProgressMode {
+  if (currentKernelBridge()) return 'notebook';
+  if (process.env.CI) return 'quiet';
+  return process.stderr.isTTY ? 'terminal' : 'quiet';
+}
+
+const BAR_WIDTH = 30;
+
+/** A progress bar for long work; cancellable through an AbortSignal. */
+export class Progress {
+  readonly mode: ProgressMode;
+  readonly label: string;
+  readonly total?: number;
+  /** The notebook display this bar updates (notebook mode only). */
+  readonly displayId?: string;
+  private count = 0;
+  private drawnAt = -Infinity;
+  private shown = false;
+  private finished = false;
+  private readonly signal?: AbortSignal;
+  private readonly minIntervalMs: number;
+
+  constructor(options: ProgressOptions = {}) {
+    this.mode = options.mode ?? autoMode();
+    this.label = options.label ?? 'working';
+    this.total = options.total;
+    this.signal = options.signal;
+    this.minIntervalMs = options.minIntervalMs ?? 100;
+    if (this.mode === 'notebook') this.displayId = newDisplayId();
+    this.throwIfCancelled();
+  }
+
+  get done(): number {
+    return this.count;
+  }
+
+  /** Throws MmkitError CANCELLED (and marks the bar) once the signal is aborted. */
+  throwIfCancelled(): void {
+    if (!this.signal?.aborted) return;
+    if (!this.finished) this.finish('cancelled');
+    throw new MmkitError('CANCELLED', `${this.label} was cancelled after ${this.count}${this.total ? ` of ${this.total}` : ''} steps.`, {
+      cause: this.signal.reason,
+    });
+  }
+
+  /** Advances by n steps. */
+  tick(n = 1): void {
+    this.update(this.count + n);
+  }
+
+  /** Sets the number of steps done. */
+  update(done: number): void {
+    this.count = done;
+    this.throwIfCancelled();
+    const now = Date.now();
+    if (now - this.drawnAt >= this.minIntervalMs) {
+      this.drawnAt = now;
+      this.draw();
+    }
+  }
+
+  /** Draws the final state: complete, or stopped by an error or a cancel. */
+  finish(state: 'complete' | 'failed' | 'cancelled' = 'complete'): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.draw(state === 'complete' ? undefined : state);
+    if (this.mode === 'terminal' && this.shown) process.stderr.write('\n');
+  }
+
+  /** "label  ███░░░  12/40 (30%)" */
+  text(note?: string): string {
+    const tail = note ? `  ${note}` : '';
+    if (this.total === undefined || this.total <= 0) return `${this.label}  ${this.count}${tail}`;
+    const fraction = Math.min(1, this.count / this.total);
+    const filled = Math.round(fraction * BAR_WIDTH);
+    const bar = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled);
+    return `${this.label}  ${bar}  ${this.count}/${this.total} (${Math.round(fraction * 100)}%)${tail}`;
+  }
+
+  html(note?: string): string {
+    const value = this.total ? ` value="${Math.min(this.count, this.total)}" max="${this.total}"` : '';
+    return `<div class="mmkit-progress"><progress${value} style="width:20em"></progress> <code>${escapeHtml(this.text(note).replace(/[█░]+ {2}/, ''))}</code></div>`;
+  }
+
+  private draw(note?: string): void {
+    if (this.mode === 'quiet') return;
+    if (this.mode === 'terminal') {
+      process.stderr.write(`\r${this.text(note)}\x1b[K`);
+    } else {
+      publishBundle({ 'text/html': this.html(note), 'text/plain': this.text(note) }, { displayId: this.displayId!, update: this.shown });
+    }
+    this.shown = true;
+  }
+}
+
+/**
+ * Iterates `items` with a progress bar that advances per item, finishes when the loop ends
+ * (or shows failed/cancelled), and stops the loop with CANCELLED when the signal aborts.
+ */
+export async function* track<T>(items: Iterable<T> | AsyncIterable<T>, options: ProgressOptions = {}): AsyncGenerator<T> {
+  const bar = new Progress(options);
+  // A loop the caller leaves early (break) ends as complete at the count it reached.
+  let state: 'complete' | 'failed' | 'cancelled' = 'complete';
+  try {
+    for await (const item of items) {
+      bar.throwIfCancelled();
+      yield item;
+      bar.tick();
+    }
+  } catch (e) {
+    state = e instanceof MmkitError && e.code === 'CANCELLED' ? 'cancelled' : 'failed';
+    throw e;
+  } finally {
+    bar.finish(state);
+  }
+}
