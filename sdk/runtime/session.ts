@@ -84,7 +84,7 @@ export class Session {
       const node = /Name:'([^']*)'/.exec(messageOf(e))?.[1];
       throw new MmkitError('RUNTIME', `onnxruntime failed to run ${this.label}${node ? ` at node '${node}'` : ''}: ${messageOf(e).trim()}`, {
         node,
-        hint: 'Check the inputs and the node named above; a model fresh from a pass can be checked with its validator.',
+        hint: node ? `Check the shapes and types reaching node '${node}'.` : 'Check the shapes and types of the feeds.',
         cause: e,
       });
     }

@@ -1,0 +1,10 @@
+export { evaluateModel } from './evaluate';
+export type { EvaluateOptions, EvaluationReport, ModelEvaluation } from './evaluate';
+export { accuracy, agreement, topKHits, top1Matches, klDivergences, cosineSimilarities, argmaxRow } from './metrics';
+export type { Accuracy, Agreement } from './metrics';
+export { latencyStats, quantile, DEFAULT_WARMUP_BATCHES } from './latency';
+export type { BatchTiming, LatencyStats, Percentiles } from './latency';
+export { modelSize } from './size';
+export type { ModelSize } from './size';
+export { logitsOf } from './logits';
+export type { Logits } from './logits';

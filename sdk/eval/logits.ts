@@ -1,0 +1,45 @@
+import type { TensorData } from '../data/tensor-data';
+import { MmkitError } from '../errors';
+
+export interface Logits {
+  /** Row-major [items, classes]. */
+  data: Float32Array;
+  classes: number;
+}
+
+/** float16 bits → number (IEEE 754 half precision). */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/**
+ * A model output as float32 rows, one per item: [N, ...] flattens to [N, prod(rest)], so
+ * [N, C] and [N, 1, C] outputs both score as C classes. Float16/float64 outputs are converted.
+ */
+export function logitsOf(t: TensorData, name: string, items: number): Logits {
+  if (t.dims[0] !== items || t.dims.length < 2) {
+    throw new MmkitError('SHAPE_MISMATCH', `Output '${name}' has shape [${t.dims.join(', ')}], expected [${items}, classes] for a batch of ${items} items.`, {
+      tensor: name,
+      hint: 'Evaluate on an output with one row of scores per item (choose it with outputName).',
+    });
+  }
+  const classes = t.data.length / items;
+  switch (t.dtype) {
+    case 'float32':
+      return { data: t.data as Float32Array, classes };
+    case 'float16':
+      return { data: Float32Array.from(t.data as Uint16Array, halfToFloat), classes };
+    case 'float64':
+      return { data: Float32Array.from(t.data as Float64Array), classes };
+    default:
+      throw new MmkitError('DTYPE_MISMATCH', `Output '${name}' is ${t.dtype}; evaluation needs float scores (logits).`, {
+        tensor: name,
+        hint: 'Choose a float output with outputName.',
+      });
+  }
+}
