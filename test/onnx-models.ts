@@ -66,3 +66,33 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/**
+ * One pre-norm-free self-attention block as HF/Optimum export it: separate Q/K/V linears,
+ * constant Reshape shapes [0, 0, heads, headDim], K transposed to [b, h, d, s], scores divided
+ * by √headDim after the MatMul, then an MLP. x: [batch, 8, dim].
+ */
+export function buildEncoderBlock(opts: { dim?: number; heads?: number } = {}) {
+  const dim = opts.dim ?? 32;
+  const heads = opts.heads ?? 4;
+  const headDim = dim / heads;
+  const b = new ModelBuilder({ name: 'encoder-block' });
+  const x = b.input('x', 'float32', ['batch', 8, dim]);
+  const split = b.initializer('heads_shape', 'int64', [4], BigInt64Array.from([0n, 0n, BigInt(heads), BigInt(headDim)]));
+  const merge = b.initializer('merge_shape', 'int64', [3], BigInt64Array.from([0n, 0n, BigInt(dim)]));
+  const proj = (name: string, seed: number) => b.linear(x, dim, dim, seeded(dim * dim, seed), seeded(dim, seed + 1), name);
+  const toHeads = (t: string, perm: number[]) => b.op('Transpose', [b.op('Reshape', [t, split])], { perm });
+  const q = toHeads(proj('query', 10), [0, 2, 1, 3]);
+  const k = toHeads(proj('key', 20), [0, 2, 3, 1]);
+  const v = toHeads(proj('value', 30), [0, 2, 1, 3]);
+  const sqrtD = b.initializer('sqrt_head_dim', 'float32', [], new Float32Array([Math.sqrt(headDim)]));
+  const probs = b.op('Softmax', [b.op('Div', [b.op('MatMul', [q, k]), sqrtD])], { axis: -1 });
+  const context = b.op('Reshape', [b.op('Transpose', [b.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), merge]);
+  const attn = b.linear(context, dim, dim, seeded(dim * dim, 40), seeded(dim, 41), 'attn_out');
+  const h = b.op('Add', [x, attn]);
+  const fc1 = b.linear(h, dim, 2 * dim, seeded(2 * dim * dim, 50), seeded(2 * dim, 51), 'fc1');
+  const gelu = b.node('Gelu', [fc1], {}, { domain: 'com.microsoft' })[0]; // onnxruntime's fused GELU
+  const y = b.op('Add', [h, b.linear(gelu, 2 * dim, dim, seeded(2 * dim * dim, 60), seeded(dim, 61), 'fc2')]);
+  b.output(y, 'float32', ['batch', 8, dim]);
+  return { model: b.build(), input: x, output: y, dim, heads, headDim };
+}

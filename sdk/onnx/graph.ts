@@ -180,12 +180,29 @@ export class GraphView {
     return this.outputs.some((o) => o.name === name);
   }
 
-  /** The tensor behind a name when it is constant: an initializer or a Constant node's value. */
+  /** The tensor behind a name when it is constant: an initializer or a Constant node's value, through Identity nodes. */
   constantTensor(name: string): TensorProto | undefined {
-    const init = this.initializers.get(name);
-    if (init) return init;
-    const p = this.producers.get(name);
-    return p && p.opType === 'Constant' && p.domain === '' ? attrTensor(p, 'value') : undefined;
+    return this.constantSource(name)?.tensor;
+  }
+
+  /**
+   * Where a constant value really lives: `name` is the initializer (or Constant output) reached by
+   * following Identity nodes, which torch's exporter inserts for deduplicated weights.
+   */
+  constantSource(name: string): { name: string; tensor: TensorProto } | undefined {
+    for (let hops = 0; hops < 16; hops++) {
+      const init = this.initializers.get(name);
+      if (init) return { name, tensor: init };
+      const p = this.producers.get(name);
+      if (!p || p.domain !== '') return undefined;
+      if (p.opType === 'Constant') {
+        const t = attrTensor(p, 'value');
+        return t ? { name, tensor: t } : undefined;
+      }
+      if (p.opType !== 'Identity') return undefined;
+      name = p.input[0];
+    }
+    return undefined;
   }
 
   /** dtype and shape from the declared value infos and initializers, else cheap dtype inference. */

@@ -10,3 +10,4 @@ export * from './values';
 export * from './attrs';
 export * from './builder';
 export * from './graph';
+export * from './patterns';
