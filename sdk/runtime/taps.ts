@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { MmkitError } from '../errors';
-import { ValueInfoProtoSchema, type ModelProto } from '../onnx';
+import { shallowCopy, ValueInfoProtoSchema, type ModelProto } from '../onnx';
 import { suggestion } from './names';
 
 /** Every tensor name of the main graph that can be tapped: inputs, initializers, node outputs. */
@@ -31,5 +31,5 @@ export function withTaps(proto: ModelProto, taps: readonly string[]): ModelProto
   const present = new Set(graph.output.map((o) => o.name));
   const extra = taps.filter((name) => !present.has(name)).map((name) => create(ValueInfoProtoSchema, { name }));
   // Shallow copies: the new model shares nodes and initializers with the input, which stays untouched.
-  return { ...proto, graph: { ...graph, output: [...graph.output, ...extra] } };
+  return shallowCopy(proto, { graph: shallowCopy(graph, { output: [...graph.output, ...extra] }) });
 }
