@@ -1,4 +1,6 @@
-import { bytesPerElement, byteSizeOf, dtypeOf, isExternal, serializeModel, tensorByteSize, tensorElementCount, type DType, type NodeProto, type OnnxModel, type TensorProto } from '../onnx';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { allInitializers, externalRef, bytesPerElement, byteSizeOf, dtypeOf, isExternal, serializeModel, tensorByteSize, tensorElementCount, type DType, type NodeProto, type OnnxModel, type TensorProto } from '../onnx';
 
 export interface ModelSize {
   /** Size on disk: the file with its external data, or the serialized model when it has no file. */
@@ -58,7 +60,22 @@ export function modelSize(model: OnnxModel): ModelSize {
     // Strings have no fixed width; they are counted as parameters but not as bytes.
     if (bytesPerElement(dtype) > 0) bytesByDtype[dtype] = (bytesByDtype[dtype] ?? 0) + byteSizeOf(dtype, elements);
   }
-  const externalBytes = (graph?.initializer ?? []).filter(isExternal).reduce((n, t) => n + tensorByteSize(t), 0);
-  const fileBytes = (model.fileBytes ?? serializeModel(model.proto).length) + externalBytes;
+  const fileBytes = (model.fileBytes ?? serializeModel(model.proto).length) + externalDataBytes(model);
   return { fileBytes, params, paramsByDtype, bytesByDtype };
+}
+
+/**
+ * Bytes of the external data files the model points at: their sizes on disk (alignment padding
+ * included) when the files can be found, else the sum of the external tensors' sizes.
+ */
+function externalDataBytes(model: OnnxModel): number {
+  const external = model.proto.graph ? [...allInitializers(model.proto.graph)].filter(isExternal) : [];
+  const tensorBytes = external.reduce((n, t) => n + tensorByteSize(t), 0);
+  if (!model.baseDir || external.length === 0) return tensorBytes;
+  try {
+    const files = new Set(external.map((t) => resolve(model.baseDir!, externalRef(t).location)));
+    return [...files].reduce((n, f) => n + statSync(f).size, 0);
+  } catch {
+    return tensorBytes;
+  }
 }

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MmkitError, messageOf } from '../errors';
-import { parseModel, readModel, serializeModel, type ModelProto, type OnnxModel } from '../onnx';
+import { allInitializers, isExternal, parseModel, readModel, serializeModel, type ModelProto, type OnnxModel } from '../onnx';
 import { withTaps } from './taps';
 
 /** Anything a session can be made from: a loaded model, a bare proto, serialized bytes or a file path. */
@@ -47,5 +47,14 @@ export async function ortSource(m: ModelSource, taps: readonly string[]): Promis
   if (taps.length === 0 && (typeof m === 'string' || m instanceof Uint8Array)) return { model: m };
   const loaded = typeof m === 'string' ? await readModel(m) : m instanceof Uint8Array ? parseModel(m) : isOnnxModel(m) ? m : { proto: m };
   const proto = taps.length ? withTaps(loaded.proto, taps) : loaded.proto;
+  if (!loaded.baseDir && proto.graph) {
+    const external = [...allInitializers(proto.graph)].find(isExternal);
+    if (external) {
+      throw new MmkitError('EXTERNAL_DATA', `Tensor '${external.name}' keeps its data in an external file, but the model's folder is unknown.`, {
+        tensor: external.name,
+        hint: 'Load the model with readModel(path) (or pass its path), so onnxruntime can find the data file.',
+      });
+    }
+  }
   return { model: serializeModel(proto), externalDataDir: loaded.baseDir };
 }
