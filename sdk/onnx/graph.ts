@@ -108,6 +108,19 @@ const SAME_DTYPE_OPS = new Set([
   'Pow', 'ReduceMean', 'Neg', 'Expand', 'Split', 'GlobalAveragePool', 'AveragePool', 'MaxPool', 'Where',
 ]);
 
+/** The element type a standard node produces, from its inputs' types (undefined when not cheap to tell). */
+function producedDtype(node: NodeProto, dtypeOfInput: (name: string) => DType | undefined): DType | undefined {
+  if (node.domain !== '') return undefined;
+  if (node.opType === 'Cast') {
+    const to = attrInt(node, 'to');
+    return to === undefined ? undefined : dtypeOf(to);
+  }
+  if (node.opType === 'Shape') return 'int64';
+  if (!SAME_DTYPE_OPS.has(node.opType)) return undefined;
+  const first = node.opType === 'Where' ? node.input[1] : node.input[0];
+  return first ? dtypeOfInput(first) : undefined;
+}
+
 /** A read-only index over a model's main graph, for passes and pattern matching. */
 export class GraphView {
   readonly model: ModelProto;
@@ -216,17 +229,8 @@ export class GraphView {
     const result: ValueType = {};
     this.inferred.set(name, result); // guards against revisiting during the walk below
     const p = this.producers.get(name);
-    if (p && p.domain === '') {
-      if (p.opType === 'Cast') {
-        const to = attrInt(p, 'to');
-        if (to !== undefined) result.dtype = dtypeOf(to);
-      } else if (p.opType === 'Shape') {
-        result.dtype = 'int64';
-      } else if (SAME_DTYPE_OPS.has(p.opType)) {
-        const first = p.opType === 'Where' ? p.input[1] : p.input[0];
-        if (first) result.dtype = this.valueInfo(first).dtype;
-      }
-    }
+    const dtype = p && producedDtype(p, (input) => this.valueInfo(input).dtype);
+    if (dtype) result.dtype = dtype;
     return result;
   }
 
@@ -395,7 +399,7 @@ export class GraphEditor {
   addOutput(name: string, dtype?: DType, shape?: readonly Dim[]): void {
     if (this.graphOutputs.some((o) => o.name === name)) return;
     const known = this.view.valueInfo(name);
-    const d = dtype ?? known.dtype;
+    const d = dtype ?? known.dtype ?? this.inferDtype(name);
     if (!d) {
       throw new MmkitError('BAD_OPTION', `The element type of '${name}' is unknown, so it cannot become an output without a dtype.`, {
         tensor: name,
@@ -403,6 +407,14 @@ export class GraphEditor {
       });
     }
     this.graphOutputs.push(makeValueInfo(name, d, shape ?? known.shape));
+  }
+
+  /** dtype of a value produced by a node added in this edit, following same-type ops back to known values. */
+  private inferDtype(name: string, depth = 0): DType | undefined {
+    const known = this.view.valueInfo(name).dtype;
+    if (known || depth > 64) return known;
+    const p = this.nodes.find((n) => n.output.includes(name));
+    return p && producedDtype(p, (input) => this.inferDtype(input, depth + 1));
   }
 
   setOpset(domain: string, version: number): void {
