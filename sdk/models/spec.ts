@@ -1,0 +1,93 @@
+import { MmkitError } from '../errors';
+
+/** A pre-LayerNorm transformer encoder: `layers` blocks of attention + GELU MLP at `width`. */
+export interface EncoderSpec {
+  width: number;
+  layers: number;
+  heads: number;
+  mlpDim: number;
+  layerNormEps: number;
+}
+
+/** A ViT image tower: Conv patch embedding, class token, learned positions, encoder, final LayerNorm. */
+export interface VisionTowerSpec extends EncoderSpec {
+  imageSize: number;
+  patchSize: number;
+  channels: number;
+}
+
+/** A ViT classifier: the image tower's class token through a linear head. */
+export interface VitSpec {
+  kind: 'vit';
+  vision: VisionTowerSpec;
+  numClasses: number;
+}
+
+/**
+ * A text tower: token + position embeddings, encoder with a padding mask, final LayerNorm,
+ * pooled at position 0 (the tokenizer puts a begin-of-sentence token there, BERT-style).
+ */
+export interface TextTowerSpec extends EncoderSpec {
+  vocabSize: number;
+  maxLength: number;
+}
+
+/** CLIP: both towers, bias-free projections to a shared embedding, a learned temperature. */
+export interface ClipSpec {
+  kind: 'clip';
+  vision: VisionTowerSpec;
+  text: TextTowerSpec;
+  embedDim: number;
+  /** Initial logit scale, as its natural log (CLIP starts at ln(1/0.07)). */
+  initLogitScale: number;
+}
+
+export type ModelSpec = VitSpec | ClipSpec;
+
+export function patchGrid(v: VisionTowerSpec): number {
+  return v.imageSize / v.patchSize;
+}
+
+/** Tokens the image tower sees: the patches plus the class token. */
+export function visionTokens(v: VisionTowerSpec): number {
+  return patchGrid(v) ** 2 + 1;
+}
+
+export function headDim(e: EncoderSpec): number {
+  return e.width / e.heads;
+}
+
+function positiveInt(what: string, n: number): void {
+  if (!(Number.isInteger(n) && n >= 1)) {
+    throw new MmkitError('BAD_OPTION', `Model spec: ${what} must be a whole number ≥ 1, got ${n}.`, { hint: 'Fix the spec passed to the model builder.' });
+  }
+}
+
+function checkEncoder(what: string, e: EncoderSpec): void {
+  for (const key of ['width', 'layers', 'heads', 'mlpDim'] as const) positiveInt(`${what}.${key}`, e[key]);
+  if (e.width % e.heads !== 0) {
+    throw new MmkitError('BAD_OPTION', `Model spec: ${what}.width (${e.width}) is not divisible by ${what}.heads (${e.heads}).`, { hint: 'Pick a head count that divides the width.' });
+  }
+  if (!(e.layerNormEps > 0)) throw new MmkitError('BAD_OPTION', `Model spec: ${what}.layerNormEps must be > 0, got ${e.layerNormEps}.`);
+}
+
+function checkVision(v: VisionTowerSpec): void {
+  checkEncoder('vision', v);
+  for (const key of ['imageSize', 'patchSize', 'channels'] as const) positiveInt(`vision.${key}`, v[key]);
+  if (v.imageSize % v.patchSize !== 0) {
+    throw new MmkitError('BAD_OPTION', `Model spec: vision.imageSize (${v.imageSize}) is not divisible by vision.patchSize (${v.patchSize}).`, { hint: 'Pick a patch size that tiles the image.' });
+  }
+}
+
+/** Throws a BAD_OPTION MmkitError naming the first inconsistent field. */
+export function checkSpec(spec: ModelSpec): void {
+  checkVision(spec.vision);
+  if (spec.kind === 'vit') {
+    positiveInt('numClasses', spec.numClasses);
+    return;
+  }
+  checkEncoder('text', spec.text);
+  positiveInt('text.vocabSize', spec.text.vocabSize);
+  positiveInt('text.maxLength', spec.text.maxLength);
+  positiveInt('embedDim', spec.embedDim);
+}
