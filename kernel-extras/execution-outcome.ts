@@ -8,7 +8,7 @@ export interface ErrorContent {
 }
 
 // Stack frames from the kernel's own machinery say nothing about the user's cell.
-const KERNEL_FRAME = /node:internal|[\\/]node_modules[\\/]tslab[\\/]|[\\/]kernel-extras[\\/]/;
+const KERNEL_FRAME = /\(node:|at node:|[\\/]node_modules[\\/]tslab[\\/]|[\\/]kernel-extras[\\/]/;
 
 function errorOfThrown(thrown: unknown): ErrorContent {
   if (thrown instanceof Error || (typeof thrown === 'object' && thrown !== null && 'message' in thrown && 'name' in thrown)) {

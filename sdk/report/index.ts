@@ -14,3 +14,5 @@ export { compareVariants, paretoChart, paretoFront, layerBars, histogram, binCou
 export type { VariantPoint } from './charts';
 export { Progress, track } from './progress';
 export type { ProgressMode, ProgressOptions } from './progress';
+export { REPORT_MIME, modelFact } from './report-facts';
+export type { ModelFact, ReportFacts } from './report-facts';

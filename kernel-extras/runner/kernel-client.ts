@@ -1,0 +1,248 @@
+/**
+ * A Jupyter client in Node: starts the mmkit kernel with a fresh connection file and talks to
+ * it over ZeroMQ (shell/control DEALER, iopub SUB), signing every message with HMAC-SHA256.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as zmq from 'zeromq';
+import { MmkitError } from '../../sdk/errors';
+import { PACKAGE_ROOT } from '../../sdk/version';
+import { decodeMessage, encodeMessage, newHeader, type JupyterMessage } from '../wire';
+
+export interface KernelClientOptions {
+  /** The kernel's working directory (a notebook's folder). */
+  cwd: string;
+  /** How long the kernel may take to answer its first kernel_info_request. Default 60 s. */
+  startTimeoutMs?: number;
+}
+
+export interface ExecuteOutcome {
+  reply: JupyterMessage;
+  /** The iopub messages the request caused, between busy and idle, in order. */
+  messages: JupyterMessage[];
+}
+
+// The built launcher, also when this module runs from sources (tests).
+const LAUNCHER = path.join(PACKAGE_ROOT, 'dist', 'kernel-extras', 'launch.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface Waiter {
+  messages: JupyterMessage[];
+  idle: () => void;
+}
+
+export class KernelClient {
+  private readonly session = randomUUID();
+  private readonly waiters = new Map<string, Waiter>();
+  /** The end of the kernel's stderr, quoted when it fails. */
+  private stderrTail = '';
+  private exited = false;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly key: string,
+    private readonly shell: zmq.Dealer,
+    private readonly control: zmq.Dealer,
+    private readonly iopub: zmq.Subscriber,
+    private readonly connectionDir: string,
+  ) {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000);
+    });
+    child.on('exit', () => {
+      this.exited = true;
+    });
+    void this.readIopub();
+  }
+
+  /** Starts a kernel and waits until both its shell and iopub channels answer. */
+  static async start(options: KernelClientOptions): Promise<KernelClient> {
+    const zeromq = await import('zeromq');
+    const key = randomBytes(32).toString('hex');
+    const ports = { shell: 0, iopub: 0, stdin: 0, control: 0, hb: 0 };
+    for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort();
+    const connectionDir = mkdtempSync(path.join(os.tmpdir(), 'mmkit-kernel-'));
+    const connectionFile = path.join(connectionDir, 'kernel.json');
+    writeFileSync(
+      connectionFile,
+      JSON.stringify({
+        transport: 'tcp',
+        ip: '127.0.0.1',
+        key,
+        signature_scheme: 'hmac-sha256',
+        kernel_name: 'mmkit',
+        shell_port: ports.shell,
+        iopub_port: ports.iopub,
+        stdin_port: ports.stdin,
+        control_port: ports.control,
+        hb_port: ports.hb,
+      }),
+    );
+    const child = spawn(process.execPath, [LAUNCHER, '--config-path', connectionFile], {
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const address = (port: number) => `tcp://127.0.0.1:${port}`;
+    const shell = new zeromq.Dealer();
+    const control = new zeromq.Dealer();
+    const iopub = new zeromq.Subscriber();
+    shell.connect(address(ports.shell));
+    control.connect(address(ports.control));
+    iopub.connect(address(ports.iopub));
+    iopub.subscribe();
+    const client = new KernelClient(child, key, shell, control, iopub, connectionDir);
+    await client.waitUntilReady(options.startTimeoutMs ?? 60_000);
+    return client;
+  }
+
+  /**
+   * iopub is PUB/SUB: messages sent before the subscription is in place are lost. Ask for
+   * kernel_info until a reply *and* its busy/idle on iopub came back, as jupyter_client does.
+   */
+  private async waitUntilReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let reply: Promise<JupyterMessage> | undefined;
+    while (Date.now() < deadline) {
+      if (this.exited) throw this.failure('The kernel exited while starting.');
+      const request = this.request('kernel_info_request', {});
+      const seen = new Promise<void>((resolve) => this.waiters.set(request.header.msg_id, { messages: [], idle: resolve }));
+      reply ??= this.receive(this.shell);
+      await this.shell.send(encodeMessage(this.key, request));
+      const ready = await Promise.race([seen.then(() => true), sleep(500).then(() => false)]);
+      this.waiters.delete(request.header.msg_id);
+      if (ready) {
+        await reply;
+        // Replies to the earlier, unanswered-on-iopub requests may still be queued on shell.
+        await this.drainShell();
+        return;
+      }
+    }
+    throw this.failure(`The kernel did not answer within ${timeoutMs / 1000} s.`);
+  }
+
+  private async drainShell(): Promise<void> {
+    for (;;) {
+      const next = await Promise.race([this.receive(this.shell).then(() => true), sleep(200).then(() => false)]);
+      if (!next) return;
+    }
+  }
+
+  private pendingShell?: Promise<JupyterMessage>;
+
+  /** One receive at a time per socket (zeromq refuses concurrent ones). */
+  private receive(socket: zmq.Dealer): Promise<JupyterMessage> {
+    if (socket === this.shell && this.pendingShell) return this.pendingShell;
+    const next = socket.receive().then((frames) => decodeMessage(this.key, frames).message);
+    if (socket === this.shell) {
+      this.pendingShell = next;
+      void next.finally(() => {
+        if (this.pendingShell === next) this.pendingShell = undefined;
+      });
+    }
+    return next;
+  }
+
+  private failure(message: string): MmkitError {
+    return new MmkitError('RUNTIME', `${message}${this.stderrTail ? `\nkernel stderr:\n${this.stderrTail}` : ''}`);
+  }
+
+  private request(msgType: string, content: Record<string, unknown>): JupyterMessage {
+    return { header: newHeader(msgType, this.session), parent_header: {}, metadata: {}, content };
+  }
+
+  private async readIopub(): Promise<void> {
+    try {
+      for await (const frames of this.iopub) {
+        const { message } = decodeMessage(this.key, frames);
+        const waiter = this.waiters.get(message.parent_header.msg_id ?? '');
+        if (!waiter) continue;
+        if (message.header.msg_type === 'status') {
+          if (message.content.execution_state === 'idle') waiter.idle();
+          continue;
+        }
+        waiter.messages.push(message);
+      }
+    } catch {
+      // The socket closed: the client is shutting down.
+    }
+  }
+
+  /**
+   * Runs code and resolves once the reply and the matching idle status have arrived.
+   * On timeout the kernel is interrupted and the call rejects.
+   */
+  async execute(code: string, timeoutMs = 600_000): Promise<ExecuteOutcome> {
+    const request = this.request('execute_request', {
+      code,
+      silent: false,
+      store_history: true,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: true,
+    });
+    const messages: JupyterMessage[] = [];
+    const idle = new Promise<void>((resolve) => this.waiters.set(request.header.msg_id, { messages, idle: resolve }));
+    const reply = this.awaitReply(request.header.msg_id);
+    await this.shell.send(encodeMessage(this.key, request));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.interrupt();
+        reject(new MmkitError('RUNTIME', `The cell did not finish within ${timeoutMs / 1000} s and was interrupted.`));
+      }, timeoutMs);
+    });
+    const exit = new Promise<never>((_, reject) => {
+      this.child.once('exit', () => reject(this.failure('The kernel died while running the cell.')));
+    });
+    try {
+      const [answer] = await Promise.race([Promise.all([reply, idle]), timeout, exit]);
+      return { reply: answer, messages };
+    } finally {
+      clearTimeout(timer);
+      this.waiters.delete(request.header.msg_id);
+    }
+  }
+
+  private async awaitReply(msgId: string): Promise<JupyterMessage> {
+    for (;;) {
+      const message = await this.receive(this.shell);
+      if (message.parent_header.msg_id === msgId) return message;
+    }
+  }
+
+  interrupt(): void {
+    this.child.kill('SIGINT');
+  }
+
+  /** Asks the kernel to shut down, then makes sure the process is gone. */
+  async shutdown(): Promise<void> {
+    if (!this.exited) {
+      await this.control.send(encodeMessage(this.key, this.request('shutdown_request', { restart: false })));
+      const gone = new Promise<boolean>((resolve) => this.child.once('exit', () => resolve(true)));
+      if (!(await Promise.race([gone, sleep(3000).then(() => false)]))) this.child.kill('SIGKILL');
+    }
+    this.shell.close();
+    this.control.close();
+    this.iopub.close();
+    rmSync(this.connectionDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { MmkitError } from '../errors';
+
+/**
+ * Facts an output can carry for the notebook's HTML report (the recipe that made a model,
+ * the hashes of model files), under its own MIME type beside the visible ones. Frontends
+ * ignore a MIME type they do not know; the headless runner collects these.
+ */
+export const REPORT_MIME = 'application/vnd.mmkit.report+json';
+
+export interface ModelFact {
+  name: string;
+  path?: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ReportFacts {
+  recipe?: unknown;
+  models?: ModelFact[];
+}
+
+/** Size and SHA-256 of a model file, read as a stream (models can be large). */
+export async function modelFact(file: string, name = path.basename(file)): Promise<ModelFact> {
+  let bytes: number;
+  try {
+    bytes = statSync(file).size;
+  } catch (cause) {
+    throw new MmkitError('FILE_NOT_FOUND', `Cannot hash ${file}: it does not exist.`, { file, cause });
+  }
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return { name, path: file, sha256: hash.digest('hex'), bytes };
+}

@@ -1,0 +1,130 @@
+/**
+ * The headless notebook runner: a Node Jupyter client driving the real mmkit kernel over
+ * ZeroMQ, papermill-style parameters, outputs captured as nbformat, HTML report, failures.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CodeCell, Output } from '../kernel-extras/runner/notebook';
+import { runNotebook, type RunResult } from '../kernel-extras/runner/run-notebook';
+
+const ROOT = path.resolve(__dirname, '..');
+let outDir: string;
+
+beforeAll(() => {
+  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'kernel-extras'], { cwd: ROOT, encoding: 'utf8' });
+  expect(build.status, `building kernel-extras failed:\n${build.stdout}${build.stderr}`).toBe(0);
+  outDir = mkdtempSync(path.join(os.tmpdir(), 'mmkit-runner-'));
+});
+
+afterAll(() => {
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+});
+
+function codeCell(result: RunResult, id: string): CodeCell {
+  const cell = result.notebook.cells.find((c) => c.id === id);
+  if (cell?.cell_type !== 'code') throw new Error(`no code cell ${id}`);
+  return cell;
+}
+
+function dataOf(output: Output | undefined): Record<string, unknown> {
+  if (!output || !('data' in output)) throw new Error(`expected a rich output, got ${JSON.stringify(output)}`);
+  return output.data;
+}
+
+describe('a notebook that runs cleanly', () => {
+  let result: RunResult;
+  beforeAll(async () => {
+    result = await runNotebook(path.join(ROOT, 'test/jupyter/runner-demo.ipynb'), {
+      parameters: { greeting: 'hi ', repeat: 3 },
+      outDir,
+    });
+  }, 120_000);
+
+  it('injects parameters right after the cell tagged parameters', () => {
+    const index = result.notebook.cells.findIndex((c) => c.id === 'params');
+    const injected = result.notebook.cells[index + 1] as CodeCell;
+    expect(injected.metadata.tags).toEqual(['injected-parameters']);
+    expect(injected.source).toContain('const greeting = "hi ";');
+    expect(injected.source).toContain('const repeat = 3;');
+    expect(result.ok).toBe(true);
+    expect(result.skippedCells).toEqual([]);
+  });
+
+  it('captures streams, execute results and rich bundles as nbformat outputs', () => {
+    expect(codeCell(result, 'stream').outputs).toEqual([
+      { output_type: 'stream', name: 'stdout', text: 'hi hi hi \n' },
+      { output_type: 'stream', name: 'stderr', text: 'to stderr\n' },
+    ]);
+    const table = codeCell(result, 'table').outputs;
+    expect(table).toHaveLength(1);
+    expect(table[0].output_type).toBe('execute_result');
+    expect(dataOf(table[0])['text/html']).toContain('fp32 &lt;base&gt;');
+    const chart = dataOf(codeCell(result, 'chart').outputs[0]);
+    expect(Object.keys(chart).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/svg+xml', 'text/plain']);
+    expect((chart['image/svg+xml'] as string).match(/aria-roledescription="bar"/g)).toHaveLength(4);
+    // Every executed code cell has its count, in order.
+    const counts = result.notebook.cells.filter((c): c is CodeCell => c.cell_type === 'code').map((c) => c.execution_count);
+    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('progress updates one display (one display_id) and the notebook keeps its final state', () => {
+    const index = result.notebook.cells.findIndex((c) => c.id === 'progress');
+    const shown = (result.messages.get(index) ?? []).filter((m) => m.header.msg_type.endsWith('display_data'));
+    expect(shown[0].header.msg_type).toBe('display_data');
+    expect(shown.slice(1).map((m) => m.header.msg_type)).toEqual(Array(shown.length - 1).fill('update_display_data'));
+    expect(shown.length).toBeGreaterThanOrEqual(6);
+    const ids = new Set(shown.map((m) => (m.content.transient as { display_id: string }).display_id));
+    expect(ids.size).toBe(1);
+    const outputs = codeCell(result, 'progress').outputs;
+    expect(outputs).toHaveLength(1);
+    expect(dataOf(outputs[0])['text/plain']).toContain('5/5 (100%)');
+  });
+
+  it('writes a valid .ipynb and a standalone HTML report', () => {
+    const validate = spawnSync(
+      '/usr/bin/python3',
+      ['-c', 'import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))', result.notebookPath],
+      { encoding: 'utf8' },
+    );
+    expect(validate.status, validate.stderr).toBe(0);
+    const html = readFileSync(result.htmlPath, 'utf8');
+    expect(html).toMatch(/^<!DOCTYPE html>/);
+    expect(html).not.toMatch(/<script|<link /);
+    expect(html).toContain('<h1>Runner demo</h1>');
+    expect(html).toContain('<svg');
+    expect(html).toContain('<table class="mmkit-table">');
+    expect(html).toContain('&quot;hi &quot;');
+    expect(html).toContain('&quot;mode&quot;: &quot;dynamic&quot;');
+    expect(html).toMatch(/vit-int8\.onnx<\/td><td>1000<\/td><td><code>ab12/);
+    expect(html).toContain(process.version);
+    expect(html).toContain('All cells ran without errors.');
+  });
+});
+
+describe('a notebook with a failing cell', () => {
+  it('stops at the error, leaves later cells unrun and says so', async () => {
+    const result = await runNotebook(path.join(ROOT, 'test/jupyter/runner-failing.ipynb'), { outDir });
+    expect(result.ok).toBe(false);
+    expect(result.failure).toEqual({ cellIndex: 1, ename: 'RangeError', evalue: 'sparsity must be in [0, 1)' });
+    expect(result.skippedCells).toEqual([2]);
+    const after = codeCell(result, 'after');
+    expect(after.execution_count).toBeNull();
+    expect(after.outputs).toEqual([]);
+    const error = codeCell(result, 'boom').outputs[0];
+    expect(error.output_type).toBe('error');
+    expect(readFileSync(result.htmlPath, 'utf8')).toContain('Failed: cell 2 raised RangeError');
+  }, 120_000);
+
+  it('the CLI exits non-zero and names the cell', () => {
+    const cli = spawnSync(process.execPath, ['dist/kernel-extras/notebook-cli.js', 'test/jupyter/runner-failing.ipynb', '--out', outDir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toContain('failed at cell 2: RangeError: sparsity must be in [0, 1)');
+  }, 120_000);
+});
