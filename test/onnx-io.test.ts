@@ -15,6 +15,7 @@ import {
   writeModel,
   type ModelProto,
 } from '../sdk/onnx';
+import { canKeepOffsets, decideExternalData, packOffsets } from '../sdk/onnx/layout';
 import { buildMlp, maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './onnx-models';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-onnx-io-'));
@@ -87,6 +88,12 @@ describe('round trip without edits is byte-identical', () => {
 });
 
 describe('tensors', () => {
+  test('parsing keeps bytes fields as views into the input buffer', () => {
+    const bytes = fs.readFileSync(TORCH_VIT);
+    const model = parseModel(bytes);
+    for (const t of model.proto.graph!.initializer) expect(t.rawData.buffer).toBe(bytes.buffer);
+  });
+
   test('tensorArray views raw_data without a copy when aligned, copies when not', async () => {
     const vit = await readModel(TORCH_VIT);
     const inits = vit.proto.graph!.initializer;
@@ -167,6 +174,35 @@ describe('external data', () => {
     const inline = await writeModel(model, at('switch', 'small.onnx'), { maxInlineBytes: 1 << 20 });
     expect(inline.files).toHaveLength(1);
     expect(inline.notices).toEqual([]);
+  });
+});
+
+describe('choosing the save layout', () => {
+  const GiB = 2 ** 30;
+  test('inline below the limit, external above it (with a notice), explicit choices win', () => {
+    expect(decideExternalData(undefined, GiB, false)).toEqual({ mode: { kind: 'inline' } });
+    const switched = decideExternalData(undefined, 3 * GiB, false);
+    expect(switched.mode).toEqual({ kind: 'external', threshold: 1024, align: 4096 });
+    expect(switched.notice).toMatch(/3\.00 GiB.*2\.00 GiB limit/);
+    // Even an explicit false cannot fit 3 GiB in one protobuf message.
+    expect(decideExternalData(false, 3 * GiB, false).notice).toBeDefined();
+    expect(decideExternalData(false, 100, true)).toEqual({ mode: { kind: 'inline' } });
+    expect(decideExternalData(undefined, 100, true)).toEqual({ mode: { kind: 'keep' } });
+    expect(decideExternalData({ location: 'w.bin', threshold: 0 }, 100, false).mode).toEqual({ kind: 'external', threshold: 0, align: 4096, location: 'w.bin' });
+    // A small limit behaves like the real one.
+    expect(decideExternalData(undefined, 5000, false, 4096).mode.kind).toBe('external');
+  });
+
+  test('packing aligns only large tensors; source offsets are kept unless they overlap or leave big holes', () => {
+    expect(packOffsets([100, 2 * 2 ** 20, 10], 4096)).toEqual([
+      { offset: 0, length: 100 },
+      { offset: 4096, length: 2 * 2 ** 20 },
+      { offset: 4096 + 2 * 2 ** 20, length: 10 },
+    ]);
+    expect(packOffsets([100, 2 * 2 ** 20], 0)[1].offset).toBe(100);
+    expect(canKeepOffsets([{ offset: 0, length: 100 }, { offset: 4096, length: 2 ** 20 }])).toBe(true);
+    expect(canKeepOffsets([{ offset: 0, length: 100 }, { offset: 50, length: 100 }])).toBe(false);
+    expect(canKeepOffsets([{ offset: 0, length: 2 ** 20 }, { offset: 50 * 2 ** 20, length: 2 ** 20 }])).toBe(false);
   });
 });
 

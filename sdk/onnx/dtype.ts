@@ -104,7 +104,7 @@ export function bytesPerElement(d: DType): number {
 }
 
 /** The typed array constructor that stores elements of `d`; throws UNSUPPORTED for 'string'. */
-export function arrayConstructorOf(d: DType): TensorArrayConstructor {
+export function typedArrayFor(d: DType): TensorArrayConstructor {
   const ctor = INFO[d].array;
   if (ctor === undefined) {
     throw new MmkitError('UNSUPPORTED', `Tensors of type '${d}' have no typed-array form.`, {

@@ -130,7 +130,9 @@ export class GraphView {
   /** Graph inputs that are not initializers. */
   readonly inputs: ValueInfoProto[];
   readonly outputs: ValueInfoProto[];
-  private readonly initializers: Map<string, TensorProto>;
+  /** All initializers, in file order. */
+  readonly initializers: readonly TensorProto[];
+  private readonly initializerByName: Map<string, TensorProto>;
   private readonly producers = new Map<string, NodeProto>();
   private readonly consumerLists = new Map<string, NodeProto[]>();
   private readonly declared = new Map<string, ValueInfoProto>();
@@ -141,8 +143,9 @@ export class GraphView {
     this.model = model;
     this.graph = model.graph;
     this.nodes = topoSort(model.graph.node);
-    this.initializers = new Map(model.graph.initializer.map((t) => [t.name, t]));
-    this.inputs = model.graph.input.filter((v) => !this.initializers.has(v.name));
+    this.initializers = model.graph.initializer;
+    this.initializerByName = new Map(model.graph.initializer.map((t) => [t.name, t]));
+    this.inputs = model.graph.input.filter((v) => !this.initializerByName.has(v.name));
     this.outputs = model.graph.output;
     for (const n of this.nodes) {
       for (const o of n.output) if (o) this.producers.set(o, n);
@@ -168,16 +171,11 @@ export class GraphView {
   }
 
   initializer(name: string): TensorProto | undefined {
-    return this.initializers.get(name);
+    return this.initializerByName.get(name);
   }
 
   isInitializer(name: string): boolean {
-    return this.initializers.has(name);
-  }
-
-  /** All initializers, in file order. */
-  get initializerList(): TensorProto[] {
-    return this.graph.initializer;
+    return this.initializerByName.has(name);
   }
 
   producer(name: string): NodeProto | undefined {
@@ -204,7 +202,7 @@ export class GraphView {
    */
   constantSource(name: string): { name: string; tensor: TensorProto } | undefined {
     for (let hops = 0; hops < 16; hops++) {
-      const init = this.initializers.get(name);
+      const init = this.initializerByName.get(name);
       if (init) return { name, tensor: init };
       const p = this.producers.get(name);
       if (!p || p.domain !== '') return undefined;
@@ -241,11 +239,15 @@ export class GraphView {
     return entry ? Number(entry.version) : undefined;
   }
 
-  attrInt(node: NodeProto, name: string): number | undefined {
-    return attrInt(node, name);
+  attrInt(node: NodeProto, name: string): number | undefined;
+  attrInt(node: NodeProto, name: string, fallback: number): number;
+  attrInt(node: NodeProto, name: string, fallback?: number): number | undefined {
+    return attrInt(node, name) ?? fallback;
   }
-  attrFloat(node: NodeProto, name: string): number | undefined {
-    return attrFloat(node, name);
+  attrFloat(node: NodeProto, name: string): number | undefined;
+  attrFloat(node: NodeProto, name: string, fallback: number): number;
+  attrFloat(node: NodeProto, name: string, fallback?: number): number | undefined {
+    return attrFloat(node, name) ?? fallback;
   }
   attrInts(node: NodeProto, name: string): number[] | undefined {
     return attrInts(node, name);

@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { MmkitError } from '../errors';
-import { arrayConstructorOf, byteSizeOf, dataTypeOf, dtypeOf, type DType, type TensorArray, type TensorArrayConstructor } from './dtype';
+import { typedArrayFor, byteSizeOf, dataTypeOf, dtypeOf, type DType, type TensorArray, type TensorArrayConstructor } from './dtype';
 import { isExternal, readExternalBytes } from './external';
 import { TensorProtoSchema, type TensorProto } from './proto';
 import type { OnnxModel } from './read';
@@ -30,7 +30,7 @@ const externalCache = new WeakMap<TensorProto, TensorArray>();
  */
 export function tensorArray(t: TensorProto, model?: OnnxModel): TensorArray {
   const dtype = dtypeOf(t.dataType);
-  const ctor = arrayConstructorOf(dtype);
+  const ctor = typedArrayFor(dtype);
   const count = tensorElementCount(t);
   if (isExternal(t)) {
     const cached = externalCache.get(t);
@@ -103,7 +103,7 @@ function fromTypedFields(t: TensorProto, dtype: DType, ctor: TensorArrayConstruc
  * memory, not a copy, so do not change `data` afterwards.
  */
 export function makeTensor(name: string, dtype: DType, dims: readonly number[], data: TensorArray): TensorProto {
-  const ctor = arrayConstructorOf(dtype);
+  const ctor = typedArrayFor(dtype);
   const count = dims.reduce((n, d) => n * d, 1);
   if (!(data instanceof ctor)) {
     throw new MmkitError('DTYPE_MISMATCH', `Tensor '${name}': ${dtype} data must be a ${ctor.name}, got ${data.constructor.name}.`, {

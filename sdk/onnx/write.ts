@@ -10,6 +10,7 @@ import {
   decideExternalData,
   DEFAULT_ALIGN,
   packOffsets,
+  PROTOBUF_LIMIT,
   type ExternalDataOptions,
   type ExternalMode,
 } from './layout';
@@ -44,7 +45,13 @@ function isOnnxModel(model: OnnxModel | ModelProto): model is OnnxModel {
 
 /** The model as one buffer; external tensors stay references to their files. */
 export function serializeModel(model: OnnxModel | ModelProto): Uint8Array {
-  return joinTree(encodeTree(ModelProtoSchema, isOnnxModel(model) ? model.proto : model));
+  const tree = encodeTree(ModelProtoSchema, isOnnxModel(model) ? model.proto : model);
+  if (tree.size > PROTOBUF_LIMIT) {
+    throw new MmkitError('UNSUPPORTED', `The model is ${tree.size} bytes, over protobuf's 2 GiB limit for one serialized model.`, {
+      hint: 'Save it with writeModel(model, path), which moves the weights to an external data file.',
+    });
+  }
+  return joinTree(tree);
 }
 
 /** A run of bytes in the data file; `read` is lazy so source external tensors are read one at a time. */
