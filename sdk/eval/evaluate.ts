@@ -7,6 +7,7 @@ import { feedsFor, throwIfAborted } from '../runtime/batched';
 import type { ConcreteDevice, Device } from '../runtime/device';
 import { createSession, type Session } from '../runtime/session';
 import { latencyStats, type BatchTiming, type LatencyStats } from './latency';
+import { layerErrors, type LayerErrorReport } from './layers';
 import { cosineSimilarities, klDivergences, sum, top1Matches, topKHits, type Accuracy, type Agreement } from './metrics';
 import { logitsOf } from './logits';
 import { modelSize, type ModelSize } from './size';
@@ -23,7 +24,16 @@ export interface EvaluateOptions {
   warmup?: number;
   onProgress?: (doneItems: number, totalItems?: number) => void;
   signal?: AbortSignal;
+  /**
+   * With a baseline: also compare the two layer by layer (see layers.ts) on the first `items`
+   * items (default DEFAULT_LAYER_ITEMS). Runs separately from the timed runs, because taps keep
+   * onnxruntime from fusing across the tapped tensors and would distort the latency.
+   */
+  layers?: boolean | { tensors?: string[]; items?: number };
 }
+
+/** Items the layer-by-layer comparison uses by default: enough for stable errors, cheap next to the full run. */
+export const DEFAULT_LAYER_ITEMS = 64;
 
 export interface ModelEvaluation {
   /** Present when every batch has labels. */
@@ -37,6 +47,8 @@ export interface EvaluationReport {
   model: ModelEvaluation;
   baseline?: ModelEvaluation;
   agreement?: Agreement;
+  /** Present when `layers` was asked for. */
+  layers?: LayerErrorReport;
   items: number;
   batches: number;
   /** The device both models actually ran on (after any fallback). */
@@ -87,6 +99,11 @@ export async function evaluateModel(model: OnnxModel, dataset: AsyncIterable<Bat
   }
   const source = opts.batchSize ? asDataset(dataset).batch(opts.batchSize) : dataset;
   const total = (dataset as { size?: number }).size;
+  const layerItems = typeof opts.layers === 'object' ? (opts.layers.items ?? DEFAULT_LAYER_ITEMS) : DEFAULT_LAYER_ITEMS;
+  if (opts.layers && !opts.baseline) {
+    throw new MmkitError('BAD_OPTION', 'evaluate: layers needs a baseline to compare with.', { hint: 'Pass { baseline, layers: true }.' });
+  }
+  if (!(Number.isInteger(layerItems) && layerItems >= 1)) throw new MmkitError('BAD_OPTION', `evaluate: layers.items must be a whole number ≥ 1, got ${layerItems}.`);
   throwIfAborted(opts.signal, 'Evaluation');
 
   const tallies: Tally[] = [];
@@ -130,10 +147,14 @@ export async function evaluateModel(model: OnnxModel, dataset: AsyncIterable<Bat
       opts.onProgress?.(items, total);
     }
     if (items === 0) throw new MmkitError('BAD_DATASET', 'The evaluation dataset has no items.', { hint: 'Check take()/skip() counts and the data source.' });
+    const layers = opts.layers && opts.baseline
+      ? await layerErrors(model, opts.baseline, asDataset(source).take(layerItems), { tensors: typeof opts.layers === 'object' ? opts.layers.tensors : undefined, device: opts.device, signal: opts.signal })
+      : undefined;
 
     return {
       model: cand.report(items, labelled, opts.warmup),
       ...(base ? { baseline: base.report(items, labelled, opts.warmup), agreement: { top1: agreeTop1 / items, klMean: klSum / items, cosineMean: cosineSum / items } } : {}),
+      ...(layers ? { layers } : {}),
       items,
       batches,
       device: cand.session.device,

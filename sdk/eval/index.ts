@@ -1,4 +1,4 @@
-export { evaluateModel } from './evaluate';
+export { evaluateModel, DEFAULT_LAYER_ITEMS } from './evaluate';
 export type { EvaluateOptions, EvaluationReport, ModelEvaluation } from './evaluate';
 export { accuracy, agreement, topKHits, top1Matches, klDivergences, cosineSimilarities, argmaxRow } from './metrics';
 export type { Accuracy, Agreement } from './metrics';
@@ -6,5 +6,7 @@ export { latencyStats, quantile, DEFAULT_WARMUP_BATCHES } from './latency';
 export type { BatchTiming, LatencyStats, Percentiles } from './latency';
 export { modelSize } from './size';
 export type { ModelSize } from './size';
-export { logitsOf } from './logits';
+export { logitsOf, floatData } from './logits';
 export type { Logits } from './logits';
+export { layerErrors, layerTensors } from './layers';
+export type { LayerError, LayerErrorReport, LayerErrorOptions, LayerKind } from './layers';

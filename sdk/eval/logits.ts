@@ -28,18 +28,22 @@ export function logitsOf(t: TensorData, name: string, items: number): Logits {
       hint: 'Evaluate on an output with one row of scores per item (choose it with outputName).',
     });
   }
-  const classes = t.data.length / items;
+  return { data: floatData(t, name), classes: t.data.length / items };
+}
+
+/** A float tensor's values as float32 (float16 and float64 converted; float32 as is, no copy). */
+export function floatData(t: TensorData, name: string): Float32Array {
   switch (t.dtype) {
     case 'float32':
-      return { data: t.data as Float32Array, classes };
+      return t.data as Float32Array;
     case 'float16':
-      return { data: Float32Array.from(t.data as Uint16Array, halfToFloat), classes };
+      return Float32Array.from(t.data as Uint16Array, halfToFloat);
     case 'float64':
-      return { data: Float32Array.from(t.data as Float64Array), classes };
+      return Float32Array.from(t.data as Float64Array);
     default:
-      throw new MmkitError('DTYPE_MISMATCH', `Output '${name}' is ${t.dtype}; evaluation needs float scores (logits).`, {
+      throw new MmkitError('DTYPE_MISMATCH', `Tensor '${name}' is ${t.dtype}; comparing outputs needs float values.`, {
         tensor: name,
-        hint: 'Choose a float output with outputName.',
+        hint: 'Choose a float output (outputName) or float tensors.',
       });
   }
 }
