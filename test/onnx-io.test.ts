@@ -103,6 +103,7 @@ describe('tensors', () => {
     expect(a.buffer).toBe(aligned.rawData.buffer);
     const m = tensorArray(misaligned) as Float32Array;
     expect(m.buffer).not.toBe(misaligned.rawData.buffer);
+    expect(tensorArray(misaligned)).toBe(m); // the copy is made once
     expect(Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(Buffer.from(misaligned.rawData))).toBe(true);
   });
 });
@@ -250,8 +251,14 @@ describe('errors', () => {
     const loaded = await readModel(at('fail', 'm.onnx'));
     fs.rmSync(at('fail', 'm.onnx.data'));
     fs.mkdirSync(at('fail-out'));
-    await expectError(writeModel(loaded, at('fail-out', 'm.onnx'), { externalData: true }), 'EXTERNAL_DATA', 'm.onnx.data');
+    await expectError(writeModel(loaded, at('fail-out', 'm.onnx'), { externalData: true }), 'WRITE_FAILED', 'fc1.weight', 'm.onnx.data');
     expect(fs.readdirSync(at('fail-out'))).toEqual([]);
+    await expectError(writeModel(loaded, at('fail-out', 'm.onnx'), { externalData: false }), 'WRITE_FAILED', 'm.onnx.data');
+    expect(fs.readdirSync(at('fail-out'))).toEqual([]);
+
+    // Saving over the model's own data file while the model still reads from it is refused.
+    const intact = await readModel(at('ext', 'mlp.onnx'));
+    await expectError(writeModel(intact, at('ext', 'mlp.onnx')), 'OVERWRITE_SOURCE', 'mlp.onnx.data');
 
     fs.writeFileSync(at('a-file'), 'x');
     await expectError(writeModel(buildMlp().model, at('a-file', 'm.onnx')), 'WRITE_FAILED', 'a-file');

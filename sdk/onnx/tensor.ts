@@ -20,8 +20,9 @@ export function tensorByteSize(t: TensorProto): number {
   return byteSizeOf(dtypeOf(t.dataType), tensorElementCount(t));
 }
 
-// External tensors are read once and kept while the TensorProto lives.
-const externalCache = new WeakMap<TensorProto, TensorArray>();
+// Arrays that could not be plain views (external data, misaligned raw_data, typed fields) are
+// made once and kept while the TensorProto lives.
+const made = new WeakMap<TensorProto, TensorArray>();
 
 /**
  * The tensor's elements as a typed array. For raw_data (inline or external) this is a view
@@ -32,16 +33,14 @@ export function tensorArray(t: TensorProto, model?: OnnxModel): TensorArray {
   const dtype = dtypeOf(t.dataType);
   const ctor = typedArrayFor(dtype);
   const count = tensorElementCount(t);
-  if (isExternal(t)) {
-    const cached = externalCache.get(t);
-    if (cached) return cached;
-    const bytes = readExternalBytes(t, model?.baseDir, byteSizeOf(dtype, count));
-    const array = viewBytes(t, dtype, ctor, count, bytes);
-    externalCache.set(t, array);
-    return array;
-  }
-  if (t.rawData.byteLength > 0 || count === 0) return viewBytes(t, dtype, ctor, count, t.rawData);
-  return fromTypedFields(t, dtype, ctor, count);
+  const cached = made.get(t);
+  if (cached) return cached;
+  let array: TensorArray;
+  if (isExternal(t)) array = viewBytes(t, dtype, ctor, count, readExternalBytes(t, model?.baseDir, byteSizeOf(dtype, count)));
+  else if (t.rawData.byteLength > 0 || count === 0) array = viewBytes(t, dtype, ctor, count, t.rawData);
+  else array = fromTypedFields(t, dtype, ctor, count);
+  if (isExternal(t) || array.buffer !== t.rawData.buffer) made.set(t, array);
+  return array;
 }
 
 function viewBytes(t: TensorProto, dtype: DType, ctor: TensorArrayConstructor, count: number, bytes: Uint8Array): TensorArray {

@@ -77,10 +77,10 @@ export async function writeModel(model: OnnxModel | ModelProto, file: string, op
   const inlineBytes = encodeTree(ModelProtoSchema, source.proto).size + externals.reduce((n, t) => n + tensorByteSize(t), 0);
   const decision = decideExternalData(opts.externalData, inlineBytes, externals.length > 0, opts.maxInlineBytes);
   const notices = decision.notice ? [decision.notice] : [];
-  const plan = planSave(source, target, decision.mode);
 
   const temps: string[] = [];
   try {
+    const plan = planSave(source, target, decision.mode);
     await fs.mkdir(path.dirname(target), { recursive: true });
     let bytes = 0;
     const renames: Array<[string, string]> = [];
@@ -100,10 +100,12 @@ export async function writeModel(model: OnnxModel | ModelProto, file: string, op
     return { bytes, files: [target, ...(plan.data ? [plan.data.file] : [])], notices };
   } catch (e) {
     await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
-    if (isMmkitError(e)) throw e;
-    throw new MmkitError('WRITE_FAILED', `Saving the model to ${target} failed (${messageOf(e)}); nothing was written.`, {
+    // Refusals of the request itself keep their own code; anything that broke the write is WRITE_FAILED.
+    if (isMmkitError(e, 'OVERWRITE_SOURCE') || isMmkitError(e, 'BAD_OPTION')) throw e;
+    throw new MmkitError('WRITE_FAILED', `Saving the model to ${target} failed, nothing was written: ${messageOf(e)}`, {
       file: target,
-      hint: 'Check that the folder is writable and the disk has room for the model.',
+      tensor: isMmkitError(e) ? e.tensor : undefined,
+      hint: isMmkitError(e) && e.hint ? undefined : 'Check that the folder is writable and the disk has room for the model.',
       cause: e,
     });
   }
