@@ -19,6 +19,16 @@ import { History, type HistoryRequest } from './history';
 import type { ExecuteRequest, TslabConsole, TslabModules, ZmqServer, ZmqSocket } from './tslab-internals';
 import { childMessage, decodeMessage, encodeMessage, peekMessageType, type JupyterMessage } from './wire';
 
+/** The message types tslab's own dispatcher handles. */
+const TSLAB_HANDLES = new Set([
+  'kernel_info_request',
+  'execute_request',
+  'is_complete_request',
+  'inspect_request',
+  'complete_request',
+  'shutdown_request',
+]);
+
 type Publish = (msgType: string, content: Record<string, unknown>) => void;
 
 /** What tslab's executor reported while running one cell. */
@@ -161,10 +171,12 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
 
   const shellMessage = server.handleShellMessage;
   server.handleShellMessage = async function (socket, ...frames) {
-    const msgType = peekMessageType(frames);
-    const answer = msgType === undefined ? undefined : extraRequests[msgType];
-    if (!answer) return shellMessage.call(this, socket, ...frames);
-    await answerDirectly(this, socket, frames, (req) => answer(this, req));
+    const msgType = peekMessageType(frames) ?? '';
+    const answer = extraRequests[msgType];
+    if (answer) return answerDirectly(this, socket, frames, (req) => answer(this, req));
+    // tslab printed a warning for anything else into the running cell's stderr; messages a
+    // kernel does not support (comm_open, comm_msg, …) are to be ignored.
+    if (TSLAB_HANDLES.has(msgType)) return shellMessage.call(this, socket, ...frames);
   };
 
   const bridge: KernelBridge = {

@@ -78,3 +78,20 @@ describe('jupyter_kernel_test reference suite', () => {
     }
   });
 });
+
+describe("Jupyter's own notebook client (nbclient) with the mmkit kernel", () => {
+  const check = (notebook: string) =>
+    run(PYTHON, ['test/jupyter/nbclient_check.py', notebook], { ...process.env, JUPYTER_PATH: path.join(prefix, 'share/jupyter') });
+
+  it('runs every cell of a notebook with rich outputs', () => {
+    const result = check('test/jupyter/runner-demo.ipynb');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('ran every cell without errors');
+  });
+
+  it('reports the cell that raised', () => {
+    const result = check('test/jupyter/runner-failing.ipynb');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('cell 2 raised RangeError: sparsity must be in [0, 1)');
+  });
+});

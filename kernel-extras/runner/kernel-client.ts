@@ -16,6 +16,11 @@ import { decodeMessage, encodeMessage, newHeader, type JupyterMessage } from '..
 export interface KernelClientOptions {
   /** The kernel's working directory (a notebook's folder). */
   cwd: string;
+  /**
+   * The command that starts the kernel, with {connection_file} where the connection file
+   * goes (a kernelspec's argv); default: this checkout's mmkit kernel.
+   */
+  argv?: string[];
   /** How long the kernel may take to answer its first kernel_info_request. Default 60 s. */
   startTimeoutMs?: number;
 }
@@ -97,7 +102,10 @@ export class KernelClient {
         hb_port: ports.hb,
       }),
     );
-    const child = spawn(process.execPath, [LAUNCHER, '--config-path', connectionFile], {
+    const argv = (options.argv ?? [process.execPath, LAUNCHER, '--config-path', '{connection_file}']).map((arg) =>
+      arg.replace('{connection_file}', connectionFile),
+    );
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
