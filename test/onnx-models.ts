@@ -49,9 +49,9 @@ type Ort = typeof import('onnxruntime-node');
 /** Runs a model (bytes or path) once with onnxruntime-node and returns the first output's data. */
 export async function runOnce(model: Uint8Array | string, name: string, data: Float32Array, dims: number[]): Promise<Float32Array> {
   const ort = require('onnxruntime-node') as Ort;
-  const session = typeof model === 'string'
-    ? await ort.InferenceSession.create(model, { logSeverityLevel: 3 })
-    : await ort.InferenceSession.create(model, { logSeverityLevel: 3 });
+  const options = { logSeverityLevel: 3 } as const;
+  // Two calls because create() is overloaded for a path or bytes, not for their union.
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   try {
     const out = await session.run({ [name]: new ort.Tensor('float32', data, dims) });
     return out[session.outputNames[0]].data as Float32Array;
