@@ -156,6 +156,7 @@ describe('input checks before onnxruntime', () => {
     await expectCode(s.run({ x: { data: new Float32Array(12), dims: [2, 6, 1], dtype: 'float32' } }), 'SHAPE_MISMATCH', '[2, 6, 1]');
     await expectCode(s.run({ x: { data: new Float32Array(11), dims: [2, 6], dtype: 'float32' } }), 'SHAPE_MISMATCH', 'holds 11 values');
     await expectCode(s.run({ x: { data: new Int32Array(12), dims: [2, 6], dtype: 'int32' } }), 'DTYPE_MISMATCH', "'x'", 'float32', 'int32');
+    await expectCode(s.run({ x: { data: new Float64Array(12), dims: [2, 6], dtype: 'float32' } }), 'DTYPE_MISMATCH', "'x' says float32 but holds a Float64Array");
     await s.dispose();
   });
 

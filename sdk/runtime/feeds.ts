@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { TensorData } from '../data/tensor-data';
 import { elementCount } from '../data/tensor-data';
 import { MmkitError } from '../errors';
-import type { DType, TensorArray } from '../onnx';
+import { typedArrayFor, type DType, type TensorArray } from '../onnx';
 import { suggestion } from './names';
 
 /** A model input or output as the runtime sees it; symbolic dims are strings, unknown ones null. */
@@ -42,6 +42,13 @@ export function checkFeeds(feeds: Record<string, TensorData>, inputs: readonly T
       throw new MmkitError('DTYPE_MISMATCH', `Input '${input.name}' of ${model} is ${input.dtype}, but the feed is ${t.dtype}.`, {
         tensor: input.name,
         hint: `Convert the data to ${input.dtype} (for example in dataset.map()).`,
+      });
+    }
+    const storage = typedArrayFor(t.dtype);
+    if (!(t.data instanceof storage)) {
+      throw new MmkitError('DTYPE_MISMATCH', `Feed '${input.name}' says ${t.dtype} but holds a ${t.data.constructor.name}.`, {
+        tensor: input.name,
+        hint: `${t.dtype} data goes in a ${storage.name}.`,
       });
     }
     const declared = input.dims;

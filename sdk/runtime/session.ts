@@ -66,7 +66,7 @@ export class Session {
   async run(feeds: Record<string, TensorData>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
     if (this.disposed) throw new MmkitError('RUNTIME', `The session for ${this.label} was disposed.`, { hint: 'Create a new session with createSession().' });
     checkFeeds(feeds, this.inputs, this.label);
-    const fetch = opts.fetch ?? this.outputNames;
+    const fetch = opts.fetch ? [...new Set(opts.fetch)] : this.outputNames;
     for (const name of fetch) {
       if (!this.outputNames.includes(name)) {
         throw new MmkitError('UNKNOWN_TENSOR', `${this.label} has no output '${name}'.`, {
