@@ -72,7 +72,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * constant Reshape shapes [0, 0, heads, headDim], K transposed to [b, h, d, s], scores divided
  * by √headDim after the MatMul, then an MLP. x: [batch, 8, dim].
  */
-export function buildEncoderBlock(opts: { dim?: number; heads?: number } = {}) {
+export function buildEncoderBlock(opts: { dim?: number; heads?: number; scaleOn?: 'scores' | 'qk' } = {}) {
   const dim = opts.dim ?? 32;
   const heads = opts.heads ?? 4;
   const headDim = dim / heads;
@@ -82,11 +82,21 @@ export function buildEncoderBlock(opts: { dim?: number; heads?: number } = {}) {
   const merge = b.initializer('merge_shape', 'int64', [3], BigInt64Array.from([0n, 0n, BigInt(dim)]));
   const proj = (name: string, seed: number) => b.linear(x, dim, dim, seeded(dim * dim, seed), seeded(dim, seed + 1), name);
   const toHeads = (t: string, perm: number[]) => b.op('Transpose', [b.op('Reshape', [t, split])], { perm });
-  const q = toHeads(proj('query', 10), [0, 2, 1, 3]);
-  const k = toHeads(proj('key', 20), [0, 2, 3, 1]);
+  let q = toHeads(proj('query', 10), [0, 2, 1, 3]);
+  let k = toHeads(proj('key', 20), [0, 2, 3, 1]);
   const v = toHeads(proj('value', 30), [0, 2, 1, 3]);
-  const sqrtD = b.initializer('sqrt_head_dim', 'float32', [], new Float32Array([Math.sqrt(headDim)]));
-  const probs = b.op('Softmax', [b.op('Div', [b.op('MatMul', [q, k]), sqrtD])], { axis: -1 });
+  let scores: string;
+  if (opts.scaleOn === 'qk') {
+    // torch 2's exporter: q and k each multiplied by headDim^-1/4 before the MatMul.
+    const quarter = b.initializer('scale_quarter', 'float32', [], new Float32Array([headDim ** -0.25]));
+    q = b.op('Mul', [q, quarter]);
+    k = b.op('Mul', [k, quarter]);
+    scores = b.op('MatMul', [q, k]);
+  } else {
+    const sqrtD = b.initializer('sqrt_head_dim', 'float32', [], new Float32Array([Math.sqrt(headDim)]));
+    scores = b.op('Div', [b.op('MatMul', [q, k]), sqrtD]);
+  }
+  const probs = b.op('Softmax', [scores], { axis: -1 });
   const context = b.op('Reshape', [b.op('Transpose', [b.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), merge]);
   const attn = b.linear(context, dim, dim, seeded(dim * dim, 40), seeded(dim, 41), 'attn_out');
   const h = b.op('Add', [x, attn]);

@@ -26,6 +26,15 @@ describe('patterns on built models', () => {
     expect(mlps.map((m) => [m.fc1.weight, m.activation, m.fc2.weight])).toEqual([['fc1.weight', 'gelu', 'fc2.weight']]);
   });
 
+  test('attention scaled on q and k (torch 2 style) reads the same heads and scale', async () => {
+    const { model, dim } = buildEncoderBlock({ dim: 48, heads: 6, scaleOn: 'qk' });
+    const y = await runOnce(serializeModel(model), 'x', seeded(8 * dim, 5, 1), [1, 8, dim]);
+    expect(y.every(Number.isFinite)).toBe(true);
+    const [attention] = findAttention(GraphView.of(model));
+    expect(attention).toMatchObject({ numHeads: 6, headDim: 8 });
+    expect(attention.scale).toBeCloseTo(1 / Math.sqrt(8), 6);
+  });
+
   test('Erf-form GELU between two linears', () => {
     const view = GraphView.of(buildMlp().model);
     const [mlp] = findMlps(view);
