@@ -38,7 +38,7 @@ describe('evaluateModel', () => {
   });
 
   it('against itself: agreement 1, KL 0, cosine 1; and a JSON-able report', async () => {
-    const r = await evaluateModel(model, Dataset.fromTensors(x, undefined, { batchSize: 10 }), { baseline: mlpClassifier() });
+    const r = await evaluateModel(model, Dataset.fromTensors(x, undefined, { batchSize: 10 }), { baseline: mlpClassifier(), intraOpThreads: 1 });
     expect(r.model.accuracy).toBeUndefined();
     expect(r.agreement!.top1).toBe(1);
     expect(r.agreement!.klMean).toBeLessThan(1e-12);
@@ -115,5 +115,8 @@ describe('evaluateModel', () => {
     await expect(evaluateModel(model, Dataset.fromTensors(x).take(0))).rejects.toSatisfy((e) => errorCode(e) === 'BAD_DATASET');
     await expect(evaluateModel(model, Dataset.fromTensors(x), { batchSize: 0 })).rejects.toSatisfy((e) => errorCode(e) === 'BAD_OPTION');
     await expect(evaluateModel(model, Dataset.fromTensors(x), { device: 'gpu' as never })).rejects.toSatisfy((e) => errorCode(e) === 'UNKNOWN_DEVICE');
+    await expect(evaluateModel(model, Dataset.fromTensors(x), { intraOpThreads: -1 })).rejects.toSatisfy((e) => errorCode(e) === 'BAD_OPTION');
+    const tenClasses = Dataset.fromTensors(x, Int32Array.from({ length: ITEMS }, (_, i) => i % 10));
+    await expect(evaluateModel(model, tenClasses)).rejects.toThrow(/Label 4 of item 4 is outside the model's 4 classes/);
   });
 });

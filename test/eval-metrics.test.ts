@@ -20,6 +20,10 @@ describe('accuracy', () => {
     expect(topKHits(flat, 3, new Int32Array([0, 2]), 1)).toBe(1);
   });
 
+  it('rejects labels outside the classes', () => {
+    expect(() => topKHits(f32(1, 2, 3), 3, new Int32Array([3]), 1)).toThrow(/Label 3 of item 0 is outside the model's 3 classes/);
+  });
+
   it('rejects logits that do not hold whole rows, and label counts that differ', () => {
     expect(() => accuracy(f32(1, 2, 3), 2, new Int32Array([0]))).toThrow(/whole rows/);
     try {

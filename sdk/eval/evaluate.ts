@@ -18,6 +18,8 @@ export interface EvaluateOptions {
   /** Regroup the dataset into batches of this many items; default: the dataset's own batches. */
   batchSize?: number;
   device?: Device;
+  /** Threads inside one operator, for latency comparable across machines and runs; default onnxruntime's choice. */
+  intraOpThreads?: number;
   /** The output holding the logits; default the model's first output. */
   outputName?: string;
   /** Batches whose timings are left out as warm-up (default DEFAULT_WARMUP_BATCHES, see latency.ts). */
@@ -106,10 +108,11 @@ export async function evaluateModel(model: OnnxModel, dataset: AsyncIterable<Bat
   if (!(Number.isInteger(layerItems) && layerItems >= 1)) throw new MmkitError('BAD_OPTION', `evaluate: layers.items must be a whole number ≥ 1, got ${layerItems}.`);
   throwIfAborted(opts.signal, 'Evaluation');
 
+  const sessionOptions = { device: opts.device, intraOpThreads: opts.intraOpThreads };
   const tallies: Tally[] = [];
   try {
-    tallies.push(new Tally(await createSession(model, { device: opts.device }), model));
-    if (opts.baseline) tallies.push(new Tally(await createSession(opts.baseline, { device: opts.device }), opts.baseline));
+    tallies.push(new Tally(await createSession(model, sessionOptions), model));
+    if (opts.baseline) tallies.push(new Tally(await createSession(opts.baseline, sessionOptions), opts.baseline));
     const [cand, base] = tallies;
     const outputName = opts.outputName ?? cand.session.outputNames[0];
     for (const t of tallies) checkOutput(t.session, outputName);

@@ -43,7 +43,12 @@ export function topKHits(logits: Float32Array, classes: number, labels: Int32Arr
   let hits = 0;
   for (let r = 0; r < n; r++) {
     const label = labels[r];
-    if (label >= 0 && label < classes && rank(logits, classes, r, label) < k) hits++;
+    if (!(label >= 0 && label < classes)) {
+      throw new MmkitError('BAD_DATASET', `Label ${label} of item ${r} is outside the model's ${classes} classes (0..${classes - 1}).`, {
+        hint: 'The labels do not belong to this model\'s output: check the dataset, or the output chosen with outputName.',
+      });
+    }
+    if (rank(logits, classes, r, label) < k) hits++;
   }
   return hits;
 }
