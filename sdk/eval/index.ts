@@ -10,3 +10,5 @@ export { logitsOf, floatData } from './logits';
 export type { Logits } from './logits';
 export { layerErrors, layerTensors } from './layers';
 export type { LayerError, LayerErrorReport, LayerErrorOptions, LayerKind } from './layers';
+export { timeModel } from './timing';
+export type { TimeModelOptions, TimingReport } from './timing';

@@ -7,3 +7,5 @@ export type { Device, ConcreteDevice, NoticeHook } from './device';
 export { withTaps, tensorNames } from './taps';
 export type { TensorInfo } from './feeds';
 export type { ModelSource } from './source';
+export { syntheticFeeds } from './synthetic';
+export type { SyntheticFeedsOptions } from './synthetic';
