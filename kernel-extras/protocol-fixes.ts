@@ -5,7 +5,7 @@
  *   (tslab only console.logs it), and execute_input is broadcast;
  * - failures send an `error` message and a reply carrying ename/evalue/traceback;
  * - after an error only requests already queued are aborted (tslab refused everything for
- *   200 ms), and aborted replies use the spec's status "aborted";
+ *   200 ms), none with stop_on_error=false, and aborted replies use the spec's status "aborted";
  * - kernel_info/shutdown replies carry status, is_complete knows "invalid", comm_info gets
  *   its own reply type, and history_request / interrupt_request are answered;
  * - `expr?` or `?expr` pages the type and docs of expr (IPython's pager payload);
@@ -102,7 +102,10 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
       failures.set(req, error);
       publish('error', { ...error });
       if (req.store_history !== false) history.record(this.execCount, req.code, null);
-      throw failure;
+      // Throwing cancels the requests queued behind this one: right for stop_on_error (the
+      // default), wrong when the client asked to go on after errors.
+      if (req.stop_on_error !== false) throw failure;
+      return { count: this.execCount };
     }
     if (reports.errors.length > 0) writeStream('stderr', diagnosticsText(reports.errors));
     let shown: string | null = null;
@@ -119,11 +122,9 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
   handler.handleExecute = async function (req, writeStream, writeDisplayData) {
     const reply = await replyToExecute.call(this, req, writeStream, writeDisplayData);
     publishers.delete(req);
+    const failure = failures.get(req);
+    if (failure || reply.status === 'error') return { ...reply, status: 'error', ...(failure ?? errorContentOf([])) };
     if (reply.status === 'ok') return { ...reply, payload: payloads.get(req) ?? [], user_expressions: {} };
-    if (reply.status === 'error') {
-      const failure = failures.get(req) ?? errorContentOf([]);
-      return { ...reply, ...failure };
-    }
     return { ...reply, status: 'aborted' };
   };
 

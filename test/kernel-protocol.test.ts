@@ -58,7 +58,7 @@ describe('jupyter_kernel_test reference suite', () => {
     });
     const report = suite.stderr;
     expect(suite.status, report).toBe(0);
-    expect(report).toMatch(/Ran 12 tests/);
+    expect(report).toMatch(/Ran 13 tests/);
     expect(report).not.toMatch(/skipped|FAIL|ERROR/);
     for (const check of [
       'test_kernel_info',
@@ -73,6 +73,7 @@ describe('jupyter_kernel_test reference suite', () => {
       'test_history',
       'test_pager',
       'test_clear_output',
+      'test_stop_on_error',
     ]) {
       expect(report).toMatch(new RegExp(`${check} .*\\.\\.\\. ok`));
     }

@@ -61,6 +61,27 @@ class MmkitKernelTests(jupyter_kernel_test.KernelTests):
 
     code_clear_output = "import { clearOutput } from './dist/sdk/report'; clearOutput()"
 
+    # Beyond the reference suite: tslab aborted every request arriving within 200 ms of an
+    # error; requests queued behind a failure are aborted only when stop_on_error is set.
+    def test_stop_on_error(self):
+        for stop, expected in ((True, ["error", "aborted"]), (False, ["error", "ok"])):
+            with self.subTest(stop_on_error=stop):
+                self.flush_channels()
+                ids = [
+                    self.kc.execute('throw new Error("first")', stop_on_error=stop),
+                    self.kc.execute("1 + 1", stop_on_error=stop),
+                ]
+                statuses = {}
+                while len(statuses) < len(ids):
+                    reply = self.kc.get_shell_msg(timeout=jupyter_kernel_test.TIMEOUT)
+                    if reply["msg_type"] == "execute_reply":
+                        statuses[reply["parent_header"]["msg_id"]] = reply["content"]["status"]
+                self.assertEqual([statuses[i] for i in ids], expected)
+                # The kernel takes new work right after the failure.
+                self.flush_channels()
+                reply, _ = self.execute_helper("2 + 2")
+                self.assertEqual(reply["content"]["status"], "ok")
+
 
 if __name__ == "__main__":
     unittest.main()
