@@ -43,6 +43,8 @@ describe('evaluateModel', () => {
     expect(r.agreement!.top1).toBe(1);
     expect(r.agreement!.klMean).toBeLessThan(1e-12);
     expect(r.agreement!.cosineMean).toBeCloseTo(1, 9);
+    expect(r.comparison!.sizeRatio).toBe(1);
+    expect(r.comparison!.speedup).toBeGreaterThan(0);
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });
 
@@ -59,6 +61,8 @@ describe('evaluateModel', () => {
     // The baseline is scored on the same labels: its own predictions.
     expect(r.baseline!.accuracy!.top1).toBe(1);
     expect(r.model.accuracy!.top1).toBeCloseTo(top1, 12);
+    expect(r.comparison!.top1DeltaPoints).toBeCloseTo(100 * (top1 - 1), 9);
+    expect(r.comparison!.warnings).toContainEqual(expect.stringMatching(/Top-1 accuracy dropped by/));
   });
 
   it('reports size from initializers and Constant nodes, and latency without warm-up', async () => {

@@ -6,6 +6,7 @@ import type { OnnxModel } from '../onnx';
 import { feedsFor, throwIfAborted } from '../runtime/batched';
 import type { ConcreteDevice, Device } from '../runtime/device';
 import { createSession, type Session } from '../runtime/session';
+import { compareEvaluations, type Comparison } from './compare';
 import { latencyStats, type BatchTiming, type LatencyStats } from './latency';
 import { layerErrors, type LayerErrorReport } from './layers';
 import { cosineSimilarities, klDivergences, sum, top1Matches, topKHits, type Accuracy, type Agreement } from './metrics';
@@ -49,6 +50,8 @@ export interface EvaluationReport {
   model: ModelEvaluation;
   baseline?: ModelEvaluation;
   agreement?: Agreement;
+  /** Speed, size and accuracy against the baseline, with warnings in plain words. */
+  comparison?: Comparison;
   /** Present when `layers` was asked for. */
   layers?: LayerErrorReport;
   items: number;
@@ -154,9 +157,15 @@ export async function evaluateModel(model: OnnxModel, dataset: AsyncIterable<Bat
       ? await layerErrors(model, opts.baseline, asDataset(source).take(layerItems), { tensors: typeof opts.layers === 'object' ? opts.layers.tensors : undefined, device: opts.device, signal: opts.signal })
       : undefined;
 
+    const modelReport = cand.report(items, labelled, opts.warmup);
+    const againstBaseline = () => {
+      const baseline = base.report(items, labelled, opts.warmup);
+      const agreement = { top1: agreeTop1 / items, klMean: klSum / items, cosineMean: cosineSum / items };
+      return { baseline, agreement, comparison: compareEvaluations(modelReport, baseline, agreement) };
+    };
     return {
-      model: cand.report(items, labelled, opts.warmup),
-      ...(base ? { baseline: base.report(items, labelled, opts.warmup), agreement: { top1: agreeTop1 / items, klMean: klSum / items, cosineMean: cosineSum / items } } : {}),
+      model: modelReport,
+      ...(base ? againstBaseline() : {}),
       ...(layers ? { layers } : {}),
       items,
       batches,

@@ -12,3 +12,5 @@ export { layerErrors, layerTensors } from './layers';
 export type { LayerError, LayerErrorReport, LayerErrorOptions, LayerKind } from './layers';
 export { timeModel } from './timing';
 export type { TimeModelOptions, TimingReport } from './timing';
+export { compareEvaluations, SLOWER_TOLERANCE, ACCURACY_DROP_POINTS, DISAGREEMENT_SHARE } from './compare';
+export type { Comparison } from './compare';
