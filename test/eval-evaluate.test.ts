@@ -65,6 +65,14 @@ describe('evaluateModel', () => {
     expect(r.comparison!.warnings).toContainEqual(expect.stringMatching(/Top-1 accuracy dropped by/));
   });
 
+  it('reads float16 outputs: a half-precision head agrees with the float32 one up to rounding', async () => {
+    const r = await evaluateModel(mlpClassifier({ halfOutput: true }), Dataset.fromTensors(x, undefined, { batchSize: 20 }), { baseline: model });
+    expect(r.agreement!.top1).toBeGreaterThan(0.95);
+    expect(r.agreement!.klMean).toBeLessThan(1e-5);
+    expect(r.agreement!.klMean).toBeGreaterThan(0);
+    expect(r.agreement!.cosineMean).toBeGreaterThan(0.99999);
+  });
+
   it('reports size from initializers and Constant nodes, and latency without warm-up', async () => {
     const r = await evaluateModel(model, Dataset.fromTensors(x, undefined, { batchSize: 10 }), { warmup: 1 });
     const params = FEATURES * HIDDEN + HIDDEN + HIDDEN * CLASSES + CLASSES;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isMmkitError } from '../sdk/errors';
 import { accuracy, agreement, cosineSimilarities, klDivergences, top1Matches, topKHits } from '../sdk/eval/metrics';
 import { latencyStats, quantile } from '../sdk/eval/latency';
+import { floatData } from '../sdk/eval/logits';
 
 const f32 = (...v: number[]) => new Float32Array(v);
 
@@ -86,5 +87,19 @@ describe('latency', () => {
   it('always keeps at least one timed batch', () => {
     const s = latencyStats([{ ms: 8, items: 4 }], 2);
     expect([s.warmupBatches, s.timedBatches, s.perItemMs.mean]).toEqual([0, 1, 2]);
+  });
+});
+
+describe('floatData', () => {
+  it('decodes float16 bits, subnormals and specials included', () => {
+    const half = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00, 0xfc00, 0x3555]);
+    const v = Array.from(floatData({ data: half, dims: [8], dtype: 'float16' }, 'h'));
+    expect(v.slice(0, 7)).toEqual([1, -2, 65504, 2 ** -24, -0, Infinity, -Infinity]);
+    expect(v[7]).toBeCloseTo(1 / 3, 3);
+    expect(floatData({ data: new Uint16Array([0x7e00]), dims: [1], dtype: 'float16' }, 'h')[0]).toBeNaN();
+  });
+
+  it('refuses integer tensors by name', () => {
+    expect(() => floatData({ data: new Int32Array(2), dims: [2], dtype: 'int32' }, 'ids')).toThrow(/'ids' is int32/);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { mulberry32 } from '../sdk/data/random';
 import type { TensorData } from '../sdk/data/tensor-data';
-import { ModelBuilder, type OnnxModel } from '../sdk/onnx';
+import { dataTypeOf, ModelBuilder, type OnnxModel } from '../sdk/onnx';
 
 export const FEATURES = 6;
 export const HIDDEN = 16;
@@ -26,6 +26,8 @@ export interface MlpOptions {
   noise?: number;
   /** Also declare the hidden activation as a graph output. */
   exposeHidden?: boolean;
+  /** Cast the logits to float16 at the end, as a half-precision model's output is. */
+  halfOutput?: boolean;
 }
 
 /**
@@ -51,8 +53,14 @@ export function mlpClassifier(opts: MlpOptions = {}): OnnxModel {
   b.node('Add', ['fc1.mm', 'fc1.bias'], {}, { outputs: ['fc1.out'], name: 'fc1.add' });
   b.node('Relu', ['fc1.out'], {}, { outputs: ['hidden'], name: 'relu' });
   b.node('MatMul', ['hidden', 'fc2.weight'], {}, { outputs: ['fc2.mm'], name: 'fc2' });
-  b.node('Add', ['fc2.mm', 'fc2.bias'], {}, { outputs: ['logits'], name: 'fc2.add' });
-  b.output('logits', 'float32', ['N', CLASSES]);
+  if (opts.halfOutput) {
+    b.node('Add', ['fc2.mm', 'fc2.bias'], {}, { outputs: ['fc2.out'], name: 'fc2.add' });
+    b.node('Cast', ['fc2.out'], { to: dataTypeOf('float16') }, { outputs: ['logits'], name: 'to_half' });
+    b.output('logits', 'float16', ['N', CLASSES]);
+  } else {
+    b.node('Add', ['fc2.mm', 'fc2.bias'], {}, { outputs: ['logits'], name: 'fc2.add' });
+    b.output('logits', 'float32', ['N', CLASSES]);
+  }
   if (opts.exposeHidden) b.output('hidden', 'float32', ['N', HIDDEN]);
   return { proto: b.build() };
 }
