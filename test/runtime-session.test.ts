@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isMmkitError, type MmkitErrorCode } from '../sdk/errors';
 import { serializeModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
-import { resetDeviceState, setNoticeHook } from '../sdk/runtime/device';
+import { announceFallback, resetDeviceState, setNoticeHook } from '../sdk/runtime/device';
 import { CLASSES, mlpClassifier, reshapeModel, seededInputs } from './runtime-models';
 
 async function plainOrt(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {
@@ -128,6 +128,17 @@ describe('devices', () => {
     } finally {
       setNoticeHook(previous);
     }
+  });
+
+  it("stays quiet when 'auto' finds an accelerator", () => {
+    resetDeviceState();
+    const notices: string[] = [];
+    const previous = setNoticeHook((m) => notices.push(m));
+    announceFallback('auto', 'cuda');
+    announceFallback('auto', 'webgpu');
+    announceFallback('cuda', 'cuda');
+    setNoticeHook(previous);
+    expect(notices).toEqual([]);
   });
 
   it('rejects unknown devices and bad thread counts', async () => {

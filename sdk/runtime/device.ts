@@ -85,7 +85,8 @@ export function markUnavailable(device: ConcreteDevice, cause: unknown): void {
 
 /** Says once per requested device, through the notice hook, that it ran somewhere else. */
 export function announceFallback(requested: Device, ranOn: ConcreteDevice): void {
-  if (requested === ranOn || announced.has(requested)) return;
+  // 'auto' on any accelerator is what was asked for; only landing on cpu is worth a word.
+  if (requested === ranOn || (requested === 'auto' && ranOn !== 'cpu') || announced.has(requested)) return;
   announced.add(requested);
   const skipped = (requested === 'auto' ? AUTO_ORDER.slice(0, AUTO_ORDER.indexOf(ranOn)) : [requested as ConcreteDevice])
     .map((d) => `${d}: ${failures.get(d) ?? 'unavailable'}`)
