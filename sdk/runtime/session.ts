@@ -1,7 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { TensorData } from '../data/tensor-data';
 import { MmkitError, messageOf } from '../errors';
-import type { ModelProto, OnnxModel } from '../onnx';
 import { announceFallback, checkDevice, devicesToTry, markUnavailable, quietOrt, type ConcreteDevice, type Device } from './device';
 import { checkFeeds, fromOrt, tensorInfo, toOrt, type TensorInfo } from './feeds';
 import { modelKey, modelLabel, ortSource, type ModelSource } from './source';
