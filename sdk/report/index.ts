@@ -16,3 +16,7 @@ export { Progress, track } from './progress';
 export type { ProgressMode, ProgressOptions } from './progress';
 export { REPORT_MIME, modelFact } from './report-facts';
 export type { ModelFact, ReportFacts } from './report-facts';
+export { Panel, Warning } from './panel';
+export type { PanelPart } from './panel';
+export { evaluationView, summaryView } from './views';
+export type { EvaluationViewOptions } from './views';

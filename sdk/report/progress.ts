@@ -31,10 +31,10 @@ const BAR_WIDTH = 30;
 export class Progress {
   readonly mode: ProgressMode;
   readonly label: string;
-  readonly total?: number;
   /** The notebook display this bar updates (notebook mode only). */
   readonly displayId?: string;
   private count = 0;
+  private steps?: number;
   private drawnAt = -Infinity;
   private shown = false;
   private finished = false;
@@ -44,7 +44,7 @@ export class Progress {
   constructor(options: ProgressOptions = {}) {
     this.mode = options.mode ?? autoMode();
     this.label = options.label ?? 'working';
-    this.total = options.total;
+    this.steps = options.total;
     this.signal = options.signal;
     this.minIntervalMs = options.minIntervalMs ?? 100;
     if (this.mode === 'notebook') this.displayId = newDisplayId();
@@ -55,11 +55,15 @@ export class Progress {
     return this.count;
   }
 
+  get total(): number | undefined {
+    return this.steps;
+  }
+
   /** Throws MmkitError CANCELLED (and marks the bar) once the signal is aborted. */
   throwIfCancelled(): void {
     if (!this.signal?.aborted) return;
     if (!this.finished) this.finish('cancelled');
-    throw new MmkitError('CANCELLED', `${this.label} was cancelled after ${this.count}${this.total ? ` of ${this.total}` : ''} steps.`, {
+    throw new MmkitError('CANCELLED', `${this.label} was cancelled after ${this.count}${this.steps ? ` of ${this.steps}` : ''} steps.`, {
       cause: this.signal.reason,
     });
   }
@@ -69,9 +73,13 @@ export class Progress {
     this.update(this.count + n);
   }
 
-  /** Sets the number of steps done. */
-  update(done: number): void {
+  /**
+   * Sets the number of steps done (and the total, once known), so it can serve as an
+   * `onProgress(done, total)` callback.
+   */
+  update(done: number, total?: number): void {
     this.count = done;
+    if (total !== undefined) this.steps = total;
     this.throwIfCancelled();
     const now = Date.now();
     if (now - this.drawnAt >= this.minIntervalMs) {
@@ -91,15 +99,15 @@ export class Progress {
   /** "label  ███░░░  12/40 (30%)" */
   text(note?: string): string {
     const tail = note ? `  ${note}` : '';
-    if (this.total === undefined || this.total <= 0) return `${this.label}  ${this.count}${tail}`;
-    const fraction = Math.min(1, this.count / this.total);
+    if (this.steps === undefined || this.steps <= 0) return `${this.label}  ${this.count}${tail}`;
+    const fraction = Math.min(1, this.count / this.steps);
     const filled = Math.round(fraction * BAR_WIDTH);
     const bar = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled);
-    return `${this.label}  ${bar}  ${this.count}/${this.total} (${Math.round(fraction * 100)}%)${tail}`;
+    return `${this.label}  ${bar}  ${this.count}/${this.steps} (${Math.round(fraction * 100)}%)${tail}`;
   }
 
   html(note?: string): string {
-    const value = this.total ? ` value="${Math.min(this.count, this.total)}" max="${this.total}"` : '';
+    const value = this.steps ? ` value="${Math.min(this.count, this.steps)}" max="${this.steps}"` : '';
     return `<div class="mmkit-progress"><progress${value} style="width:20em"></progress> <code>${escapeHtml(this.text(note).replace(/[█░]+ {2}/, ''))}</code></div>`;
   }
 
