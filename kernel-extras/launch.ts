@@ -5,6 +5,7 @@
  */
 import { MMKIT_VERSION } from '../sdk/version';
 import { applyProtocolFixes } from './protocol-fixes';
+import { isInsidePackage, mapOwnPackageName } from './self-reference';
 import { loadTslab } from './tslab-internals';
 
 function connectionFileOf(argv: readonly string[]): string {
@@ -21,6 +22,7 @@ function main(): void {
   const configPath = connectionFileOf(process.argv.slice(2));
   const tslab = loadTslab();
   applyProtocolFixes(tslab, { mmkitVersion: MMKIT_VERSION });
+  if (isInsidePackage(process.cwd())) mapOwnPackageName(tslab.typescript);
   // enableFindLocal would switch to a tslab found above the notebook's folder; a second
   // copy of tslab breaks display, so this kernel always runs the one it patched.
   tslab.main.startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: tslab.version });

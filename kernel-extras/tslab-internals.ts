@@ -82,6 +82,12 @@ export interface TslabModules {
       input: string,
       options: { reportDiagnostics: boolean; compilerOptions: Record<string, unknown> },
     ): { diagnostics?: readonly unknown[] };
+    /** The compiler's file system; tslab's converter reads through it. */
+    sys: {
+      fileExists(file: string): boolean;
+      directoryExists(dir: string): boolean;
+      readFile(file: string, encoding?: string): string | undefined;
+    };
   };
 }
 

@@ -14,8 +14,8 @@ const ROOT = path.resolve(__dirname, '..');
 let outDir: string;
 
 beforeAll(() => {
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'kernel-extras'], { cwd: ROOT, encoding: 'utf8' });
-  expect(build.status, `building kernel-extras failed:\n${build.stdout}${build.stderr}`).toBe(0);
+  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  expect(build.status, `npm run build failed:\n${build.stdout}${build.stderr}`).toBe(0);
   outDir = mkdtempSync(path.join(os.tmpdir(), 'mmkit-runner-'));
 });
 
@@ -67,7 +67,11 @@ describe('a notebook that runs cleanly', () => {
     expect((chart['image/svg+xml'] as string).match(/aria-roledescription="bar"/g)).toHaveLength(4);
     // Every executed code cell has its count, in order.
     const counts = result.notebook.cells.filter((c): c is CodeCell => c.cell_type === 'code').map((c) => c.execution_count);
-    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it("resolves the package's own name in a notebook inside the repository (types and runtime)", () => {
+    expect(dataOf(codeCell(result, 'self-import').outputs[0])['text/plain']).toBe("'function'");
   });
 
   it('progress updates one display (one display_id) and the notebook keeps its final state', () => {
