@@ -18,7 +18,7 @@ export type InstallTarget =
 
 export interface InstallOptions {
   target: InstallTarget;
-  /** The Python whose Jupyter should see the kernel; default python3 on PATH. */
+  /** The Python whose Jupyter should see the kernel; default: the one running `jupyter` on PATH, else python3. */
   python?: string;
   /** Kernel name (folder name); default "mmkit". */
   name?: string;
@@ -43,6 +43,19 @@ export function kernelSpec(): KernelSpec {
   };
 }
 
+/** The interpreter in the shebang of the first `jupyter*` launcher on PATH: the Jupyter found on this machine. */
+export function jupyterPython(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    for (const launcher of ['jupyter', 'jupyter-kernelspec', 'jupyter-execute']) {
+      const file = path.join(dir, launcher);
+      if (!dir || !existsSync(file)) continue;
+      const shebang = /^#!\s*(\S+)/.exec(readFileSync(file, 'utf8').slice(0, 200));
+      if (shebang && path.isAbsolute(shebang[1]) && !shebang[1].endsWith('/env')) return shebang[1];
+    }
+  }
+  return undefined;
+}
+
 function askPython(python: string, code: string): string | null {
   const run = spawnSync(python, ['-c', code], { encoding: 'utf8' });
   return run.status === 0 ? run.stdout.trim() : null;
@@ -58,7 +71,7 @@ function userDataDir(python: string): string {
   return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'jupyter');
 }
 
-export function kernelsDir(target: InstallTarget, python = 'python3'): string {
+export function kernelsDir(target: InstallTarget, python = jupyterPython() ?? 'python3'): string {
   switch (target.kind) {
     case 'prefix':
       return path.join(path.resolve(target.prefix), 'share', 'jupyter', 'kernels');

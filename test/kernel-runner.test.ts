@@ -132,3 +132,13 @@ describe('a notebook with a failing cell', () => {
     expect(cli.stderr).toContain('failed at cell 2: RangeError: sparsity must be in [0, 1)');
   }, 120_000);
 });
+
+describe('a cell that never finishes', () => {
+  it('is interrupted at the cell timeout, and the run fails naming it', async () => {
+    const result = await runNotebook(path.join(ROOT, 'test/jupyter/runner-endless.ipynb'), { outDir, cellTimeoutMs: 1500 });
+    expect(result.ok).toBe(false);
+    expect(result.failure?.cellIndex).toBe(0);
+    expect(result.failure?.evalue).toMatch(/did not finish within 1\.5 s and was interrupted/);
+    expect(result.skippedCells).toEqual([1]);
+  }, 120_000);
+});
