@@ -3,3 +3,4 @@ export { optionsFromConfig, type ImageProcessorOptions, type ResizeSpec } from '
 export { decodeImage, readImage } from './decode';
 export { centerCrop, toChannels, isPixels, type Pixels } from './pixels';
 export { resize, RESAMPLE_BY_PIL_CODE, type ResampleFilter } from './resample';
+export { TextTokenizer, type EncodeOptions, type TextInputs } from './tokenizer';
