@@ -18,6 +18,17 @@ function connectionFileOf(argv: readonly string[]): string {
   return file;
 }
 
+/**
+ * Exits when the process that started the kernel is gone (we were re-parented), as
+ * ipykernel's parent poller does, so a crashed frontend or runner leaves no kernel behind.
+ */
+function exitWithParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 2000).unref();
+}
+
 function main(): void {
   const configPath = connectionFileOf(process.argv.slice(2));
   const tslab = loadTslab();
@@ -25,6 +36,7 @@ function main(): void {
   if (isInsidePackage(process.cwd())) mapOwnPackageName(tslab.typescript);
   // enableFindLocal would switch to a tslab found above the notebook's folder; a second
   // copy of tslab breaks display, so this kernel always runs the one it patched.
+  exitWithParent();
   tslab.main.startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: tslab.version });
 }
 

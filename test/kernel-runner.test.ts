@@ -142,3 +142,23 @@ describe('a cell that never finishes', () => {
     expect(result.skippedCells).toEqual([1]);
   }, 120_000);
 });
+
+describe('kernel lifetime', () => {
+  it('the kernel exits by itself when the process that started it dies without shutting it down', async () => {
+    const script = `const { KernelClient } = require('./dist/kernel-extras/runner/kernel-client.js');
+KernelClient.start({ cwd: '.' }).then((k) => { console.log(k.pid); process.exit(0); });`;
+    const parent = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const pid = Number(parent.stdout.trim());
+    expect(pid, parent.stderr).toBeGreaterThan(0);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let waited = 0; alive() && waited < 20_000; waited += 250) await new Promise((r) => setTimeout(r, 250));
+    expect(alive()).toBe(false);
+  }, 60_000);
+});

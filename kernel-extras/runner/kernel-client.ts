@@ -237,6 +237,11 @@ export class KernelClient {
     }
   }
 
+  /** The kernel's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   interrupt(): void {
     this.child.kill('SIGINT');
   }
