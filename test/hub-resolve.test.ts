@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -185,6 +186,39 @@ describe('resolveHubModel against a local hub', () => {
     expect(get.bodyBytes).toBe(modelBytes.length - have);
     expect(progress[0]).toBe(have);
     expect(fs.readFileSync(r.modelPath)).toEqual(Buffer.from(modelBytes));
+  });
+
+  it('a download whose sha256 does not match the ETag is deleted and reported', async () => {
+    hub.tamper = (bytes) => {
+      const copy = bytes.slice();
+      copy[copy.length - 1] ^= 0xff;
+      return copy;
+    };
+    try {
+      const e = await rejection(resolveHubModel('hf:org/vit', opts()));
+      expect(e.code).toBe('FETCH_FAILED');
+      expect(e.message).toMatch(/onnx\/model\.onnx is corrupt: its sha256 is [0-9a-f]{64}, the hub's ETag is [0-9a-f]{64}/);
+      expect(fs.readdirSync(path.join(cacheDir, 'models--org--vit', 'blobs'))).toEqual([]);
+    } finally {
+      hub.tamper = undefined;
+    }
+    expect((await resolveHubModel('hf:org/vit', opts())).fromCache).toBe(false);
+  });
+
+  it('concurrent resolves of one model download it once', async () => {
+    const [a, b] = await Promise.all([resolveHubModel('hf:org/vit', opts()), resolveHubModel('hf:org/vit', opts())]);
+    expect(a.modelPath).toBe(b.modelPath);
+    expect(hub.requests('/lfs/').filter((q) => q.method === 'GET')).toHaveLength(1);
+    expect(fs.readFileSync(a.modelPath)).toEqual(Buffer.from(modelBytes));
+    expect(fs.readdirSync(path.join(cacheDir, 'models--org--vit', 'blobs')).filter((f) => !/^[0-9a-f]{40,64}$/.test(f))).toEqual([]);
+  });
+
+  it('a lock left by a process that died is taken over', async () => {
+    const blobs = path.join(cacheDir, 'models--org--vit', 'blobs');
+    fs.mkdirSync(blobs, { recursive: true });
+    const sha = createHash('sha256').update(modelBytes).digest('hex');
+    fs.writeFileSync(path.join(blobs, `${sha}.lock`), '999999999');
+    expect(fs.readFileSync((await resolveHubModel('hf:org/vit', opts())).modelPath)).toEqual(Buffer.from(modelBytes));
   });
 
   it('fetches external data the model refers to, beside it in the snapshot', async () => {

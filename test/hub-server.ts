@@ -34,6 +34,9 @@ export class LocalHub {
   private readonly lfs = new Map<string, Uint8Array>();
   private server?: http.Server;
 
+  /** When set, LFS bodies are sent through it: a storage backend serving damaged files. */
+  tamper?: (bytes: Uint8Array) => Uint8Array;
+
   /** Bytes are sent in chunks of this size with a pause between them, so downloads can be cut mid-way. */
   chunkSize = 16 * 1024;
 
@@ -70,7 +73,7 @@ export class LocalHub {
     const lfs = /^\/lfs\/([0-9a-f]{64})$/.exec(url.pathname);
     if (lfs) {
       const bytes = this.lfs.get(lfs[1]);
-      return bytes ? this.send(req, res, record, bytes, { etag: `"${lfs[1]}"` }) : reply(404);
+      return bytes ? this.send(req, res, record, this.tamper ? this.tamper(bytes) : bytes, { etag: `"${lfs[1]}"` }) : reply(404);
     }
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!m) return reply(404);

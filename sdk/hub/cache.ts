@@ -70,12 +70,14 @@ export class RepoCache {
     const snapshot = this.snapshotPath(commit, file);
     const blob = this.blobPath(etag);
     await fs.mkdir(path.dirname(snapshot), { recursive: true });
-    await fs.rm(snapshot, { force: true });
+    // Made beside it and renamed over it: concurrent links of one file never see a half state.
+    const temp = `${snapshot}.${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
-      await fs.symlink(path.relative(path.dirname(snapshot), blob), snapshot);
+      await fs.symlink(path.relative(path.dirname(snapshot), blob), temp);
     } catch {
-      await fs.copyFile(blob, snapshot);
+      await fs.copyFile(blob, temp);
     }
+    await fs.rename(temp, snapshot);
     return snapshot;
   }
 }

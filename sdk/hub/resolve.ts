@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { MmkitError } from '../errors';
 import { RepoCache } from './cache';
 import { contentId, downloadTo, headFile, resolveUrl, verifyDownload, type FileMeta, type HubContext } from './http';
+import { withFileLock } from './lock';
 import { externalDataFiles, id2labelOf } from './model-files';
 import { parseHubRef } from './ref';
 import { hubSettings, type HubOptions } from './settings';
@@ -140,14 +141,24 @@ async function fetchFile(cache: RepoCache, ctx: HubContext, commit: string, file
   if (cached.state === 'present' && (meta.size === undefined || (await fs.stat(cached.path)).size === meta.size)) return cached.path;
   const url = resolveUrl(ctx, file);
   const etag = meta.etag && SAFE_BLOB_NAME.test(meta.etag) ? meta.etag : undefined;
-  if (etag && (await fs.stat(cache.blobPath(etag)).catch(() => undefined))) return cache.link(commit, file, etag);
+  const haveBlob = async (): Promise<boolean> => etag !== undefined && (await fs.stat(cache.blobPath(etag)).catch(() => undefined)) !== undefined;
+  if (await haveBlob()) return cache.link(commit, file, etag!);
   // Without an ETag the blob is named by its sha256 once complete; the partial file by its URL.
-  const part = `${cache.blobPath(etag ?? `download-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`)}.incomplete`;
+  const key = cache.blobPath(etag ?? `download-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
   await fs.mkdir(cache.blobPath(''), { recursive: true });
-  await downloadTo(part, url, ctx, meta.size, (bytes) => onProgress?.(bytes, meta.size, file));
-  await verifyDownload(part, url, meta);
-  const name = etag ?? (await contentId(part, 'sha256', 0));
-  await fs.rename(part, cache.blobPath(name));
+  const name = await withFileLock(
+    `${key}.lock`,
+    async () => {
+      if (await haveBlob()) return etag!; // another download finished it while we waited
+      const part = `${key}.incomplete`;
+      await downloadTo(part, url, ctx, meta.size, (bytes) => onProgress?.(bytes, meta.size, file));
+      await verifyDownload(part, url, meta);
+      const blob = etag ?? (await contentId(part, 'sha256', 0));
+      await fs.rename(part, cache.blobPath(blob));
+      return blob;
+    },
+    ctx.signal,
+  );
   return cache.link(commit, file, name);
 }
 
