@@ -207,7 +207,14 @@ async function answerDirectly(
   answer: (req: JupyterMessage) => [string, Record<string, unknown>],
 ): Promise<void> {
   const key = server.connInfo.key;
-  const { identities, message } = decodeMessage(key, frames);
+  let routed: ReturnType<typeof decodeMessage>;
+  try {
+    routed = decodeMessage(key, frames);
+  } catch {
+    // A malformed or wrongly signed message is dropped, as ipykernel does.
+    return;
+  }
+  const { identities, message } = routed;
   await server.iopub.send(encodeMessage(key, childMessage(message, 'status', { execution_state: 'busy' })));
   try {
     const [replyType, content] = answer(message);

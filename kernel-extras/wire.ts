@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 
 /**
  * The Jupyter wire protocol (messaging spec 5.3): a message travels as ZeroMQ frames
@@ -71,10 +71,10 @@ export function encodeMessage(key: string, message: JupyterMessage, identities: 
 export function decodeMessage(key: string, frames: readonly Buffer[]): RoutedMessage {
   const at = frames.findIndex((frame) => frame.toString() === DELIMITER);
   if (at < 0 || frames.length < at + 6) throw new Error('Jupyter message without the <IDS|MSG> delimiter or with missing frames');
-  const signature = frames[at + 1].toString();
+  const signature = frames[at + 1];
   const body = frames.slice(at + 2, at + 6);
-  const expected = sign(key, body);
-  if (signature !== expected) throw new Error('Jupyter message with a bad HMAC signature (wrong connection key?)');
+  const expected = Buffer.from(sign(key, body));
+  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) throw new Error('Jupyter message with a bad HMAC signature (wrong connection key?)');
   const [header, parent_header, metadata, content] = body.map((frame) => JSON.parse(frame.toString()) as unknown);
   return {
     identities: frames.slice(0, at),

@@ -77,6 +77,7 @@ export class KernelClient {
       this.exited = true;
     });
     void this.readIopub();
+    void this.readShell();
   }
 
   /** Starts a kernel and waits until both its shell and iopub channels answer. */
@@ -124,49 +125,45 @@ export class KernelClient {
 
   /**
    * iopub is PUB/SUB: messages sent before the subscription is in place are lost. Ask for
-   * kernel_info until a reply *and* its busy/idle on iopub came back, as jupyter_client does.
+   * kernel_info until its busy/idle came back on iopub, as jupyter_client does.
    */
   private async waitUntilReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let reply: Promise<JupyterMessage> | undefined;
     while (Date.now() < deadline) {
       if (this.exited) throw this.failure('The kernel exited while starting.');
       const request = this.request('kernel_info_request', {});
       const seen = new Promise<void>((resolve) => this.waiters.set(request.header.msg_id, { messages: [], idle: resolve }));
-      reply ??= this.receive(this.shell);
+      const reply = this.awaitReply(request.header.msg_id);
       await this.shell.send(encodeMessage(this.key, request));
       const ready = await Promise.race([seen.then(() => true), sleep(500).then(() => false)]);
       this.waiters.delete(request.header.msg_id);
       if (ready) {
         await reply;
-        // Replies to the earlier, unanswered-on-iopub requests may still be queued on shell.
-        await this.drainShell();
         return;
       }
+      this.replies.delete(request.header.msg_id);
     }
     throw this.failure(`The kernel did not answer within ${timeoutMs / 1000} s.`);
   }
 
-  private async drainShell(): Promise<void> {
-    for (;;) {
-      const next = await Promise.race([this.receive(this.shell).then(() => true), sleep(200).then(() => false)]);
-      if (!next) return;
-    }
+  /** Shell replies by the msg_id of their request; replies nobody waits for are dropped. */
+  private readonly replies = new Map<string, (reply: JupyterMessage) => void>();
+
+  private awaitReply(msgId: string): Promise<JupyterMessage> {
+    return new Promise((resolve) => this.replies.set(msgId, resolve));
   }
 
-  private pendingShell?: Promise<JupyterMessage>;
-
-  /** One receive at a time per socket (zeromq refuses concurrent ones). */
-  private receive(socket: zmq.Dealer): Promise<JupyterMessage> {
-    if (socket === this.shell && this.pendingShell) return this.pendingShell;
-    const next = socket.receive().then((frames) => decodeMessage(this.key, frames).message);
-    if (socket === this.shell) {
-      this.pendingShell = next;
-      void next.finally(() => {
-        if (this.pendingShell === next) this.pendingShell = undefined;
-      });
+  private async readShell(): Promise<void> {
+    try {
+      for await (const frames of this.shell) {
+        const { message } = decodeMessage(this.key, frames);
+        const msgId = message.parent_header.msg_id ?? '';
+        this.replies.get(msgId)?.(message);
+        this.replies.delete(msgId);
+      }
+    } catch {
+      // The socket closed: the client is shutting down.
     }
-    return next;
   }
 
   private failure(message: string): MmkitError {
@@ -199,6 +196,7 @@ export class KernelClient {
    * On timeout the kernel is interrupted and the call rejects.
    */
   async execute(code: string, timeoutMs = 600_000): Promise<ExecuteOutcome> {
+    if (this.exited) throw this.failure('The kernel is not running.');
     const request = this.request('execute_request', {
       code,
       silent: false,
@@ -218,22 +216,18 @@ export class KernelClient {
         reject(new MmkitError('RUNTIME', `The cell did not finish within ${timeoutMs / 1000} s and was interrupted.`));
       }, timeoutMs);
     });
+    let onExit: (() => void) | undefined;
     const exit = new Promise<never>((_, reject) => {
-      this.child.once('exit', () => reject(this.failure('The kernel died while running the cell.')));
+      onExit = () => reject(this.failure('The kernel died while running the cell.'));
+      this.child.once('exit', onExit);
     });
     try {
       const [answer] = await Promise.race([Promise.all([reply, idle]), timeout, exit]);
       return { reply: answer, messages };
     } finally {
       clearTimeout(timer);
+      if (onExit) this.child.off('exit', onExit);
       this.waiters.delete(request.header.msg_id);
-    }
-  }
-
-  private async awaitReply(msgId: string): Promise<JupyterMessage> {
-    for (;;) {
-      const message = await this.receive(this.shell);
-      if (message.parent_header.msg_id === msgId) return message;
     }
   }
 
