@@ -6,3 +6,5 @@ export { buildOnnx, MASKED_SCORE } from './onnx-graph';
 export type { TfParams, ClipOutputs } from './tf-forward';
 export { visionTower, textTower, vitLogits, clipForward } from './tf-forward';
 export { toVariables, fromTensors } from './tf-weights';
+export { VIT_TINY_MNIST, CLIP_TINY_SHAPES } from './presets';
+export { WordTokenizer, PAD, BOS, EOS } from './tokenizer';

@@ -9,11 +9,36 @@ export type TfParams = Record<string, tf.Tensor>;
  * The forward passes in tfjs, op for op the graphs of onnx-graph.ts, so that equal weights give
  * equal outputs in onnxruntime and tfjs. Call inside tf.tidy (or a gradient function).
  */
+/** Swaps the last two axes. */
+function swapLast(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+  return tf.transpose(x, perm);
+}
+
+/**
+ * a · b with gradients that also multiply untransposed operands. tfjs-wasm is fast only for
+ * plain (non-transposed) matmuls, ~10-20× slower with transposeA/B, which tfjs's own gradients use;
+ * an explicit Transpose first is cheap by comparison.
+ */
+const matMulWithPlainGrads = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy, swapLast(sb)), tf.matMul(swapLast(sa), dy)],
+  };
+});
+
+function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return matMulWithPlainGrads(a, b);
+}
+
 function linear(p: TfParams, x: tf.Tensor, name: string, bias = true): tf.Tensor {
   const w = p[`${name}.weight`] as tf.Tensor2D;
   const [inDim, outDim] = w.shape;
   const lead = x.shape.slice(0, -1);
-  const y = tf.matMul(x.reshape([-1, inDim]) as tf.Tensor2D, w).reshape([...lead, outDim]);
+  const y = matMul(x.reshape([-1, inDim]), w).reshape([...lead, outDim]);
   return bias ? tf.add(y, p[`${name}.bias`]) : y;
 }
 
@@ -28,10 +53,10 @@ function gelu(x: tf.Tensor): tf.Tensor {
 
 function attention(p: TfParams, x: tf.Tensor, prefix: string, e: EncoderSpec, maskBias?: tf.Tensor): tf.Tensor {
   const [batch, tokens] = x.shape;
-  const split = (name: string): tf.Tensor4D => tf.transpose(linear(p, x, `${prefix}.attn.${name}`).reshape([batch, tokens, e.heads, headDim(e)]), [0, 2, 1, 3]) as tf.Tensor4D;
-  let scores: tf.Tensor = tf.div(tf.matMul(split('q'), split('k'), false, true), Math.sqrt(headDim(e)));
+  const split = (name: string, perm: number[]): tf.Tensor => tf.transpose(linear(p, x, `${prefix}.attn.${name}`).reshape([batch, tokens, e.heads, headDim(e)]), perm);
+  let scores = tf.div(matMul(split('q', [0, 2, 1, 3]), split('k', [0, 2, 3, 1])), Math.sqrt(headDim(e)));
   if (maskBias) scores = tf.add(scores, maskBias);
-  const ctx = tf.transpose(tf.matMul(tf.softmax(scores, -1) as tf.Tensor4D, split('v')), [0, 2, 1, 3]);
+  const ctx = tf.transpose(matMul(tf.softmax(scores, -1), split('v', [0, 2, 1, 3])), [0, 2, 1, 3]);
   return linear(p, ctx.reshape([batch, tokens, e.width]), `${prefix}.attn.out`);
 }
 
@@ -60,7 +85,7 @@ function patchEmbed(p: TfParams, pixels: tf.Tensor4D, v: VisionTowerSpec): tf.Te
   // [B, C, g, s, g, s] → [B, g, g, C, s, s] → [B, g·g, C·s·s]
   const patches = tf.transpose(pixels.reshape([batch, v.channels, g, s, g, s]), [0, 2, 4, 1, 3, 5]).reshape([batch, g * g, v.channels * s * s]);
   const filter = p['vision.patch_embed.weight'].reshape([v.width, v.channels * s * s]);
-  return tf.add(tf.matMul(patches.reshape([batch * g * g, -1]) as tf.Tensor2D, filter as tf.Tensor2D, false, true).reshape([batch, g * g, v.width]), p['vision.patch_embed.bias']);
+  return tf.add(matMul(patches.reshape([batch * g * g, -1]), swapLast(filter)).reshape([batch, g * g, v.width]), p['vision.patch_embed.bias']);
 }
 
 /** pixel_values [B, C, H, W] → pooled class token [B, width]. */
@@ -98,6 +123,6 @@ export interface ClipOutputs {
 export function clipForward(p: TfParams, spec: ClipSpec, pixels: tf.Tensor4D, ids: tf.Tensor2D, mask: tf.Tensor2D): ClipOutputs {
   const imageEmbeds = l2Normalize(linear(p, visionTower(p, pixels, spec.vision), 'visual_projection', false) as tf.Tensor2D);
   const textEmbeds = l2Normalize(linear(p, textTower(p, ids, mask, spec.text), 'text_projection', false) as tf.Tensor2D);
-  const logitsPerImage = tf.mul(tf.matMul(imageEmbeds, textEmbeds, false, true), tf.exp(p.logit_scale)) as tf.Tensor2D;
+  const logitsPerImage = tf.mul(matMul(imageEmbeds, swapLast(textEmbeds)), tf.exp(p.logit_scale)) as tf.Tensor2D;
   return { imageEmbeds, textEmbeds, logitsPerImage };
 }

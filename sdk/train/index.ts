@@ -1,0 +1,18 @@
+export { useTrainingBackend } from './backend';
+export type { TrainingBackend } from './backend';
+export { AdamW, cosineSchedule } from './adamw';
+export type { AdamWOptions } from './adamw';
+export { trainLoop } from './loop';
+export type { TrainLoopOptions, TrainResult, EpochRecord, StepProgress } from './loop';
+export { trainVit, tfAccuracy } from './vit';
+export type { TrainVitOptions } from './vit';
+export { collectImages, sliceImages, permutation, shiftedBatch } from './images';
+export type { ImageSet } from './images';
+export { logProgress } from './progress';
+export { renderCard, writeCard } from './card';
+export type { ModelCard } from './card';
+export { trainClip, tfClipEmbedder } from './clip';
+export type { TrainClipOptions } from './clip';
+export { measureClip, recallAtK } from './clip-metrics';
+export type { ClipEmbedder, ClipMetrics, ClipMetricsOptions, RetrievalRecall } from './clip-metrics';
+export { evaluateClip } from './clip-eval';
