@@ -133,6 +133,7 @@ describe('resolveHubModel against a local hub', () => {
     expect(fs.readFileSync(r.modelPath)).toEqual(Buffer.from(modelBytes));
     expect(fs.readFileSync(path.join(repoDir, 'refs', 'main'), 'utf8')).toBe(COMMIT);
     expect(fs.readdirSync(path.join(repoDir, 'blobs')).filter((f) => f.endsWith('.incomplete'))).toEqual([]);
+    expect(r.modelSha256).toBe(createHash('sha256').update(modelBytes).digest('hex'));
     expect(r.config).toEqual(CONFIG);
     expect(r.preprocessorConfig).toEqual(PREPROCESSOR);
     expect(r.id2label).toEqual({ 0: 'cat', 1: 'dog' });
@@ -149,6 +150,7 @@ describe('resolveHubModel against a local hub', () => {
     expect(hub.log.length).toBe(before);
     expect(again.fromCache).toBe(true);
     expect(again.preprocessorConfig).toEqual(PREPROCESSOR);
+    expect(again.modelSha256).toBe(createHash('sha256').update(modelBytes).digest('hex'));
     // refresh asks the hub again but downloads nothing new.
     const refreshed = await resolveHubModel('hf:org/vit', opts({ refresh: true }));
     expect(refreshed.fromCache).toBe(false);
@@ -282,6 +284,22 @@ describe('resolveHubModel against a local hub', () => {
     expect(e.message).toMatch(/answered 401.*HF_TOKEN/);
     const r = await resolveHubModel('hf:org/private', opts({ token: 'secret' }));
     expect(fs.readFileSync(r.modelPath)).toEqual(Buffer.from(modelBytes));
+  });
+
+  it('a plain mirror without commit headers or ETags still works: blobs named by sha256, snapshot by revision', async () => {
+    hub.plain = true;
+    try {
+      const r = await resolveHubModel('hf:org/vit', opts());
+      const sha = createHash('sha256').update(modelBytes).digest('hex');
+      expect(r.revision).toBe('main');
+      expect(r.modelSha256).toBe(sha);
+      expect(fs.existsSync(path.join(cacheDir, 'models--org--vit', 'blobs', sha))).toBe(true);
+      hub.log.length = 0;
+      expect((await resolveHubModel('hf:org/vit', opts())).fromCache).toBe(true);
+      expect(hub.log).toEqual([]);
+    } finally {
+      hub.plain = false;
+    }
   });
 
   it('a pinned commit resolves without refs and is reused from the cache', async () => {

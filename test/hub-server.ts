@@ -37,6 +37,9 @@ export class LocalHub {
   /** When set, LFS bodies are sent through it: a storage backend serving damaged files. */
   tamper?: (bytes: Uint8Array) => Uint8Array;
 
+  /** A plain static mirror: no X-Repo-Commit, no ETags, no LFS redirects. */
+  plain = false;
+
   /** Bytes are sent in chunks of this size with a pause between them, so downloads can be cut mid-way. */
   chunkSize = 16 * 1024;
 
@@ -83,6 +86,7 @@ export class LocalHub {
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) return reply(401, { 'x-error-code': 'GatedRepo' });
     if (revision !== 'main' && revision !== repo.commit) return reply(404, { 'x-error-code': 'RevisionNotFound' });
     const bytes = repo.files[file];
+    if (this.plain) return bytes ? this.send(req, res, record, bytes, {}) : reply(404);
     const commit = { 'x-repo-commit': repo.commit };
     if (!bytes) return reply(404, { ...commit, 'x-error-code': 'EntryNotFound', 'x-error-message': 'Entry not found' });
     if (isLfs(file)) {

@@ -41,8 +41,9 @@ export class RepoCache {
     }
   }
 
+  /** Servers that name no commit get refs/<revision> = <revision>: the snapshot is named by the revision. */
   async writeRef(revision: string, commit: string): Promise<void> {
-    if (revision === commit) return;
+    if (COMMIT_HASH.test(revision)) return;
     const file = path.join(this.dir, 'refs', ...revision.split('/'));
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(file, commit);

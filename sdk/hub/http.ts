@@ -126,9 +126,9 @@ export async function downloadTo(part: string, url: string, ctx: HubContext, exp
 }
 
 /** sha256 (LFS ETags) or git blob sha1 (ETags of small git files) of a file, streamed. */
-export async function contentId(file: string, kind: 'sha256' | 'git-sha1', size: number): Promise<string> {
+export async function contentId(file: string, kind: 'sha256' | 'git-sha1'): Promise<string> {
   const hash = createHash(kind === 'sha256' ? 'sha256' : 'sha1');
-  if (kind === 'git-sha1') hash.update(`blob ${size}\0`);
+  if (kind === 'git-sha1') hash.update(`blob ${(await fs.stat(file)).size}\0`);
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
@@ -143,7 +143,7 @@ export async function verifyDownload(part: string, url: string, meta: FileMeta):
   if (meta.size !== undefined && size !== meta.size) await fail(`got ${size} bytes, the hub announced ${meta.size}`);
   const kind = /^[0-9a-f]{64}$/.test(meta.etag ?? '') ? 'sha256' : /^[0-9a-f]{40}$/.test(meta.etag ?? '') ? 'git-sha1' : undefined;
   if (kind) {
-    const actual = await contentId(part, kind, size);
+    const actual = await contentId(part, kind);
     if (actual !== meta.etag) await fail(`its ${kind} is ${actual}, the hub's ETag is ${meta.etag}`);
   }
 }

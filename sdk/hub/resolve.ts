@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { MmkitError } from '../errors';
 import { RepoCache } from './cache';
 import { contentId, downloadTo, headFile, resolveUrl, verifyDownload, type FileMeta, type HubContext } from './http';
@@ -37,6 +38,8 @@ export interface ResolvedHubModel {
   id2label?: Record<number, string>;
   /** The commit hash the revision resolved to (the revision itself for servers that do not say). */
   revision: string;
+  /** sha256 of the ONNX file, for recipes to pin (LFS blobs are named by it; others are hashed). */
+  modelSha256: string;
   /** True when nothing was asked of the hub. */
   fromCache: boolean;
 }
@@ -82,7 +85,8 @@ export async function resolveHubModel(ref: string, opts: ResolveHubOptions = {})
   const config = located.configPath ? await readJson(located.configPath) : undefined;
   const preprocessorConfig = located.preprocessorPath ? await readJson(located.preprocessorPath) : undefined;
   const { commit, ...paths } = located;
-  return { repo: hubRef.repo, file: hubRef.modelFile, ...paths, config, preprocessorConfig, id2label: id2labelOf(config), revision: commit, fromCache };
+  const modelSha256 = await sha256Of(located.modelPath);
+  return { repo: hubRef.repo, file: hubRef.modelFile, ...paths, config, preprocessorConfig, id2label: id2labelOf(config), revision: commit, modelSha256, fromCache };
 }
 
 /**
@@ -153,13 +157,21 @@ async function fetchFile(cache: RepoCache, ctx: HubContext, commit: string, file
       const part = `${key}.incomplete`;
       await downloadTo(part, url, ctx, meta.size, (bytes) => onProgress?.(bytes, meta.size, file));
       await verifyDownload(part, url, meta);
-      const blob = etag ?? (await contentId(part, 'sha256', 0));
+      const blob = etag ?? (await contentId(part, 'sha256'));
       await fs.rename(part, cache.blobPath(blob));
       return blob;
     },
     ctx.signal,
   );
   return cache.link(commit, file, name);
+}
+
+/** A snapshot file's sha256: the name of the blob it links to when that is one (verified on download), else hashed. */
+async function sha256Of(snapshotFile: string): Promise<string> {
+  const target = await fs.readlink(snapshotFile).catch(() => undefined);
+  const blob = target === undefined ? undefined : path.basename(target);
+  if (blob && /^[0-9a-f]{64}$/.test(blob)) return blob;
+  return contentId(snapshotFile, 'sha256');
 }
 
 async function readJson(file: string): Promise<Record<string, unknown>> {
