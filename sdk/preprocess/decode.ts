@@ -12,8 +12,9 @@ function startsWith(bytes: Uint8Array, magic: number[]): boolean {
 }
 
 /**
- * PNG or JPEG bytes to 8-bit RGBA (16-bit PNGs are scaled to 8 bits, palettes and gray
- * expanded). The format is told by the bytes, not the file name. EXIF rotation is not applied.
+ * PNG or JPEG bytes to 8-bit RGBA (palettes and gray expanded; 16-bit PNGs scaled to 8 bits,
+ * where PIL would clip them). The format is told by the bytes, not the file name. EXIF rotation
+ * is not applied, as PIL's Image.open (and so Hugging Face's processors) does not apply it.
  */
 export function decodeImage(bytes: Uint8Array, source = 'image bytes'): Pixels {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
