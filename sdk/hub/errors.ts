@@ -32,7 +32,7 @@ export function refused(url: string, res: Response, repo: string, revision: stri
         ? `Check the repo name '${repo}' (org/name, as on the hub), or log in if it is private.`
         : code === 'RevisionNotFound'
           ? `Check the revision '${revision}': a branch, tag or commit hash of ${repo}.`
-          : `Check the repo '${repo}', the revision '${revision}' and the variant (hf:org/repo:model_quantized means onnx/model_quantized.onnx).`;
+          : `Check the repo '${repo}', the revision '${revision}' and the variant: hf:org/repo:model_quantized means onnx/model_quantized.onnx, and a variant ending in .onnx is a path in the repo (hf:org/repo:model.onnx).`;
     return new MmkitError('FETCH_FAILED', `Not found on the hub: ${said}`, { file: url, hint });
   }
   return new MmkitError('FETCH_FAILED', `The hub failed to serve a file: ${said}`, {
