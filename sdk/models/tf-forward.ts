@@ -99,7 +99,9 @@ export function visionTower(p: TfParams, pixels: tf.Tensor4D, v: VisionTowerSpec
 /** input_ids, attention_mask [B, L] (int32 in tfjs) → pooled token 0 [B, width]. */
 export function textTower(p: TfParams, ids: tf.Tensor2D, mask: tf.Tensor2D, t: TextTowerSpec): tf.Tensor2D {
   const [batch, length] = ids.shape;
-  const tokens = tf.gather(p['text.token_embed'], ids.reshape([-1])).reshape([batch, length, t.width]);
+  // The graph's Gather, as a one-hot product: tfjs-wasm has no kernel for Gather's gradient
+  // (UnsortedSegmentSum), and with a small vocabulary the product is cheap.
+  const tokens = matMul(tf.oneHot(ids.reshape([-1]), t.vocabSize), p['text.token_embed']).reshape([batch, length, t.width]);
   const h = tf.add(tokens, tf.slice(p['text.pos_embed'], [0, 0], [length, t.width]));
   const maskBias = tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED_SCORE).reshape([batch, 1, 1, length]);
   return firstToken(encoder(p, h, 'text', t, maskBias));

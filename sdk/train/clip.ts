@@ -11,6 +11,8 @@ export interface TrainClipOptions {
   spec: ClipSpec;
   /** The first `validationSize` items of the shapes train split are held out for validation. */
   validationSize?: number;
+  /** Train on only this many items after the validation ones (default: the rest of the split). */
+  trainItems?: number;
   weights?: Weights;
   epochs: number;
   batchSize?: number;
@@ -58,7 +60,8 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainResult> {
     throw new MmkitError('BAD_OPTION', `trainClip: the spec must take 3-channel images and the shapes vocabulary (${tokenizer.size} tokens, up to ${tokenizer.maxLength} long).`, { hint: 'Start from CLIP_TINY_SHAPES and change the tower sizes only.' });
   }
   const validationSize = opts.validationSize ?? 1000;
-  const trainIndices = Int32Array.from({ length: SHAPES_SPLIT_SIZES.train - validationSize }, (_, i) => i + validationSize);
+  const trainItems = Math.min(opts.trainItems ?? Infinity, SHAPES_SPLIT_SIZES.train - validationSize);
+  const trainIndices = Int32Array.from({ length: trainItems }, (_, i) => i + validationSize);
   const validation = shapeIndices('train').slice(0, validationSize);
   const perBatch = opts.batchSize ?? 128;
   const seed = opts.seed ?? 0;
