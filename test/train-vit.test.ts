@@ -66,6 +66,12 @@ describe('trainVit', () => {
     expect(result.bestEpoch).toBe(1);
   });
 
+  it('stops with CANCELLED when its signal aborts', async () => {
+    const controller = new AbortController();
+    const run = trainVit({ ...base, signal: controller.signal, onStep: (p) => p.step === 3 && controller.abort() });
+    await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+
   it('rejects images that do not fit the spec, naming both shapes', async () => {
     await expect(trainVit({ ...base, spec: { ...spec, vision: { ...spec.vision, channels: 3 } } })).rejects.toThrow(/\[1,28,28\] but the ViT spec takes \[3,28,28\]/);
   });
