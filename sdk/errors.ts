@@ -18,6 +18,7 @@ export type MmkitErrorCode =
   | 'BAD_DATASET'
   | 'BAD_RECIPE'
   | 'OVERWRITE_SOURCE'
+  | 'FILE_EXISTS'
   | 'WRITE_FAILED'
   | 'FETCH_FAILED'
   | 'RUNTIME'
