@@ -5,10 +5,9 @@ import { headDim, patchGrid, type ClipSpec, type EncoderSpec, type TextTowerSpec
 /** Parameters as tfjs tensors (trainable variables or constants), by the names of weights.ts. */
 export type TfParams = Record<string, tf.Tensor>;
 
-/**
- * The forward passes in tfjs, op for op the graphs of onnx-graph.ts, so that equal weights give
- * equal outputs in onnxruntime and tfjs. Call inside tf.tidy (or a gradient function).
- */
+// The forward passes in tfjs, op for op the graphs of onnx-graph.ts, so that equal weights give
+// equal outputs in onnxruntime and tfjs. Call them inside tf.tidy (or a gradient function).
+
 /** Swaps the last two axes. */
 function swapLast(x: tf.Tensor): tf.Tensor {
   const perm = x.shape.map((_, i) => i);
