@@ -1,2 +1,29 @@
+import { Pipeline, parseRecipe, type Recipe } from './pipeline';
+import { Dataset, imageFolder, mnist } from './data';
+
+/** The SDK's front door: `mm.load(model).…` */
+export const mm = {
+  /** A lazy pipeline over a model file (path), an http(s) URL or a hub reference ('hf:org/repo'). */
+  load: (src: string): Pipeline => Pipeline.load(src),
+  /** Rebuilds the pipeline a recipe describes (object or JSON text). */
+  fromRecipe: (recipe: Recipe | string): Pipeline => Pipeline.fromRecipe(parseRecipe(recipe)),
+  datasets: { mnist, imageFolder, fromTensors: Dataset.fromTensors, from: Dataset.from },
+};
+
+export { Pipeline } from './pipeline';
+export type { Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
+export { Dataset } from './data';
+export type { Batch, TensorData, MnistOptions } from './data';
 export { MmkitError, isMmkitError } from './errors';
 export type { MmkitErrorCode, MmkitErrorDetails } from './errors';
+export { MMKIT_VERSION } from './version';
+export { createSession, setNoticeHook } from './runtime';
+export type { Device, Session, SessionOptions } from './runtime';
+export { evaluateModel } from './eval';
+export type { EvaluationReport, EvaluateOptions, ModelEvaluation } from './eval';
+export { resolveHubModel, parseHubRef } from './hub';
+export type { ResolvedHubModel, HubRef } from './hub';
+export { ImageProcessor, TextTokenizer, decodeImage, readImage } from './preprocess';
+export type { ImageFolderOptions } from './data';
+export { readModel, writeModel, serializeModel, parseModel, ModelBuilder, GraphView, editModel } from './onnx';
+export type { OnnxModel, DType } from './onnx';

@@ -1,0 +1,139 @@
+import { MmkitError } from '../errors';
+import type { OnnxModel } from '../onnx';
+import { createSession, type Device, type SessionOptions } from '../runtime';
+import type { Batch, Dataset, TensorData } from '../data';
+import { isTensorData } from '../data';
+import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
+import { canonicalJson, type Json, type Recipe, type StepRecord } from './recipe';
+import { stepKind, type StepContext } from './steps';
+import { loadSource } from './load';
+import { saveModelFile, type SaveOptions, type SaveResult } from './save';
+import { summarize, type ModelSummary, type SummaryOptions } from './summary';
+import { MMKIT_VERSION } from '../version';
+
+interface Loaded {
+  model: OnnxModel;
+}
+
+/**
+ * A lazy, immutable chain of steps over a source model. Methods that add a step return a new
+ * Pipeline; terminal methods (save, run, summary, evaluate) execute what is not cached yet.
+ * Forks of one pipeline share their common prefix: each stage computes its model once.
+ */
+export class Pipeline {
+  private result?: Promise<Loaded>;
+  /** Set on the root stage once the source was read: what recipes pin and saves protect. */
+  private loaded?: { sha256: string; pinnedUri: string; protect: string[] };
+
+  private constructor(
+    private readonly uri: string,
+    private readonly parent: Pipeline | undefined,
+    private readonly step: StepRecord | undefined,
+    /** Source hash a recipe pins; checked when the source is read. */
+    private readonly pinnedSha256?: string,
+  ) {}
+
+  static load(src: string): Pipeline {
+    if (typeof src !== 'string' || src.length === 0) {
+      throw new MmkitError('BAD_OPTION', `mm.load(${JSON.stringify(src)}): expected a file path, an http(s) URL or 'hf:org/repo'.`);
+    }
+    return new Pipeline(src, undefined, undefined);
+  }
+
+  /** Replays a recipe; the source must hash to what the recipe recorded. */
+  static fromRecipe(recipe: Recipe): Pipeline {
+    let p = new Pipeline(recipe.source.uri, undefined, undefined, recipe.source.sha256);
+    for (const s of recipe.steps) {
+      stepKind(s.op); // fail now, not at run time, on an unknown step
+      p = new Pipeline(p.uri, p, { op: s.op, options: s.options }, undefined);
+    }
+    return p;
+  }
+
+  /** Adds a step by name; the compression methods (prune, quantize, ...) are sugar over this. */
+  then<O>(op: string, options: O): Pipeline {
+    const kind = stepKind(op);
+    const normalized = (kind.normalize as (o: O) => { [k: string]: Json })(options);
+    return new Pipeline(this.uri, this, { op, options: normalized });
+  }
+
+  /** The steps of this pipeline, root first. */
+  get steps(): StepRecord[] {
+    const out: StepRecord[] = [];
+    for (let p: Pipeline | undefined = this; p; p = p.parent) if (p.step) out.unshift(p.step);
+    return out;
+  }
+
+  /** Plain JSON that mm.fromRecipe() replays. The source hash appears once the source was read. */
+  get recipe(): Recipe {
+    const root = this.root();
+    const uri = root.loaded?.pinnedUri ?? this.uri;
+    return { mmkit: MMKIT_VERSION, source: { uri, sha256: root.loaded?.sha256 ?? root.pinnedSha256 }, steps: this.steps.map((s) => ({ op: s.op, options: s.options })) };
+  }
+
+  /** The model of this stage, computing (once) whatever is not cached. */
+  async model(ctx: StepContext = {}): Promise<OnnxModel> {
+    return (await this.materialize(ctx)).model;
+  }
+
+  async save(file: string, opts: SaveOptions = {}): Promise<SaveResult> {
+    const model = await this.model();
+    const protect = this.root().loaded?.protect ?? [];
+    return saveModelFile(model, file, { ...opts, recipe: opts.recipe === false ? undefined : this.recipe, protect });
+  }
+
+  /** Runs the model once on the given inputs (a tensor for single-input models, or a record by input name). */
+  async run(inputs: TensorData | Record<string, TensorData> | Batch, opts: SessionOptions & { fetch?: string[] } = {}): Promise<Record<string, TensorData>> {
+    const feeds = 'inputs' in inputs && !isTensorData(inputs) ? (inputs as Batch).inputs : (inputs as TensorData | Record<string, TensorData>);
+    const session = await createSession(await this.model(), opts);
+    return session.run(isTensorData(feeds) ? { [session.inputNames[0]]: feeds } : feeds, { fetch: opts.fetch });
+  }
+
+  async summary(opts: SummaryOptions = {}): Promise<ModelSummary> {
+    return summarize(await this.model(), opts);
+  }
+
+  async evaluate(data: Dataset | AsyncIterable<Batch>, opts: Omit<EvaluateOptions, 'baseline'> & { baseline?: Pipeline; device?: Device } = {}): Promise<EvaluationReport> {
+    const { baseline, ...rest } = opts;
+    const [model, base] = await Promise.all([this.model(), baseline?.model()]);
+    return evaluateModel(model, data, { ...rest, baseline: base });
+  }
+
+  toString(): string {
+    return [`Pipeline(${this.uri})`, ...this.steps.map((s) => `  .${s.op}(${canonicalJson(s.options)})`)].join('\n');
+  }
+
+  private root(): Pipeline {
+    let p: Pipeline = this;
+    while (p.parent) p = p.parent;
+    return p;
+  }
+
+  private materialize(ctx: StepContext): Promise<Loaded> {
+    if (!this.result) {
+      this.result = this.compute(ctx);
+      // A failed stage may be retried (the file fixed, the network back): do not cache failures.
+      this.result.catch(() => {
+        this.result = undefined;
+      });
+    }
+    return this.result;
+  }
+
+  private async compute(ctx: StepContext): Promise<Loaded> {
+    if (!this.parent || !this.step) {
+      const { model, sha256, pinnedUri, protect } = await loadSource(this.uri);
+      if (this.pinnedSha256 && this.pinnedSha256 !== sha256) {
+        throw new MmkitError('BAD_RECIPE', `The recipe's source ${this.uri} has changed: sha256 ${sha256}, the recipe recorded ${this.pinnedSha256}.`, {
+          file: this.uri,
+          hint: 'Replay against the original model file, or remove source.sha256 from the recipe to accept the new one.',
+        });
+      }
+      this.loaded = { sha256, pinnedUri, protect };
+      return { model };
+    }
+    const input = await this.parent.materialize(ctx);
+    const model = await stepKind(this.step.op).apply(input.model, this.step.options, ctx);
+    return { model };
+  }
+}

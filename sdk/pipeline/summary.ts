@@ -1,0 +1,129 @@
+import { GraphView, dtypeOf, tensorDims, tensorByteSize, type DType, type OnnxModel, type NodeProto } from '../onnx';
+import { probeShapes } from './probe';
+import type { Device } from '../runtime';
+
+export interface SummaryOptions {
+  /**
+   * Run the model once on zeros (batch 1, symbolic dims set to 1) to learn every intermediate
+   * shape, which FLOP counts need. Default true; false uses only the shapes declared in the file.
+   */
+  probe?: boolean;
+  device?: Device;
+}
+
+export interface LayerRow {
+  name: string;
+  op: string;
+  inputShapes: (number[] | undefined)[];
+  outputShapes: (number[] | undefined)[];
+  /** Elements in the node's weight (initializer) inputs. */
+  params: number;
+  /** dtype of the largest weight input, if any. */
+  dtype?: DType;
+  /** Bytes of the node's weight inputs as stored. */
+  bytes: number;
+  /** Multiply-adds × 2 for MatMul, Gemm and Conv at the probed batch size; 0 for other ops. */
+  flops: number;
+}
+
+export interface ModelSummary {
+  rows: LayerRow[];
+  totals: {
+    nodes: number;
+    params: number;
+    bytes: number;
+    flops: number;
+    paramsByDtype: Partial<Record<DType, number>>;
+    bytesByDtype: Partial<Record<DType, number>>;
+    opCounts: Record<string, number>;
+  };
+  inputs: { name: string; dtype?: DType; shape?: (number | string)[] }[];
+  outputs: { name: string; dtype?: DType; shape?: (number | string)[] }[];
+  /** Batch size the FLOPs were counted at (undefined when shapes were not probed). */
+  probedBatch?: number;
+}
+
+const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** FLOPs (2 × multiply-adds) of the ops that dominate a vision transformer or CNN. */
+export function nodeFlops(node: NodeProto, inShapes: (number[] | undefined)[], outShapes: (number[] | undefined)[], view: GraphView): number {
+  const out = outShapes[0];
+  if (!out) return 0;
+  switch (node.opType) {
+    case 'MatMul':
+    case 'MatMulInteger':
+    case 'MatMulNBits': {
+      const a = inShapes[0];
+      if (!a) return 0;
+      return 2 * product(out) * a[a.length - 1];
+    }
+    case 'Gemm': {
+      const a = inShapes[0];
+      if (!a) return 0;
+      const transA = view.attrInt(node, 'transA', 0);
+      return 2 * product(out) * (transA ? a[0] : a[1]);
+    }
+    case 'Conv':
+    case 'ConvInteger': {
+      const w = inShapes[1];
+      if (!w) return 0;
+      // Each output element sums over Cin/group × kernel positions.
+      return 2 * product(out) * product(w.slice(1));
+    }
+    default:
+      return 0;
+  }
+}
+
+export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Promise<ModelSummary> {
+  const view = GraphView.of(model.proto);
+  const probe = opts.probe ?? true;
+  const probed = probe ? await probeShapes(model, { device: opts.device }) : undefined;
+  const shapeOf = (name: string): number[] | undefined => {
+    if (!name) return undefined;
+    const init = view.initializer(name);
+    if (init) return tensorDims(init);
+    const p = probed?.get(name);
+    if (p) return p;
+    const declared = view.valueInfo(name).shape;
+    return declared && declared.every((d): d is number => typeof d === 'number') ? declared : undefined;
+  };
+  const rows: LayerRow[] = [];
+  const totals: ModelSummary['totals'] = { nodes: 0, params: 0, bytes: 0, flops: 0, paramsByDtype: {}, bytesByDtype: {}, opCounts: {} };
+  for (const node of view.nodes) {
+    const inputShapes = node.input.map(shapeOf);
+    const outputShapes = node.output.map(shapeOf);
+    let params = 0;
+    let bytes = 0;
+    let largest = -1;
+    let dtype: DType | undefined;
+    for (const name of node.input) {
+      const init = view.initializer(name);
+      if (!init) continue;
+      const n = product(tensorDims(init));
+      params += n;
+      bytes += tensorByteSize(init);
+      if (n > largest) {
+        largest = n;
+        dtype = dtypeOf(init.dataType);
+      }
+    }
+    const flops = nodeFlops(node, inputShapes, outputShapes, view);
+    rows.push({ name: node.name || `${node.opType}_${rows.length}`, op: node.domain ? `${node.domain}.${node.opType}` : node.opType, inputShapes, outputShapes, params, dtype, bytes, flops });
+    totals.nodes++;
+    totals.flops += flops;
+    totals.opCounts[node.opType] = (totals.opCounts[node.opType] ?? 0) + 1;
+  }
+  // Totals count each initializer once, even when several nodes share it.
+  for (const init of view.initializers) {
+    const d = dtypeOf(init.dataType);
+    const n = product(tensorDims(init));
+    const b = tensorByteSize(init);
+    totals.params += n;
+    totals.bytes += b;
+    totals.paramsByDtype[d] = (totals.paramsByDtype[d] ?? 0) + n;
+    totals.bytesByDtype[d] = (totals.bytesByDtype[d] ?? 0) + b;
+  }
+  const io = (v: { name: string }) => ({ name: v.name, ...view.valueInfo(v.name) });
+  return { rows, totals, inputs: view.inputs.map(io), outputs: view.outputs.map(io), probedBatch: probed ? 1 : undefined };
+}
