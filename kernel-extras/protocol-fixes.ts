@@ -9,14 +9,16 @@
  * - kernel_info/shutdown replies carry status, is_complete knows "invalid", comm_info gets
  *   its own reply type, and history_request / interrupt_request are answered;
  * - `expr?` or `?expr` pages the type and docs of expr (IPython's pager payload);
- * - SDK code can publish full display bundles and clear_output to the running cell.
+ * - SDK code can publish full display bundles and clear_output to the running cell;
+ * - iopub survives bursts (see iopub-flow.ts).
  */
 import { mimeBundleOf } from '../sdk/report/bundle';
 import { plainText } from '../sdk/report/mime';
 import { KERNEL_BRIDGE, type KernelBridge } from '../sdk/report/kernel-bridge';
 import { diagnosticsText, errorContentOf, type ErrorContent } from './execution-outcome';
 import { History, type HistoryRequest } from './history';
-import type { ExecuteRequest, TslabConsole, TslabModules, ZmqServer, ZmqSocket } from './tslab-internals';
+import { StreamBatcher, queuedSends, unboundedPublishers } from './iopub-flow';
+import type { ExecuteRequest, TslabConsole, TslabModules, WriteStream, ZmqServer, ZmqSocket } from './tslab-internals';
 import { childMessage, decodeMessage, encodeMessage, peekMessageType, type JupyterMessage } from './wire';
 
 /** The message types tslab's own dispatcher handles. */
@@ -47,6 +49,12 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
   const payloads = new WeakMap<ExecuteRequest, PagerPayload[]>();
   const history = new History();
   let reports: CellReports = { errors: [] };
+  const batchers = new WeakMap<WriteStream, StreamBatcher>();
+  const batcherOf = (writeStream: WriteStream): StreamBatcher => {
+    let batcher = batchers.get(writeStream);
+    if (!batcher) batchers.set(writeStream, (batcher = new StreamBatcher(writeStream)));
+    return batcher;
+  };
   // The cell running now, or the last one: output arriving late goes there, as in tslab.
   let currentCell: Publish | null = null;
 
@@ -80,9 +88,35 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
     return handleExecuteMessage.call(this, socket, msg);
   };
 
+  unboundedPublishers(tslab.zeromq);
+  const init = server.init;
+  server.init = async function () {
+    await init.call(this);
+    // Replies go out one per request on shell/control; only iopub sees bursts.
+    this.iopub = queuedSends(this.iopub);
+  };
+
+  handler.createWriteToIopub = function (name, writeStream) {
+    const batcher = batcherOf(writeStream);
+    return (chunk) => {
+      batcher.write(name, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    };
+  };
+
   const runCell = handler.handleExecuteImpl;
   handler.handleExecuteImpl = async function (req, writeStream, writeDisplayData) {
-    const publish = publishers.get(req) ?? (() => undefined);
+    // Pending stream text goes out before anything else this cell publishes.
+    const streams = batcherOf(writeStream);
+    const sendNow = publishers.get(req);
+    const publish: Publish = (msgType, content) => {
+      streams.flush();
+      sendNow?.(msgType, content);
+    };
+    const display: typeof writeDisplayData = (content, update) => {
+      streams.flush();
+      writeDisplayData(content, update);
+    };
     const visible = !req.silent;
     currentCell = publish;
     reports = { errors: [] };
@@ -96,7 +130,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
     }
     let count: number;
     try {
-      count = (await runCell.call(this, req, writeStream, writeDisplayData)).count;
+      count = (await runCell.call(this, req, writeStream, display)).count;
     } catch (failure) {
       const error = errorContentOf(reports.errors);
       failures.set(req, error);
@@ -107,7 +141,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
       if (req.stop_on_error !== false) throw failure;
       return { count: this.execCount };
     }
-    if (reports.errors.length > 0) writeStream('stderr', diagnosticsText(reports.errors));
+    if (reports.errors.length > 0) streams.write('stderr', diagnosticsText(reports.errors));
     let shown: string | null = null;
     if (reports.result && visible) {
       const data = await bundleOrText(reports.result.value);
@@ -115,6 +149,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
       publish('execute_result', { execution_count: count, data, metadata: {} });
     }
     if (req.store_history !== false) history.record(count, req.code, shown);
+    streams.flush();
     return { count };
   };
 

@@ -52,12 +52,14 @@ export interface JupyterHandlerImpl {
   handleIsComplete(req: { code: string }): { status: string; indent?: string };
   handleInspect(req: { code: string; cursor_pos: number; detail_level: 0 | 1 }): { found: boolean; data: Record<string, string> };
   handleShutdown(req: { restart?: boolean }): Record<string, unknown>;
+  createWriteToIopub(name: 'stdout' | 'stderr', writeStream: WriteStream): (chunk: string | Uint8Array) => boolean;
 }
 
 export interface ZmqServer {
   connInfo: { key: string };
-  iopub: ZmqSocket;
+  iopub: ZmqSocket & { close(): void };
   handler: JupyterHandlerImpl;
+  init(): Promise<void>;
   handleShellMessage(socket: ZmqSocket, ...frames: Buffer[]): Promise<void>;
   handleExecute(socket: ZmqSocket, msg: TslabMessage): Promise<void>;
   close(): void;
@@ -76,6 +78,8 @@ export interface TslabModules {
     startKernel(options: { configPath: string; enableFindLocal: boolean; jsKernel: boolean; globalVersion: string }): void;
   };
   version: string;
+  /** The zeromq module tslab creates its sockets from. */
+  zeromq: { Publisher: new (options?: { sendHighWaterMark?: number }) => object };
   typescript: {
     version: string;
     transpileModule(
@@ -103,5 +107,6 @@ export function loadTslab(): TslabModules {
     main: tslabRequire('main.js') as TslabModules['main'],
     version: (fromTslab('tslab/package.json') as { version: string }).version,
     typescript: fromTslab('@tslab/typescript-for-tslab') as TslabModules['typescript'],
+    zeromq: fromTslab('zeromq') as TslabModules['zeromq'],
   };
 }

@@ -113,7 +113,8 @@ export class KernelClient {
     const address = (port: number) => `tcp://127.0.0.1:${port}`;
     const shell = new zeromq.Dealer();
     const control = new zeromq.Dealer();
-    const iopub = new zeromq.Subscriber();
+    // Unbounded, like the kernel's side: a burst of outputs must not be dropped.
+    const iopub = new zeromq.Subscriber({ receiveHighWaterMark: 0 });
     shell.connect(address(ports.shell));
     control.connect(address(ports.control));
     iopub.connect(address(ports.iopub));
