@@ -3,6 +3,8 @@
  * tiny ViT fixture against a copy with perturbed MLP weights, on MNIST test digits, run by
  * onnxruntime.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { mnist, mulberry32 } from '../sdk/data';
 import { evaluateModel, type EvaluationReport } from '../sdk/eval';
 import { makeTensor, mapInitializers, readModel, tensorArray, type OnnxModel } from '../sdk/onnx';
 import { summarize } from '../sdk/pipeline';
-import { Panel, evaluationView, mimeBundleOf, summaryView } from '../sdk/report';
+import { Panel, REPORT_MIME, evaluationView, mimeBundleOf, modelFact, summaryView } from '../sdk/report';
 
 const FIXTURE = path.resolve(__dirname, '../datasets/fixtures/torch-vit-tiny.onnx');
 let base: OnnxModel;
@@ -83,5 +85,17 @@ describe('summaryView', () => {
     expect(params).toEqual([...params].sort((a, b) => b - a));
     const bundle = await mimeBundleOf(panel);
     expect(bundle['text/html']).toContain('<h3>Summary of torch-vit-tiny</h3>');
+  });
+});
+
+describe('report facts', () => {
+  it('a panel carrying a recipe and a model hash hands them to the report under REPORT_MIME', async () => {
+    const model = await modelFact(FIXTURE);
+    expect(model.bytes).toBe(statSync(FIXTURE).size);
+    expect(model.sha256).toBe(createHash('sha256').update(readFileSync(FIXTURE)).digest('hex'));
+    const recipe = { source: 'torch-vit-tiny.onnx', steps: [{ op: 'quantize', options: { mode: 'dynamic' } }] };
+    const bundle = await mimeBundleOf(new Panel('Saved', ['written'], { recipe, models: [model] }));
+    expect(bundle[REPORT_MIME]).toEqual({ recipe, models: [{ ...model }] });
+    expect(Object.keys(bundle).sort()).toEqual(['application/vnd.mmkit.report+json', 'text/html', 'text/plain']);
   });
 });

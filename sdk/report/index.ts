@@ -14,7 +14,7 @@ export { compareVariants, paretoChart, paretoFront, layerBars, histogram, binCou
 export type { VariantPoint } from './charts';
 export { Progress, track } from './progress';
 export type { ProgressMode, ProgressOptions } from './progress';
-export { REPORT_MIME, modelFact } from './report-facts';
+export { REPORT_MIME, modelFact, factsEntry } from './report-facts';
 export type { ModelFact, ReportFacts } from './report-facts';
 export { Panel, Warning } from './panel';
 export type { PanelPart } from './panel';

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { Chart } from './chart';
 import { escapeHtml } from './html';
 import { JUPYTER_DISPLAY, type Displayable, type MimeBundle } from './mime';
+import { factsEntry, type ReportFacts } from './report-facts';
 import { Table } from './table';
 
 /** A sentence worth flagging (shown highlighted), e.g. "int8 model is slower than fp32". */
@@ -17,9 +18,14 @@ export type PanelPart = Table | Chart | Warning | string;
  * keeps its vega-lite bundle; a panel is a document, so it is HTML.)
  */
 export class Panel implements Displayable {
+  /**
+   * @param facts recipe and model hashes this panel is about, passed on to the notebook's
+   *   HTML report (see REPORT_MIME)
+   */
   constructor(
     readonly title: string,
     readonly parts: readonly PanelPart[],
+    readonly facts?: ReportFacts,
   ) {}
 
   get tables(): Table[] {
@@ -59,7 +65,7 @@ export class Panel implements Displayable {
   }
 
   async [JUPYTER_DISPLAY](): Promise<MimeBundle> {
-    return { 'text/html': await this.toHTML(), 'text/plain': this.toText() };
+    return { 'text/html': await this.toHTML(), 'text/plain': this.toText(), ...(this.facts ? factsEntry(this.facts) : {}) };
   }
 
   [inspect.custom](): string {

@@ -22,6 +22,14 @@ export interface ReportFacts {
   models?: ModelFact[];
 }
 
+/**
+ * The bundle entry that hands facts to the report: spread it into any object's bundle,
+ * e.g. `{ ...panelBundle, ...factsEntry({ recipe: pipeline.recipe }) }`.
+ */
+export function factsEntry(facts: ReportFacts): Record<typeof REPORT_MIME, ReportFacts> {
+  return { [REPORT_MIME]: JSON.parse(JSON.stringify(facts)) as ReportFacts };
+}
+
 /** Size and SHA-256 of a model file, read as a stream (models can be large). */
 export async function modelFact(file: string, name = path.basename(file)): Promise<ModelFact> {
   let bytes: number;
