@@ -146,7 +146,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
     if (reports.result && visible) {
       const data = await bundleOrText(reports.result.value);
       shown = typeof data['text/plain'] === 'string' ? data['text/plain'] : null;
-      publish('execute_result', { execution_count: count, data, metadata: {} });
+      if (Object.keys(data).length > 0) publish('execute_result', { execution_count: count, data, metadata: {} });
     }
     if (req.store_history !== false) history.record(count, req.code, shown);
     streams.flush();

@@ -67,7 +67,13 @@ describe('a notebook that runs cleanly', () => {
     expect((chart['image/svg+xml'] as string).match(/aria-roledescription="bar"/g)).toHaveLength(4);
     // Every executed code cell has its count, in order.
     const counts = result.notebook.cells.filter((c): c is CodeCell => c.cell_type === 'code').map((c) => c.execution_count);
-    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('clear_output(wait) clears the cell when the next output arrives', () => {
+    expect(codeCell(result, 'clear').outputs).toEqual([
+      { output_type: 'display_data', data: { 'text/plain': "'second'" }, metadata: {} },
+    ]);
   });
 
   it("resolves the package's own name in a notebook inside the repository (types and runtime)", () => {

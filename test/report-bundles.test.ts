@@ -3,6 +3,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   Chart,
+  DisplayHandle,
   JUPYTER_DISPLAY,
   Progress,
   Table,
@@ -148,6 +149,11 @@ describe('display protocol', () => {
     expect(bundle['text/markdown']).toBe('# hi');
     expect(typeof bundle['text/plain']).toBe('string');
     expect(await mimeBundleOf('text')).toEqual({ 'text/plain': "'text'" });
+  });
+
+  it('a display handle shows nothing, so `await display(x)` as last line does not echo it', async () => {
+    expect(await mimeBundleOf(new DisplayHandle('abc'))).toEqual({});
+    expect(inspect(new DisplayHandle('abc'))).toBe('DisplayHandle(abc)');
   });
 });
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { currentKernelBridge } from './kernel-bridge';
 import { mimeBundleOf } from './bundle';
-import type { MimeBundle } from './mime';
+import { JUPYTER_DISPLAY, type MimeBundle } from './mime';
 
 export interface DisplayOptions {
   /** Show under this display id (to update it later); a fresh one is made otherwise. */
@@ -17,6 +18,15 @@ export class DisplayHandle {
   /** Shows `value` in place of what this display showed. */
   update(value: unknown): Promise<DisplayHandle> {
     return display(value, { displayId: this.displayId, update: true });
+  }
+
+  /** Nothing more to show: `await display(x)` as a cell's last line must not echo the handle. */
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return {};
+  }
+
+  [inspect.custom](): string {
+    return `DisplayHandle(${this.displayId})`;
   }
 }
 
