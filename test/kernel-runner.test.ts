@@ -103,6 +103,7 @@ describe('a notebook that runs cleanly', () => {
     const html = readFileSync(result.htmlPath, 'utf8');
     expect(html).toMatch(/^<!DOCTYPE html>/);
     expect(html).not.toMatch(/<script|<link /);
+    expect(html).toContain('<title>Runner demo</title>');
     expect(html).toContain('<h1>Runner demo</h1>');
     expect(html).toContain('<svg');
     expect(html).toContain('<table class="mmkit-table">');

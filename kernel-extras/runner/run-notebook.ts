@@ -56,6 +56,16 @@ function failureOf(cellIndex: number, reply: JupyterMessage, cell: CodeCell): Ce
   return undefined;
 }
 
+/** The notebook's first Markdown heading, which names it better than its file does. */
+function titleOf(nb: Notebook): string | undefined {
+  for (const cell of nb.cells) {
+    if (cell.cell_type !== 'markdown') continue;
+    const heading = /^#{1,6}\s+(.+)$/m.exec(joinText(cell.source));
+    if (heading) return heading[1].trim();
+  }
+  return undefined;
+}
+
 export async function runNotebook(file: string, options: RunOptions = {}): Promise<RunResult> {
   const source = readNotebook(file);
   const parameters = options.parameters ?? {};
@@ -114,7 +124,7 @@ export async function runNotebook(file: string, options: RunOptions = {}): Promi
   writeAtomically(
     htmlPath,
     renderHtmlReport(notebook, {
-      title: base,
+      title: titleOf(notebook) ?? base,
       parameters,
       environment: environmentFacts(),
       failure: failureText,
