@@ -5,7 +5,7 @@ import type { MimeBundle } from './mime';
  * bridge on globalThis under KERNEL_BRIDGE; under plain tslab we fall back to tslab's own
  * display writer; in plain Node there is no frontend and callers print text instead.
  */
-export const KERNEL_BRIDGE: unique symbol = Symbol.for('mmkit.kernel.bridge') as never;
+export const KERNEL_BRIDGE: unique symbol = Symbol.for('mmkit.kernel.bridge');
 
 export interface DisplayContent {
   data: MimeBundle;

@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 export type MimeBundle = Record<string, unknown>;
 
 /** The Deno kernel's convention, adopted here: an object that knows how to show itself. */
-export const JUPYTER_DISPLAY: unique symbol = Symbol.for('Jupyter.display') as never;
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for('Jupyter.display');
 
 export interface Displayable {
   [JUPYTER_DISPLAY](): MimeBundle | Promise<MimeBundle>;
