@@ -9,9 +9,11 @@
  * - kernel_info/shutdown replies carry status, is_complete knows "invalid", comm_info gets
  *   its own reply type, and history_request / interrupt_request are answered;
  * - `expr?` or `?expr` pages the type and docs of expr (IPython's pager payload);
- * - SDK code can publish full display bundles and clear_output to the running cell;
+ * - SDK code can publish full display bundles and clear_output to the running cell, and
+ *   watch its AbortSignal, which interrupting the kernel aborts;
  * - iopub survives bursts (see iopub-flow.ts).
  */
+import { MmkitError } from '../sdk/errors';
 import { mimeBundleOf } from '../sdk/report/bundle';
 import { plainText } from '../sdk/report/mime';
 import { KERNEL_BRIDGE, type KernelBridge } from '../sdk/report/kernel-bridge';
@@ -57,6 +59,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
   };
   // The cell running now, or the last one: output arriving late goes there, as in tslab.
   let currentCell: Publish | null = null;
+  let cellAbort = new AbortController();
 
   // The executor reports the last expression through console.log and failures through
   // console.error; give it a console that records both instead of printing them.
@@ -71,7 +74,15 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
         reports.errors.push(args);
       },
     };
-    return createExecutor(rootDir, convs, recorder);
+    const created = createExecutor(rootDir, convs, recorder);
+    // Interrupts (SIGINT, interrupt_request) also abort the running cell's signal, so SDK
+    // work watching it stops instead of running on after tslab gave up waiting for it.
+    const interrupt = created.interrupt.bind(created);
+    created.interrupt = () => {
+      cellAbort.abort(new MmkitError('CANCELLED', 'The cell was interrupted from the notebook.'));
+      interrupt();
+    };
+    return created;
   };
 
   const server = jupyter.ZmqServer.prototype;
@@ -119,6 +130,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
     };
     const visible = !req.silent;
     currentCell = publish;
+    cellAbort = new AbortController();
     reports = { errors: [] };
     if (visible) publish('execute_input', { code: req.code, execution_count: this.execCount + 1 });
     const asked = pagerQuery(req.code);
@@ -218,6 +230,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
   const bridge: KernelBridge = {
     display: (content, update) => currentCell?.(update ? 'update_display_data' : 'display_data', { ...content }),
     clearOutput: (wait) => currentCell?.('clear_output', { wait }),
+    cellSignal: () => cellAbort.signal,
   };
   (globalThis as Record<symbol, unknown>)[KERNEL_BRIDGE] = bridge;
 }

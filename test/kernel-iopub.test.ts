@@ -23,7 +23,7 @@ afterAll(async () => {
 
 describe('iopub under bursts', () => {
   it('3000 console.log lines in a tight loop all arrive, batched into few stream messages', async () => {
-    const { reply, messages } = await kernel.execute("for (let i = 0; i < 3000; i++) console.log(`line ${i}`);\n'done'", 60_000);
+    const { reply, messages } = await kernel.execute("for (let i = 0; i < 3000; i++) console.log(`line ${i}`);\n'done'", { timeoutMs: 60_000 });
     expect(reply.content.status).toBe('ok');
     const streams = messages.filter((m) => m.header.msg_type === 'stream');
     const lines = streams.map((m) => String(m.content.text)).join('').split('\n').filter(Boolean);
@@ -41,7 +41,7 @@ describe('iopub under bursts', () => {
       'for (let i = 0; i < 2000; i++) bar.tick();',
       "console.log('after');",
     ].join('\n');
-    const { reply, messages } = await kernel.execute(code, 60_000);
+    const { reply, messages } = await kernel.execute(code, { timeoutMs: 60_000 });
     expect(reply.content.status).toBe('ok');
     const kinds = messages.map((m) => (m.header.msg_type === 'stream' ? `stream:${String(m.content.text).trim()}` : m.header.msg_type));
     expect(kinds[0]).toBe('execute_input');

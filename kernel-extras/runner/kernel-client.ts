@@ -25,6 +25,13 @@ export interface KernelClientOptions {
   startTimeoutMs?: number;
 }
 
+export interface ExecuteOptions {
+  /** Longest the code may run before the kernel is interrupted. Default 10 minutes. */
+  timeoutMs?: number;
+  /** Called with each iopub message the request causes, as it arrives. */
+  onMessage?: (message: JupyterMessage) => void;
+}
+
 export interface ExecuteOutcome {
   reply: JupyterMessage;
   /** The iopub messages the request caused, between busy and idle, in order. */
@@ -53,6 +60,7 @@ function sleep(ms: number): Promise<void> {
 interface Waiter {
   messages: JupyterMessage[];
   idle: () => void;
+  onMessage?: (message: JupyterMessage) => void;
 }
 
 export class KernelClient {
@@ -186,6 +194,7 @@ export class KernelClient {
           continue;
         }
         waiter.messages.push(message);
+        waiter.onMessage?.(message);
       }
     } catch {
       // The socket closed: the client is shutting down.
@@ -196,7 +205,8 @@ export class KernelClient {
    * Runs code and resolves once the reply and the matching idle status have arrived.
    * On timeout the kernel is interrupted and the call rejects.
    */
-  async execute(code: string, timeoutMs = 600_000): Promise<ExecuteOutcome> {
+  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteOutcome> {
+    const timeoutMs = options.timeoutMs ?? 600_000;
     if (this.exited) throw this.failure('The kernel is not running.');
     const request = this.request('execute_request', {
       code,
@@ -207,7 +217,9 @@ export class KernelClient {
       stop_on_error: true,
     });
     const messages: JupyterMessage[] = [];
-    const idle = new Promise<void>((resolve) => this.waiters.set(request.header.msg_id, { messages, idle: resolve }));
+    const idle = new Promise<void>((resolve) =>
+      this.waiters.set(request.header.msg_id, { messages, idle: resolve, onMessage: options.onMessage }),
+    );
     const reply = this.awaitReply(request.header.msg_id);
     await this.shell.send(encodeMessage(this.key, request));
     let timer: NodeJS.Timeout | undefined;

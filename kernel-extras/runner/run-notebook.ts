@@ -93,7 +93,7 @@ export async function runNotebook(file: string, options: RunOptions = {}): Promi
       const code = joinText(cell.source);
       if (!code.trim()) continue;
       try {
-        const { reply, messages: iopub } = await kernel.execute(code, options.cellTimeoutMs);
+        const { reply, messages: iopub } = await kernel.execute(code, { timeoutMs: options.cellTimeoutMs });
         messages.set(index, iopub);
         for (const message of iopub) collector.apply(cell.outputs, message);
         cell.execution_count = typeof reply.content.execution_count === 'number' ? reply.content.execution_count : null;

@@ -2,6 +2,7 @@ export { JUPYTER_DISPLAY, isDisplayable, plainText } from './mime';
 export type { Displayable, MimeBundle } from './mime';
 export { mimeBundleOf } from './bundle';
 export { display, clearOutput, DisplayHandle, newDisplayId } from './display';
+export { cellSignal } from './kernel-bridge';
 export type { DisplayOptions } from './display';
 export { escapeHtml } from './html';
 export { Table } from './table';

@@ -18,6 +18,8 @@ export interface KernelBridge {
   display(content: DisplayContent, update: boolean): void;
   /** Sends clear_output; with wait=true the frontend clears only when new output arrives. */
   clearOutput(wait: boolean): void;
+  /** The running cell's signal, aborted when the user interrupts the kernel (mmkit kernel only). */
+  cellSignal?(): AbortSignal;
 }
 
 type TslabWriter = (content: DisplayContent, update: boolean) => void;
@@ -43,6 +45,15 @@ function tslabWriter(): TslabWriter | null {
     }
   }
   return null;
+}
+
+/**
+ * The AbortSignal of the notebook cell running now: aborted (with an MmkitError CANCELLED)
+ * when the user interrupts the kernel. Undefined outside the mmkit kernel. Pass it to
+ * long-running work so the notebook's stop button really stops it.
+ */
+export function cellSignal(): AbortSignal | undefined {
+  return currentKernelBridge()?.cellSignal?.();
 }
 
 /** The bridge to the frontend of the kernel this process runs in, or null outside a notebook. */

@@ -1,7 +1,7 @@
 import { MmkitError } from '../errors';
 import { publishBundle, newDisplayId } from './display';
 import { escapeHtml } from './html';
-import { currentKernelBridge } from './kernel-bridge';
+import { cellSignal, currentKernelBridge } from './kernel-bridge';
 
 /** notebook: one display updated in place; terminal: a \r-redrawn bar on stderr; quiet: nothing. */
 export type ProgressMode = 'notebook' | 'terminal' | 'quiet';
@@ -11,7 +11,10 @@ export interface ProgressOptions {
   label?: string;
   /** Number of steps, when known; otherwise only the count is shown. */
   total?: number;
-  /** Aborting it makes the next update throw MmkitError CANCELLED. */
+  /**
+   * Aborting it makes the next update throw MmkitError CANCELLED. In the mmkit kernel,
+   * interrupting the kernel does the same (the cell's signal is always watched too).
+   */
   signal?: AbortSignal;
   /** Default: notebook inside a kernel, quiet under CI, terminal on a TTY, else quiet. */
   mode?: ProgressMode;
@@ -45,7 +48,8 @@ export class Progress {
     this.mode = options.mode ?? autoMode();
     this.label = options.label ?? 'working';
     this.steps = options.total;
-    this.signal = options.signal;
+    const signals = [options.signal, cellSignal()].filter((s): s is AbortSignal => s !== undefined);
+    this.signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     this.minIntervalMs = options.minIntervalMs ?? 100;
     if (this.mode === 'notebook') this.displayId = newDisplayId();
     this.throwIfCancelled();
