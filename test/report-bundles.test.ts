@@ -17,6 +17,7 @@ import {
   paretoFront,
   toDataFrame,
   track,
+  withProgress,
 } from '../sdk/report';
 import { isMmkitError } from '../sdk/errors';
 
@@ -181,5 +182,29 @@ describe('progress outside a notebook', () => {
     expect(isMmkitError(error, 'CANCELLED')).toBe(true);
     expect((error as Error).message).toMatch(/calibrating was cancelled after 2 steps/);
     expect(seen).toEqual([1, 2]);
+  });
+
+  it('withProgress finishes the bar as complete, failed or cancelled, and feeds onProgress-style callbacks', async () => {
+    let kept: Progress | undefined;
+    const total = await withProgress({ mode: 'quiet', label: 'evaluating' }, async (bar) => {
+      kept = bar;
+      for (let done = 1; done <= 3; done++) bar.update(done * 10, 30);
+      return bar.done;
+    });
+    expect(total).toBe(30);
+    expect(kept?.outcome).toBe('complete');
+    expect(kept?.text()).toContain('30/30 (100%)');
+
+    await expect(withProgress({ mode: 'quiet' }, async (bar) => { kept = bar; throw new Error('boom'); })).rejects.toThrow('boom');
+    expect(kept?.outcome).toBe('failed');
+
+    const stop = new AbortController();
+    const cancelled = withProgress({ mode: 'quiet', signal: stop.signal }, async (bar) => {
+      kept = bar;
+      stop.abort();
+      bar.tick();
+    });
+    await expect(cancelled).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(kept?.outcome).toBe('cancelled');
   });
 });

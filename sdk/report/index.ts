@@ -13,7 +13,7 @@ export { Chart, renderSVG, VEGALITE_MIME } from './chart';
 export type { VegaLiteSpec } from './chart';
 export { compareVariants, paretoChart, paretoFront, layerBars, histogram, binCounts } from './charts';
 export type { VariantPoint } from './charts';
-export { Progress, track } from './progress';
+export { Progress, track, withProgress } from './progress';
 export type { ProgressMode, ProgressOptions } from './progress';
 export { REPORT_MIME, modelFact, factsEntry } from './report-facts';
 export type { ModelFact, ReportFacts } from './report-facts';

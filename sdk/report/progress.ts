@@ -40,8 +40,9 @@ export class Progress {
   private steps?: number;
   private drawnAt = -Infinity;
   private shown = false;
-  private finished = false;
-  private readonly signal?: AbortSignal;
+  private ended?: 'complete' | 'failed' | 'cancelled';
+  /** What cancels this work: the caller's signal and, in the mmkit kernel, the cell's. */
+  readonly signal?: AbortSignal;
   private readonly minIntervalMs: number;
 
   constructor(options: ProgressOptions = {}) {
@@ -66,7 +67,7 @@ export class Progress {
   /** Throws MmkitError CANCELLED (and marks the bar) once the signal is aborted. */
   throwIfCancelled(): void {
     if (!this.signal?.aborted) return;
-    if (!this.finished) this.finish('cancelled');
+    if (!this.ended) this.finish('cancelled');
     throw new MmkitError('CANCELLED', `${this.label} was cancelled after ${this.count}${this.steps ? ` of ${this.steps}` : ''} steps.`, {
       cause: this.signal.reason,
     });
@@ -92,10 +93,15 @@ export class Progress {
     }
   }
 
+  /** How the work ended, once finish() was called. */
+  get outcome(): 'complete' | 'failed' | 'cancelled' | undefined {
+    return this.ended;
+  }
+
   /** Draws the final state: complete, or stopped by an error or a cancel. */
   finish(state: 'complete' | 'failed' | 'cancelled' = 'complete'): void {
-    if (this.finished) return;
-    this.finished = true;
+    if (this.ended) return;
+    this.ended = state;
     this.draw(state === 'complete' ? undefined : state);
     if (this.mode === 'terminal' && this.shown) process.stderr.write('\n');
   }
@@ -145,5 +151,22 @@ export async function* track<T>(items: Iterable<T> | AsyncIterable<T>, options: 
     throw e;
   } finally {
     bar.finish(state);
+  }
+}
+
+/**
+ * Runs long work with a bar it can drive (`bar.update(done, total)` fits the SDK's
+ * `onProgress` callbacks, `bar.signal` its `signal` options), finishing the bar as complete,
+ * failed or cancelled.
+ */
+export async function withProgress<T>(options: ProgressOptions, work: (bar: Progress) => Promise<T>): Promise<T> {
+  const bar = new Progress(options);
+  try {
+    const result = await work(bar);
+    bar.finish('complete');
+    return result;
+  } catch (e) {
+    bar.finish(e instanceof MmkitError && e.code === 'CANCELLED' ? 'cancelled' : 'failed');
+    throw e;
   }
 }
