@@ -1,6 +1,6 @@
 import type { DataFrame } from 'danfojs-node';
 import { JUPYTER_DISPLAY } from './mime';
-import { Table, type Cell, type Row, type TableOptions } from './table';
+import { Table, type CellValue, type Row, type TableOptions } from './table';
 
 /** What mmkit reads from a danfojs DataFrame (any copy of danfojs). */
 export interface DataFrameLike {
@@ -14,8 +14,8 @@ export function isDataFrameLike(value: unknown): value is DataFrameLike {
   return value.constructor?.name === 'DataFrame' && Array.isArray(frame.columns) && Array.isArray(frame.values);
 }
 
-function cellOf(value: unknown): Cell {
-  return typeof value === 'object' || typeof value === 'function' || typeof value === 'symbol' ? String(value) : (value as Cell);
+function cellOf(value: unknown): CellValue {
+  return typeof value === 'object' || typeof value === 'function' || typeof value === 'symbol' ? String(value) : (value as CellValue);
 }
 
 /** A DataFrame's rows as a Table (danfojs keeps a one-column frame's values flat). */

@@ -6,7 +6,7 @@ export { cellSignal } from './kernel-bridge';
 export type { DisplayOptions } from './display';
 export { escapeHtml } from './html';
 export { Table } from './table';
-export type { Cell, Row, TableOptions, DataResource, FieldType } from './table';
+export type { CellValue, Row, TableOptions, DataResource, FieldType } from './table';
 export { toDataFrame, tableOfDataFrame, isDataFrameLike } from './dataframe';
 export type { DataFrameLike } from './dataframe';
 export { Chart, renderSVG, VEGALITE_MIME } from './chart';

@@ -2,8 +2,8 @@ import { inspect } from 'node:util';
 import { escapeHtml } from './html';
 import { JUPYTER_DISPLAY, type Displayable, type MimeBundle } from './mime';
 
-export type Cell = string | number | boolean | bigint | null | undefined;
-export type Row = Record<string, Cell>;
+export type CellValue = string | number | boolean | bigint | null | undefined;
+export type Row = Record<string, CellValue>;
 
 /** Table Schema field types (frictionless data), as carried by application/vnd.dataresource+json. */
 export type FieldType = 'number' | 'integer' | 'string' | 'boolean' | 'any';
@@ -22,7 +22,7 @@ export interface TableOptions {
   digits?: number;
 }
 
-function fieldType(values: readonly Cell[]): FieldType {
+function fieldType(values: readonly CellValue[]): FieldType {
   const present = values.filter((v) => v !== null && v !== undefined);
   if (present.length === 0) return 'any';
   if (present.every((v) => typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)))) return 'integer';
@@ -31,7 +31,7 @@ function fieldType(values: readonly Cell[]): FieldType {
   return 'string';
 }
 
-function jsonCell(value: Cell): string | number | boolean | null {
+function jsonCell(value: CellValue): string | number | boolean | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
@@ -56,11 +56,11 @@ export class Table implements Displayable {
   }
 
   /** The values of one column, in row order. */
-  column(name: string): Cell[] {
+  column(name: string): CellValue[] {
     return this.rows.map((row) => row[name]);
   }
 
-  formatCell(value: Cell): string {
+  formatCell(value: CellValue): string {
     if (value === null || value === undefined) return '';
     if (typeof value === 'number' && !Number.isInteger(value) && Number.isFinite(value)) {
       return String(Number(value.toPrecision(this.digits)));
