@@ -207,3 +207,23 @@ it('serializes what it runs (sanity for later passes)', async () => {
   const m = await mm.load(fixture).model();
   expect(serializeModel(m.proto).length).toBe(readFileSync(fixture).length);
 });
+
+describe('displays', () => {
+  const DISPLAY = Symbol.for('Jupyter.display');
+  type Show = { [DISPLAY]: () => Promise<Record<string, unknown>> };
+  it('pipelines, summaries and evaluations display as HTML + text and stay plain JSON', async () => {
+    const p = mm.load(fixture).then('test.scaleHeadBias', { factor: 1 });
+    const pb = await (p as unknown as Show)[DISPLAY]();
+    expect(pb['text/html']).toContain('test.scaleHeadBias');
+    expect(pb['text/plain']).toContain('Pipeline');
+    const s = await p.summary();
+    const sb = await (s as unknown as Show)[DISPLAY]();
+    expect(sb['text/html']).toContain('<table');
+    expect(Object.keys(JSON.parse(JSON.stringify(s)))).toEqual(['rows', 'totals', 'inputs', 'outputs', 'probedBatch']);
+    const data = mm.datasets.fromTensors(input, Int32Array.from([0, 1, 2]));
+    const r = await p.evaluate(data, { baseline: mm.load(fixture) });
+    const rb = await (r as unknown as Show)[DISPLAY]();
+    expect(rb['text/html']).toContain('vit.onnx → test.scaleHeadBias');
+    expect(require('node:util').inspect(r)).toContain('top-1');
+  });
+});

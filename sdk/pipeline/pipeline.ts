@@ -10,6 +10,9 @@ import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
 import { MMKIT_VERSION } from '../version';
+import { inspect } from 'node:util';
+import { JUPYTER_DISPLAY, evaluationView, summaryView, type MimeBundle } from '../report';
+import { pipelinePanel, withView } from './displays';
 
 interface Loaded {
   model: OnnxModel;
@@ -90,13 +93,28 @@ export class Pipeline {
   }
 
   async summary(opts: SummaryOptions = {}): Promise<ModelSummary> {
-    return summarize(await this.model(), opts);
+    return withView(await summarize(await this.model(), opts), (s) => summaryView(s, { name: this.uri }));
   }
 
   async evaluate(data: Dataset | AsyncIterable<Batch>, opts: Omit<EvaluateOptions, 'baseline'> & { baseline?: Pipeline; device?: Device } = {}): Promise<EvaluationReport> {
     const { baseline, ...rest } = opts;
     const [model, base] = await Promise.all([this.model(), baseline?.model()]);
-    return evaluateModel(model, data, { ...rest, baseline: base });
+    const report = await evaluateModel(model, data, { ...rest, baseline: base });
+    return withView(report, (r) => evaluationView(r, { name: this.label(), baselineName: baseline?.label() }));
+  }
+
+  /** A short name for tables and charts: the source file's name and the steps' ops. */
+  label(): string {
+    const name = this.uri.split(/[\\/]/).pop() ?? this.uri;
+    return [name, ...this.steps.map((s) => s.op)].join(' → ');
+  }
+
+  [JUPYTER_DISPLAY](): Promise<MimeBundle> {
+    return pipelinePanel(this.uri, this.steps, this.recipe)[JUPYTER_DISPLAY]();
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   toString(): string {
