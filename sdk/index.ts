@@ -1,5 +1,6 @@
 import { Pipeline, parseRecipe, type Recipe } from './pipeline';
 import { Dataset, imageFolder, mnist } from './data';
+import { display } from './report';
 
 /** The SDK's front door: `mm.load(model).…` */
 export const mm = {
@@ -8,6 +9,8 @@ export const mm = {
   /** Rebuilds the pipeline a recipe describes (object or JSON text). */
   fromRecipe: (recipe: Recipe | string): Pipeline => Pipeline.fromRecipe(parseRecipe(recipe)),
   datasets: { mnist, imageFolder, fromTensors: Dataset.fromTensors, from: Dataset.from },
+  /** Shows any value in the notebook (rich bundle when it has one), or prints it in a terminal. */
+  display,
 };
 
 export { Pipeline } from './pipeline';
@@ -27,3 +30,5 @@ export { ImageProcessor, TextTokenizer, decodeImage, readImage } from './preproc
 export type { ImageFolderOptions } from './data';
 export { readModel, writeModel, serializeModel, parseModel, ModelBuilder, GraphView, editModel } from './onnx';
 export type { OnnxModel, DType } from './onnx';
+export { display, clearOutput, Table, Chart, Panel, Progress, track, compareVariants, paretoChart, layerBars, histogram, evaluationView, summaryView, JUPYTER_DISPLAY } from './report';
+export type { MimeBundle, Displayable, VariantPoint, ProgressOptions } from './report';
