@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+// The built package as users import it: by its own name, from ESM and from CommonJS (tslab
+// compiles notebook cells to CommonJS). `npm install` builds dist/ through the prepare script.
+const node = (args: string[]) => execFileSync(process.execPath, args, { encoding: 'utf8', cwd: process.cwd() });
+const program = `.load('datasets/fixtures/torch-vit-tiny.onnx').summary().then((s) => console.log(s.totals.params))`;
+
+describe("import { mm } from 'mmkit'", () => {
+  it('is built', () => {
+    expect(existsSync('dist/sdk/index.js'), 'run `npm install` (or `npm run build`) first').toBe(true);
+  });
+
+  it('works from an ES module', () => {
+    expect(node(['--input-type=module', '-e', `import { mm } from 'mmkit'; mm${program}`]).trim()).toBe('71242');
+  });
+
+  it('works from CommonJS, and loads ESM-only vega-lite through native import()', () => {
+    expect(node(['-e', `const { mm } = require('mmkit'); mm${program}`]).trim()).toBe('71242');
+    const svg = node(['-e', `const { Chart } = require('mmkit'); new Chart({ data: { values: [{ a: 1 }] }, mark: 'bar', encoding: { x: { field: 'a', type: 'quantitative' } } }).toSVG().then((s) => console.log(s.slice(0, 4)))`]);
+    expect(svg.trim()).toBe('<svg');
+  });
+});
