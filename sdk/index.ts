@@ -31,4 +31,5 @@ export type { ImageFolderOptions } from './data';
 export { readModel, writeModel, serializeModel, parseModel, ModelBuilder, GraphView, editModel } from './onnx';
 export type { OnnxModel, DType } from './onnx';
 export { display, clearOutput, Table, Chart, Panel, Progress, track, compareVariants, paretoChart, layerBars, histogram, evaluationView, summaryView, JUPYTER_DISPLAY } from './report';
-export type { MimeBundle, Displayable, VariantPoint, ProgressOptions } from './report';
+export { modelFact, factsEntry, REPORT_MIME } from './report';
+export type { MimeBundle, Displayable, VariantPoint, ProgressOptions, ModelFact, ReportFacts } from './report';
