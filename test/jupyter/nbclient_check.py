@@ -1,5 +1,5 @@
 """Execute notebooks with Jupyter's own client (nbclient) in the mmkit kernel and fail unless
-every code cell ran and none produced an error.
+every code cell ran, in order, and none produced an error or printed a stack trace to stderr.
 
 nbclient alone is not enough: after an error the kernel answers queued requests "aborted",
 which nbclient does not count as a failure, so cells that never ran must be caught here.
@@ -8,11 +8,16 @@ which nbclient does not count as a failure, so cells that never ran must be caug
 """
 import argparse
 import os
+import re
 import sys
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+# An error that was only printed (an unhandled rejection, a caught-and-logged exception) leaves
+# no error output, but its JavaScript stack frames or Python traceback show on stderr.
+STACK_TRACE = re.compile(r"^\s+at \S.*(\(.*:\d+:\d+\)|:\d+:\d+)$|^Traceback \(most recent call last\):", re.MULTILINE)
 
 
 def check(path, kernel, timeout):
@@ -29,14 +34,22 @@ def check(path, kernel, timeout):
     except CellExecutionError as e:
         return [f"{path}: {e}"]
     problems = []
+    last_count = 0
     for number, cell in enumerate(nb.cells, start=1):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
-        if cell.get("execution_count") is None:
+        count = cell.get("execution_count")
+        if count is None:
             problems.append(f"{path}: cell {number} did not run")
+        elif count <= last_count:
+            problems.append(f"{path}: cell {number} ran out of order (execution count {count} after {last_count})")
+        else:
+            last_count = count
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 problems.append(f"{path}: cell {number} raised {output.get('ename')}: {output.get('evalue')}")
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr" and STACK_TRACE.search(output.get("text", "")):
+                problems.append(f"{path}: cell {number} printed a stack trace to stderr: {output['text'].strip().splitlines()[0]}")
     return problems
 
 
