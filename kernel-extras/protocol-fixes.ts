@@ -20,6 +20,9 @@ import { KERNEL_BRIDGE, type KernelBridge } from '../sdk/report/kernel-bridge';
 import { diagnosticsText, errorContentOf, type ErrorContent } from './execution-outcome';
 import { History, type HistoryRequest } from './history';
 import { StreamBatcher, queuedSends, unboundedPublishers } from './iopub-flow';
+
+/** How long after a failed cell requests already sent are still aborted (stop_on_error). */
+const ABORT_WINDOW_MS = 10;
 import type { ExecuteRequest, TslabConsole, TslabModules, WriteStream, ZmqServer, ZmqSocket } from './tslab-internals';
 import { childMessage, decodeMessage, encodeMessage, peekMessageType, type JupyterMessage } from './wire';
 
@@ -175,10 +178,12 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
     return { ...reply, status: 'aborted' };
   };
 
-  // tslab kept refusing new requests for 200 ms after an error; requests already queued are
-  // cancelled by the failed task itself, so the queue can take new work at once.
+  // tslab kept refusing new requests for 200 ms after an error. Like ipykernel, abort only what
+  // had already reached the socket when the cell failed: a synchronous cell blocks the event
+  // loop, so requests sent meanwhile are read just after the failure. Let the loop poll the
+  // socket once (a few ms, then a check phase) before the queue takes new work.
   util.TaskQueue.prototype.reset = function () {
-    this.prev = Promise.resolve();
+    setTimeout(() => setImmediate(() => (this.prev = Promise.resolve())), ABORT_WINDOW_MS);
   };
 
   const kernelInfo = handler.handleKernel;
