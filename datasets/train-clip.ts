@@ -12,7 +12,7 @@ import { CLIP_TINY_SHAPES, buildOnnx, paramDecls } from '../sdk/models';
 import { readModel, writeModel } from '../sdk/onnx';
 import { evaluateClip, logProgress, trainClip, useTrainingBackend, writeCard, type TrainResult } from '../sdk/train';
 
-const HYPER = { epochs: 15, batchSize: 128, lr: 1e-3, weightDecay: 0.05, seed: 0, validationSize: 1000 };
+const HYPER = { epochs: 15, batchSize: 128, lr: 2e-3, weightDecay: 0.05, seed: 0, validationSize: 1000, patience: 5 };
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
