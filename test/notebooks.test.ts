@@ -22,6 +22,10 @@ const PYTHON = '/usr/bin/python3';
 const NOT_MIRRORED = new Set(['notebooks', 'out', '.git', '.cache', 'node_modules', 'dist']);
 /** A JavaScript stack frame or a Python traceback: an error that was printed rather than raised. */
 const STACK_TRACE = /^\s+at \S.*(\(.*:\d+:\d+\)|:\d+:\d+)$|^Traceback \(most recent call last\):/m;
+/** A cell that runs longer hangs: both engines interrupt it and report the cell. */
+const CELL_TIMEOUT_S = 120;
+/** One notebook by one engine; the process limit sits inside the test's own limit, so a stuck run fails with its output. */
+const NOTEBOOK_TIMEOUT_MS = 240_000;
 
 const notebookNames = readdirSync(NOTEBOOKS)
   .filter((name) => name.endsWith('.ipynb'))
@@ -31,7 +35,7 @@ let mirror: string;
 let notebooksBefore: string;
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: NOTEBOOK_TIMEOUT_MS });
 }
 
 /** Names, sizes and modification times of notebooks/, to show the runs wrote nothing there. */
@@ -94,14 +98,21 @@ describe('the notebooks', () => {
 describe('headless runner (npm run notebook)', () => {
   it.each(notebookNames)('runs every cell of %s without errors', (name) => {
     const out = path.join(mirror, 'runner');
-    const result = run(process.execPath, ['dist/kernel-extras/notebook-cli.js', path.join(mirror, 'notebooks', name), '--out', out]);
+    const result = run(process.execPath, [
+      'dist/kernel-extras/notebook-cli.js',
+      path.join(mirror, 'notebooks', name),
+      '--timeout',
+      String(CELL_TIMEOUT_S),
+      '--out',
+      out,
+    ]);
     expect(result.status, `${name}:\n${result.stdout}${result.stderr}`).toBe(0);
 
     const executed = JSON.parse(readFileSync(path.join(out, name), 'utf8')) as Notebook;
     expect(problemsOf(executed), name).toEqual([]);
     expect((executed.metadata.mmkit as { ok: boolean }).ok).toBe(true);
     expect(existsSync(path.join(out, name.replace(/\.ipynb$/, '.html')))).toBe(true);
-  });
+  }, NOTEBOOK_TIMEOUT_MS + 30_000);
 });
 
 describe("Jupyter's notebook client (nbclient) with the mmkit kernel", () => {
@@ -111,7 +122,7 @@ describe("Jupyter's notebook client (nbclient) with the mmkit kernel", () => {
     const jupyter = run(PYTHON, ['-c', 'import jupyter_client, nbclient, nbformat']);
     if (jupyter.status !== 0) {
       throw new Error(
-        `${PYTHON} cannot import Jupyter's client packages (${jupyter.error?.message ?? jupyter.stderr.trim()}). ` +
+        `${PYTHON} cannot import Jupyter's client packages (${jupyter.error?.message ?? jupyter.stderr.trim().split('\n').pop()}). ` +
           'Run `npm run setup:system` (it installs python3-jupyter-client, python3-nbclient and python3-nbformat).',
       );
     }
@@ -122,10 +133,10 @@ describe("Jupyter's notebook client (nbclient) with the mmkit kernel", () => {
   });
 
   it.each(notebookNames)('runs every cell of %s in order without errors', (name) => {
-    const result = run(PYTHON, ['test/jupyter/nbclient_check.py', path.join(mirror, 'notebooks', name)], { ...process.env, JUPYTER_PATH: jupyterPath });
+    const result = run(PYTHON, ['test/jupyter/nbclient_check.py', '--timeout', String(CELL_TIMEOUT_S), path.join(mirror, 'notebooks', name)], { ...process.env, JUPYTER_PATH: jupyterPath });
     expect(result.status, `${name}:\n${result.stdout}${result.stderr}`).toBe(0);
     expect(result.stdout).toContain('1 notebook(s) ran every cell without errors');
-  });
+  }, NOTEBOOK_TIMEOUT_MS + 30_000);
 });
 
 describe('the checkout', () => {
