@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       epochs: { type: 'string' },
-      out: { type: 'string', default: path.join(__dirname, 'models') },
+      // Compiled to dist/datasets/, the script writes into the source tree's datasets/models.
+      out: { type: 'string', default: path.resolve(__dirname, '..', '..', 'datasets', 'models') },
       'card-only': { type: 'boolean', default: false },
     },
   });
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
       ...progress,
       onValidation: (m) => console.error(`  validation: zero-shot ${m.zeroShotTop1.toFixed(3)}, image→text R@1 ${m.imageToText.r1.toFixed(3)} R@5 ${m.imageToText.r5.toFixed(3)}, text→image R@1 ${m.textToImage.r1.toFixed(3)} R@5 ${m.textToImage.r5.toFixed(3)}`),
     });
-    await writeModel(buildOnnx(CLIP_TINY_SHAPES, result.weights, { name: 'clip-tiny-shapes' }), modelFile);
+    await writeModel(buildOnnx(CLIP_TINY_SHAPES, result.weights, { name: 'clip-tiny-shapes', metadata: shapesTokenizer().toMetadata() }), modelFile);
   }
   const model = await readModel(modelFile);
   const m = await evaluateClip(model);
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
       'text tower': `token + learned position embeddings (≤ ${t.maxLength} tokens), width ${t.width}, ${t.layers} layers, ${t.heads} heads, MLP ${t.mlpDim}, padding mask, pooled at [BOS]`,
       projections: `bias-free Linear to ${CLIP_TINY_SHAPES.embedDim}, L2-normalised`,
       temperature: 'learned logit_scale, logits = exp(logit_scale) · cosine similarity',
-      tokenizer: `word-level, ${tokenizer.size} tokens: ${tokenizer.vocabulary.join(' ')}; sequences [BOS] words [EOS], [PAD] = 0 (shapesTokenizer())`,
+      tokenizer: `word-level, ${tokenizer.size} tokens: ${tokenizer.vocabulary.join(' ')}; sequences [BOS] words [EOS], [PAD] = 0 (shapesTokenizer(); also in the model's metadata, read by tokenizerFromModel())`,
       parameters: params,
       'ONNX opset': 17,
     },

@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       epochs: { type: 'string' },
-      out: { type: 'string', default: path.join(__dirname, 'models') },
+      // Compiled to dist/datasets/, the script writes into the source tree's datasets/models.
+      out: { type: 'string', default: path.resolve(__dirname, '..', '..', 'datasets', 'models') },
       'card-only': { type: 'boolean', default: false },
       /** Skip stage 1 and start stage 2 from this model (the result of stage 1). */
       'stage2-from': { type: 'string' },

@@ -1,7 +1,10 @@
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isTensorData } from '../sdk/data';
 import { renderShapes, shapeIndices, shapePrompts, shapeScene, shapes, shapesTokenizer, SHAPES_SPLIT_SIZES, SHAPE_RELATIONS } from '../sdk/data/shapes';
 import { isMmkitError } from '../sdk/errors';
+import { buildOnnx, initWeights, tokenizerFromModel, VIT_TINY_MNIST } from '../sdk/models';
+import { readModel } from '../sdk/onnx';
 
 describe('shapes image–caption set', () => {
   it('is deterministic: the same index gives the same image and caption', () => {
@@ -82,5 +85,15 @@ describe('word tokenizer', () => {
       expect((e as Error).message).toContain("'purple'");
     }
     expect(() => tok.encode(['a red circle left of a red circle left of a red square'])).toThrow(/at most 12/);
+  });
+});
+
+describe('tokenizer in model metadata', () => {
+  it('travels with the shipped CLIP model and matches shapesTokenizer()', async () => {
+    const model = await readModel(path.join(__dirname, '..', 'datasets', 'models', 'clip-tiny-shapes.onnx'));
+    const tok = tokenizerFromModel(model);
+    expect(tok.vocabulary).toEqual(shapesTokenizer().vocabulary);
+    expect(tok.maxLength).toBe(shapesTokenizer().maxLength);
+    expect(() => tokenizerFromModel({ proto: buildOnnx(VIT_TINY_MNIST, initWeights(VIT_TINY_MNIST)) })).toThrow(/carries no 'mmkit.tokenizer' metadata/);
   });
 });

@@ -7,4 +7,4 @@ export type { TfParams, ClipOutputs } from './tf-forward';
 export { visionTower, textTower, vitLogits, clipForward } from './tf-forward';
 export { toVariables, fromTensors } from './tf-weights';
 export { VIT_TINY_MNIST, CLIP_TINY_SHAPES } from './presets';
-export { WordTokenizer, PAD, BOS, EOS } from './tokenizer';
+export { WordTokenizer, PAD, BOS, EOS, TOKENIZER_METADATA_KEY, tokenizerFromModel } from './tokenizer';

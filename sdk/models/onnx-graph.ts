@@ -1,4 +1,5 @@
-import { ModelBuilder, type ModelProto } from '../onnx';
+import { create } from '@bufbuild/protobuf';
+import { ModelBuilder, StringStringEntryProtoSchema, type ModelProto } from '../onnx';
 import { checkSpec, headDim, type ClipSpec, type EncoderSpec, type ModelSpec, type VisionTowerSpec, type VitSpec, type TextTowerSpec } from './spec';
 import { checkWeights, type Weights } from './weights';
 
@@ -168,13 +169,15 @@ function buildClip(spec: ClipSpec, g: GraphEmitter): void {
   g.b.output('image_embeds', 'float32', ['image_batch', spec.embedDim]);
 }
 
-/** The ONNX graph (opset 17) of a spec with the given weights. */
-export function buildOnnx(spec: ModelSpec, weights: Weights, opts: { name?: string } = {}): ModelProto {
+/** The ONNX graph (opset 17) of a spec with the given weights; `metadata` goes to the model's metadata_props. */
+export function buildOnnx(spec: ModelSpec, weights: Weights, opts: { name?: string; metadata?: Record<string, string> } = {}): ModelProto {
   checkSpec(spec);
   checkWeights(spec, weights);
   const b = new ModelBuilder({ opset: 17, name: opts.name ?? (spec.kind === 'vit' ? 'vit' : 'clip') });
   const g = new GraphEmitter(b, weights);
   if (spec.kind === 'vit') buildVit(spec, g);
   else buildClip(spec, g);
-  return b.build();
+  const model = b.build();
+  for (const [key, value] of Object.entries(opts.metadata ?? {})) model.metadataProps.push(create(StringStringEntryProtoSchema, { key, value }));
+  return model;
 }

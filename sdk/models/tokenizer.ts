@@ -1,5 +1,9 @@
 import type { TensorData } from '../data/tensor-data';
 import { MmkitError } from '../errors';
+import type { OnnxModel } from '../onnx';
+
+/** The metadata_props key under which a model carries its word tokenizer (see tokenizerMetadata()). */
+export const TOKENIZER_METADATA_KEY = 'mmkit.tokenizer';
 
 export const PAD = '[PAD]';
 export const BOS = '[BOS]';
@@ -61,7 +65,29 @@ export class WordTokenizer {
     return { input_ids: { data: ids, dims, dtype: 'int64' }, attention_mask: { data: mask, dims: [...dims], dtype: 'int64' } };
   }
 
+  /** The metadata entry that lets tokenizerFromModel() rebuild this tokenizer from a model file. */
+  toMetadata(): Record<string, string> {
+    return { [TOKENIZER_METADATA_KEY]: JSON.stringify({ kind: 'word', words: this.vocabulary.slice(3), maxLength: this.maxLength }) };
+  }
+
   decode(ids: readonly number[]): string {
     return ids.map((i) => this.vocabulary[i]).filter((w) => w !== PAD && w !== BOS && w !== EOS).join(' ');
   }
+}
+
+/** The word tokenizer a model carries in its metadata (as written by buildOnnx with tokenizer.toMetadata()). */
+export function tokenizerFromModel(model: OnnxModel): WordTokenizer {
+  const entry = model.proto.metadataProps.find((p) => p.key === TOKENIZER_METADATA_KEY);
+  const label = model.path ?? 'the model';
+  if (!entry) throw new MmkitError('BAD_MODEL', `${label} carries no '${TOKENIZER_METADATA_KEY}' metadata.`, { file: model.path, hint: 'Tokenize with the tokenizer the model was trained with (for the shapes CLIP: shapesTokenizer()).' });
+  let parsed: { kind?: string; words?: unknown; maxLength?: unknown };
+  try {
+    parsed = JSON.parse(entry.value) as typeof parsed;
+  } catch (e) {
+    throw new MmkitError('BAD_MODEL', `The '${TOKENIZER_METADATA_KEY}' metadata of ${label} is not JSON.`, { file: model.path, cause: e });
+  }
+  if (parsed.kind !== 'word' || !Array.isArray(parsed.words) || !parsed.words.every((w) => typeof w === 'string') || typeof parsed.maxLength !== 'number') {
+    throw new MmkitError('BAD_MODEL', `The '${TOKENIZER_METADATA_KEY}' metadata of ${label} is not a word tokenizer ({ kind: 'word', words, maxLength }).`, { file: model.path });
+  }
+  return new WordTokenizer(parsed.words as string[], parsed.maxLength);
 }
