@@ -1,5 +1,5 @@
 import { Pipeline, parseRecipe, type Recipe } from './pipeline';
-import { Dataset, imageFolder, mnist } from './data';
+import { Dataset, imageFolder, mnist, shapes } from './data';
 import { display } from './report';
 
 /** The SDK's front door: `mm.load(model).…` */
@@ -8,7 +8,7 @@ export const mm = {
   load: (src: string): Pipeline => Pipeline.load(src),
   /** Rebuilds the pipeline a recipe describes (object or JSON text). */
   fromRecipe: (recipe: Recipe | string): Pipeline => Pipeline.fromRecipe(parseRecipe(recipe)),
-  datasets: { mnist, imageFolder, fromTensors: Dataset.fromTensors, from: Dataset.from },
+  datasets: { mnist, shapes, imageFolder, fromTensors: Dataset.fromTensors, from: Dataset.from },
   /** Shows any value in the notebook (rich bundle when it has one), or prints it in a terminal. */
   display,
 };
@@ -33,3 +33,11 @@ export type { OnnxModel, DType } from './onnx';
 export { display, clearOutput, Table, Chart, Panel, Progress, track, compareVariants, paretoChart, layerBars, histogram, evaluationView, summaryView, JUPYTER_DISPLAY } from './report';
 export { modelFact, factsEntry, REPORT_MIME } from './report';
 export type { MimeBundle, Displayable, VariantPoint, ProgressOptions, ModelFact, ReportFacts } from './report';
+// Model specs and their ONNX form; the tfjs forms and training load tfjs, so they stay in
+// sdk/models/tf-* and sdk/train, imported on demand.
+export { buildOnnx } from './models/onnx-graph';
+export { initWeights, weightsFromOnnx } from './models/weights';
+export type { Weights } from './models/weights';
+export { VIT_TINY_MNIST, CLIP_TINY_SHAPES } from './models/presets';
+export type { VitSpec, ClipSpec, ModelSpec } from './models/spec';
+export { WordTokenizer } from './models/tokenizer';

@@ -9,3 +9,4 @@ export type { MnistOptions } from './mnist';
 export { mulberry32 } from './random';
 export { imageFolder } from './image-folder';
 export type { ImageFolderOptions } from './image-folder';
+export * from './shapes';
