@@ -20,9 +20,6 @@ import { KERNEL_BRIDGE, type KernelBridge } from '../sdk/report/kernel-bridge';
 import { diagnosticsText, errorContentOf, type ErrorContent } from './execution-outcome';
 import { History, type HistoryRequest } from './history';
 import { StreamBatcher, queuedSends, unboundedPublishers } from './iopub-flow';
-
-/** How long after a failed cell requests already sent are still aborted (stop_on_error). */
-const ABORT_WINDOW_MS = 10;
 import type { ExecuteRequest, TslabConsole, TslabModules, WriteStream, ZmqServer, ZmqSocket } from './tslab-internals';
 import { childMessage, decodeMessage, encodeMessage, peekMessageType, type JupyterMessage } from './wire';
 
@@ -51,6 +48,12 @@ export interface KernelIdentity {
 export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity): void {
   const publishers = new WeakMap<ExecuteRequest, Publish>();
   const failures = new WeakMap<ExecuteRequest, ErrorContent>();
+  // Like ipykernel, stop_on_error aborts every request the client sent before a cell failed,
+  // also those read only after the failure (a synchronous cell blocks the socket reads).
+  const sentAt = new WeakMap<ExecuteRequest, number>();
+  const aborted = new WeakSet<ExecuteRequest>();
+  let failedAt = -Infinity;
+  const sentBeforeFailure = (req: ExecuteRequest): boolean => (sentAt.get(req) ?? Infinity) < failedAt;
   const payloads = new WeakMap<ExecuteRequest, PagerPayload[]>();
   const history = new History();
   let reports: CellReports = { errors: [] };
@@ -93,6 +96,8 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
 
   const handleExecuteMessage = server.handleExecute;
   server.handleExecute = function (socket, msg) {
+    const sent = Date.parse(String(msg.header.date ?? ''));
+    if (Number.isFinite(sent)) sentAt.set(msg.content as unknown as ExecuteRequest, sent);
     publishers.set(msg.content as unknown as ExecuteRequest, (msgType, content) => {
       const out = msg.createReply();
       out.header.msg_type = msgType;
@@ -120,6 +125,10 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
 
   const runCell = handler.handleExecuteImpl;
   handler.handleExecuteImpl = async function (req, writeStream, writeDisplayData) {
+    if (req.stop_on_error !== false && sentBeforeFailure(req)) {
+      aborted.add(req);
+      return { count: this.execCount };
+    }
     // Pending stream text goes out before anything else this cell publishes.
     const streams = batcherOf(writeStream);
     const sendNow = publishers.get(req);
@@ -149,6 +158,7 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
     } catch (failure) {
       const error = errorContentOf(reports.errors);
       failures.set(req, error);
+      if (req.stop_on_error !== false) failedAt = Date.now();
       publish('error', { ...error });
       if (req.store_history !== false) history.record(this.execCount, req.code, null);
       // Throwing cancels the requests queued behind this one: right for stop_on_error (the
@@ -173,17 +183,17 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
     const reply = await replyToExecute.call(this, req, writeStream, writeDisplayData);
     publishers.delete(req);
     const failure = failures.get(req);
+    if (aborted.has(req)) return { status: 'aborted', execution_count: reply.execution_count };
     if (failure || reply.status === 'error') return { ...reply, status: 'error', ...(failure ?? errorContentOf([])) };
     if (reply.status === 'ok') return { ...reply, payload: payloads.get(req) ?? [], user_expressions: {} };
     return { ...reply, status: 'aborted' };
   };
 
-  // tslab kept refusing new requests for 200 ms after an error. Like ipykernel, abort only what
-  // had already reached the socket when the cell failed: a synchronous cell blocks the event
-  // loop, so requests sent meanwhile are read just after the failure. Let the loop poll the
-  // socket once (a few ms, then a check phase) before the queue takes new work.
+  // tslab kept refusing new requests for 200 ms after an error; requests already queued are
+  // cancelled by the failed task itself (and those sent before the failure but read after it
+  // are aborted by sentBeforeFailure), so the queue can take new work at once.
   util.TaskQueue.prototype.reset = function () {
-    setTimeout(() => setImmediate(() => (this.prev = Promise.resolve())), ABORT_WINDOW_MS);
+    this.prev = Promise.resolve();
   };
 
   const kernelInfo = handler.handleKernel;
