@@ -1,0 +1,1 @@
+// Each pass module registers its pipeline step when loaded (see sdk/pipeline/steps.ts).
