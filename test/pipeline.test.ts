@@ -88,10 +88,15 @@ describe('mm.load → run / summary', () => {
 });
 
 describe('steps, forks and recipes', () => {
+  it('a pipeline is not a thenable: awaiting one gives the pipeline itself', async () => {
+    const p = mm.load(fixture);
+    expect(await p).toBe(p);
+  });
+
   it('forks share their common prefix and the source is never mutated', async () => {
-    const base = mm.load(fixture).then('test.scaleHeadBias', { factor: 2 });
-    const a = base.then('test.scaleHeadBias', { factor: 0.5 });
-    const b = base.then('test.scaleHeadBias', { factor: 3 });
+    const base = mm.load(fixture).step('test.scaleHeadBias', { factor: 2 });
+    const a = base.step('test.scaleHeadBias', { factor: 0.5 });
+    const b = base.step('test.scaleHeadBias', { factor: 3 });
     applied = 0;
     const [oa, ob, o0] = await Promise.all([a.run(input), b.run(input), mm.load(fixture).run(input)]);
     expect(applied).toBe(3); // base once, a once, b once
@@ -102,7 +107,7 @@ describe('steps, forks and recipes', () => {
   });
 
   it('a recipe replays to a byte-identical model, and pins the source', async () => {
-    const p = mm.load(fixture).then('test.scaleHeadBias', { factor: 1.5 });
+    const p = mm.load(fixture).step('test.scaleHeadBias', { factor: 1.5 });
     const first = path.join(tmp, 'out', 'first.onnx');
     await p.save(first);
     const recipe = p.recipe;
@@ -143,7 +148,7 @@ describe('steps, forks and recipes', () => {
   it('evaluates against a baseline', async () => {
     const base = mm.load(fixture);
     const data = mm.datasets.fromTensors(input, Int32Array.from([0, 1, 2]), { batchSize: 1 });
-    const report = await base.then('test.scaleHeadBias', { factor: 1.01 }).evaluate(data, { baseline: base });
+    const report = await base.step('test.scaleHeadBias', { factor: 1.01 }).evaluate(data, { baseline: base });
     expect(report.items).toBe(3);
     expect(report.agreement!.top1).toBe(1);
     expect(report.agreement!.cosineMean).toBeGreaterThan(0.999);
@@ -212,7 +217,7 @@ describe('displays', () => {
   const DISPLAY = Symbol.for('Jupyter.display');
   type Show = { [DISPLAY]: () => Promise<Record<string, unknown>> };
   it('pipelines, summaries and evaluations display as HTML + text and stay plain JSON', async () => {
-    const p = mm.load(fixture).then('test.scaleHeadBias', { factor: 1 });
+    const p = mm.load(fixture).step('test.scaleHeadBias', { factor: 1 });
     const pb = await (p as unknown as Show)[DISPLAY]();
     expect(pb['text/html']).toContain('test.scaleHeadBias');
     expect(pb['text/plain']).toContain('Pipeline');

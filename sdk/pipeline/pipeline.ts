@@ -31,7 +31,7 @@ export class Pipeline {
   private constructor(
     private readonly uri: string,
     private readonly parent: Pipeline | undefined,
-    private readonly step: StepRecord | undefined,
+    private readonly record: StepRecord | undefined,
     /** Source hash a recipe pins; checked when the source is read. */
     private readonly pinnedSha256?: string,
   ) {}
@@ -53,8 +53,11 @@ export class Pipeline {
     return p;
   }
 
-  /** Adds a step by name; the compression methods (prune, quantize, ...) are sugar over this. */
-  then<O>(op: string, options: O): Pipeline {
+  /**
+   * Adds a step by name; the compression methods (prune, quantize, ...) are sugar over this.
+   * (Not called `then`: that would make every pipeline a thenable that `await` tries to run.)
+   */
+  step<O>(op: string, options: O): Pipeline {
     const kind = stepKind(op);
     const normalized = (kind.normalize as (o: O) => { [k: string]: Json })(options);
     return new Pipeline(this.uri, this, { op, options: normalized });
@@ -63,7 +66,7 @@ export class Pipeline {
   /** The steps of this pipeline, root first. */
   get steps(): StepRecord[] {
     const out: StepRecord[] = [];
-    for (let p: Pipeline | undefined = this; p; p = p.parent) if (p.step) out.unshift(p.step);
+    for (let p: Pipeline | undefined = this; p; p = p.parent) if (p.record) out.unshift(p.record);
     return out;
   }
 
@@ -139,7 +142,7 @@ export class Pipeline {
   }
 
   private async compute(ctx: StepContext): Promise<Loaded> {
-    if (!this.parent || !this.step) {
+    if (!this.parent || !this.record) {
       const { model, sha256, pinnedUri, protect } = await loadSource(this.uri);
       if (this.pinnedSha256 && this.pinnedSha256 !== sha256) {
         throw new MmkitError('BAD_RECIPE', `The recipe's source ${this.uri} has changed: sha256 ${sha256}, the recipe recorded ${this.pinnedSha256}.`, {
@@ -151,7 +154,7 @@ export class Pipeline {
       return { model };
     }
     const input = await this.parent.materialize(ctx);
-    const model = await stepKind(this.step.op).apply(input.model, this.step.options, ctx);
+    const model = await stepKind(this.record.op).apply(input.model, this.record.options, ctx);
     return { model };
   }
 }
