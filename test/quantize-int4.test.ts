@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import { mm } from '../sdk';
+import { mnist } from '../sdk/data';
+import { evaluateModel } from '../sdk/eval';
+import { GraphView, ModelBuilder, readModel, serializeModel, tensorArray, tensorDims, attrInt, type OnnxModel } from '../sdk/onnx';
+import { quantizeInt4, type QuantizeInt4Options } from '../sdk/passes/quantize-int4';
+import { seeded, runOnce } from './onnx-models';
+
+const VIT = path.join('datasets/models/vit-tiny-mnist.onnx');
+
+/** x[rows, K] · W[K, N] + b as one MatMul + Add, the layer the pass rewrites. */
+function linearModel(k: number, n: number, withBias: boolean): { model: OnnxModel; weight: Float32Array; bias: Float32Array } {
+  const b = new ModelBuilder({ name: 'linear' });
+  const x = b.input('x', 'float32', ['rows', k]);
+  const weight = seeded(k * n, 11, 0.8);
+  const bias = seeded(n, 12, 0.3);
+  const y = b.linear(x, k, n, weight, withBias ? bias : undefined, 'fc');
+  b.output(y, 'float32', ['rows', n]);
+  return { model: { proto: b.build() }, weight, bias };
+}
+
+/** Reads MatMulNBits's packed B, scales and zero points back into a float [K, N] weight, per the contrib-op spec. */
+function dequantizeMatMulNBits(model: OnnxModel) {
+  const view = GraphView.of(model.proto);
+  const op = view.nodes.find((x) => x.opType === 'MatMulNBits')!;
+  const k = attrInt(op, 'K')!;
+  const n = attrInt(op, 'N')!;
+  const blockSize = attrInt(op, 'block_size')!;
+  expect(attrInt(op, 'bits')).toBe(4);
+  const packed = tensorArray(view.initializer(op.input[1])!) as Uint8Array;
+  const scales = tensorArray(view.initializer(op.input[2])!) as Float32Array;
+  const zp = op.input[3] ? (tensorArray(view.initializer(op.input[3])!) as Uint8Array) : undefined;
+  const blocks = Math.ceil(k / blockSize);
+  expect(tensorDims(view.initializer(op.input[1])!)).toEqual([n, blocks, blockSize / 2]);
+  const nibble = (bytes: Uint8Array, i: number) => (bytes[i >> 1] >> ((i & 1) * 4)) & 15;
+  const w = new Float32Array(k * n);
+  for (let col = 0; col < n; col++) {
+    for (let r = 0; r < k; r++) {
+      const b = Math.floor(r / blockSize);
+      const q = nibble(packed, (col * blocks + b) * blockSize + (r % blockSize));
+      const z = zp ? nibble(zp.subarray(col * Math.ceil(blocks / 2)), b) : 8;
+      w[r * n + col] = (q - z) * scales[col * blocks + b];
+    }
+  }
+  return { w, op, k, n, blockSize };
+}
+
+/** Independent per-block quantize → dequantize of a float weight (round to nearest, clamped to 4 bits). */
+function fakeQuantize(weight: Float32Array, k: number, n: number, blockSize: number, symmetric: boolean): Float32Array {
+  const out = new Float32Array(k * n);
+  for (let col = 0; col < n; col++) {
+    for (let start = 0; start < k; start += blockSize) {
+      const rows = Array.from({ length: Math.min(blockSize, k - start) }, (_, j) => start + j);
+      const vals = rows.map((r) => weight[r * n + col]);
+      const lo = Math.min(0, ...vals);
+      const hi = Math.max(0, ...vals);
+      const scale = Math.fround(symmetric ? Math.max(hi, -lo) / 7 : (hi - lo) / 15) || 1;
+      const zp = symmetric ? 8 : Math.min(15, Math.max(0, Math.round(-lo / ((hi - lo) / 15 || 1))));
+      for (const r of rows) {
+        const q = Math.min(15, Math.max(0, Math.round(weight[r * n + col] / scale) + zp));
+        out[r * n + col] = (q - zp) * scale;
+      }
+    }
+  }
+  return out;
+}
+
+function matmul(a: Float32Array, w: Float32Array, rows: number, k: number, n: number, bias?: Float32Array): Float64Array {
+  const y = new Float64Array(rows * n);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = bias ? bias[j] : 0;
+      for (let t = 0; t < k; t++) s += a[i * k + t] * w[t * n + j];
+      y[i * n + j] = s;
+    }
+  }
+  return y;
+}
+
+/** max |a - b| / max |b| */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+describe('quantize.int4 packing (MatMulNBits layout)', () => {
+  // K = 72 is not a multiple of 32 or 64: the last block is padded.
+  for (const [symmetric, blockSize, withBias] of [
+    [true, 32, true],
+    [false, 32, true],
+    [true, 64, false],
+    [false, 128, false],
+  ] as const) {
+    it(`${symmetric ? 'symmetric' : 'asymmetric'}, block ${blockSize}, ${withBias ? 'bias fused' : 'no bias'}: bytes dequantize exactly, onnxruntime computes A·deq(B)`, async () => {
+      const k = 72;
+      const n = 24;
+      const { model, weight, bias } = linearModel(k, n, withBias);
+      const before = serializeModel(model);
+      const q = quantizeInt4(model, { blockSize, symmetric, accuracyLevel: 1 });
+      expect(serializeModel(model)).toEqual(before);
+      const ops = GraphView.of(q.proto).nodes.map((x) => `${x.domain}:${x.opType}`);
+      expect(ops).toEqual(['com.microsoft:MatMulNBits']);
+      const { w, op } = dequantizeMatMulNBits(q);
+      expect(op.input.length).toBe(withBias ? 6 : symmetric ? 3 : 4);
+      // Bit-exact: the packed bytes hold exactly the per-block fake-quantized weight.
+      expect(Array.from(w)).toEqual(Array.from(fakeQuantize(weight, k, n, blockSize, symmetric)));
+      // And a close one: off by at most one quantization step (a step is at most max|w| / 7).
+      const maxAbs = weight.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (let i = 0; i < w.length; i++) expect(Math.abs(w[i] - weight[i])).toBeLessThanOrEqual(maxAbs / 7);
+      const rows = 5;
+      const a = seeded(rows * k, 13, 1);
+      const got = await runOnce(serializeModel(q), 'x', a, [rows, k]);
+      const want = matmul(a, w, rows, k, n, withBias ? bias : undefined);
+      expect(relativeError(got, want)).toBeLessThan(1e-4);
+    });
+  }
+
+  it('accuracy level 4 (int8 A on CPU) stays close to A·deq(B)', async () => {
+    const { model } = linearModel(72, 24, true);
+    const q = quantizeInt4(model, {});
+    const { w } = dequantizeMatMulNBits(q);
+    const a = seeded(5 * 72, 13, 1);
+    const got = await runOnce(serializeModel(q), 'x', a, [5, 72]);
+    expect(relativeError(got, matmul(a, w, 5, 72, 24, linearModel(72, 24, true).bias))).toBeLessThan(2e-2);
+  });
+
+  it('rejects bad options with BAD_OPTION, honours exclude and minElements', async () => {
+    const { model } = linearModel(72, 24, true);
+    for (const bad of [{ blockSize: 48 }, { accuracyLevel: 5 }, { minElements: -1 }] as unknown as QuantizeInt4Options[]) {
+      expect(() => quantizeInt4(model, bad)).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
+    }
+    expect(quantizeInt4(model, { exclude: { nodes: ['/fc/MatMul'] } })).toBe(model);
+    expect(quantizeInt4(model, { minElements: 72 * 24 + 1 })).toBe(model);
+  });
+});
+
+describe('quantize.int4 on vit-tiny-mnist', () => {
+  const test = mnist({ split: 'test', batchSize: 200 });
+
+  it('keeps top-1 within 1.5 points of float on 1,996 digits, smaller file, input untouched', async () => {
+    const base = await readModel(VIT);
+    const before = serializeModel(base);
+    const float = await evaluateModel(base, test);
+    const floatTop1 = float.model.accuracy!.top1;
+    for (const symmetric of [true, false]) {
+      const q = await mm.load(VIT).step('quantize.int4', { symmetric }).model();
+      const report = await evaluateModel(q, test);
+      const top1 = report.model.accuracy!.top1;
+      const bytes = serializeModel(q).length;
+      console.log(`int4 ${symmetric ? 'sym' : 'asym'} block 32: top-1 ${(100 * top1).toFixed(2)}% vs float ${(100 * floatTop1).toFixed(2)}%; ${bytes} bytes vs ${before.length}`);
+      expect(Math.abs(top1 - floatTop1) * 100).toBeLessThanOrEqual(1.5);
+      expect(bytes).toBeLessThan(before.length * 0.5);
+      expect(GraphView.of(q.proto).nodes.filter((x) => x.opType === 'MatMul' && GraphView.of(q.proto).isInitializer(x.input[1]))).toEqual([]);
+    }
+    expect(serializeModel(base)).toEqual(before);
+  });
+
+  it('block sizes 64 and 128, symmetric and asymmetric, also stay within 1.5 points', async () => {
+    const base = await readModel(VIT);
+    const floatTop1 = (await evaluateModel(base, test)).model.accuracy!.top1;
+    for (const blockSize of [64, 128] as const) {
+      for (const symmetric of [true, false]) {
+        const q = quantizeInt4(base, { blockSize, symmetric });
+        const top1 = (await evaluateModel(q, test)).model.accuracy!.top1;
+        console.log(`int4 ${symmetric ? 'sym' : 'asym'} block ${blockSize}: top-1 ${(100 * top1).toFixed(2)}% vs float ${(100 * floatTop1).toFixed(2)}%; ${serializeModel(q).length} bytes`);
+        expect(Math.abs(top1 - floatTop1) * 100).toBeLessThanOrEqual(1.5);
+      }
+    }
+  });
+});
