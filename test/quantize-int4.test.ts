@@ -107,6 +107,7 @@ describe('quantize.int4 packing (MatMulNBits layout)', () => {
       const ops = GraphView.of(q.proto).nodes.map((x) => `${x.domain}:${x.opType}`);
       expect(ops).toEqual(['com.microsoft:MatMulNBits']);
       const { w, op } = dequantizeMatMulNBits(q);
+      expect(attrInt(op, 'block_size')).toBe(blockSize);
       expect(op.input.length).toBe(withBias ? 6 : symmetric ? 3 : 4);
       // Bit-exact: the packed bytes hold exactly the per-block fake-quantized weight.
       expect(Array.from(w)).toEqual(Array.from(fakeQuantize(weight, k, n, blockSize, symmetric)));
@@ -120,6 +121,14 @@ describe('quantize.int4 packing (MatMulNBits layout)', () => {
       expect(relativeError(got, want)).toBeLessThan(1e-4);
     });
   }
+
+  it('narrows a block wider than K to the smallest power of two ≥ K (no padding to 128 for K = 20)', () => {
+    const { model, weight } = linearModel(20, 8, false);
+    const q = quantizeInt4(model, { blockSize: 128 });
+    const { w, op } = dequantizeMatMulNBits(q);
+    expect(attrInt(op, 'block_size')).toBe(32);
+    expect(Array.from(w)).toEqual(Array.from(fakeQuantize(weight, 20, 8, 32, true)));
+  });
 
   it('accuracy level 4 (int8 A on CPU) stays close to A·deq(B)', async () => {
     const { model } = linearModel(72, 24, true);
@@ -168,8 +177,10 @@ describe('quantize.int4 on vit-tiny-mnist', () => {
       for (const symmetric of [true, false]) {
         const q = quantizeInt4(base, { blockSize, symmetric });
         const top1 = (await evaluateModel(q, test)).model.accuracy!.top1;
-        console.log(`int4 ${symmetric ? 'sym' : 'asym'} block ${blockSize}: top-1 ${(100 * top1).toFixed(2)}% vs float ${(100 * floatTop1).toFixed(2)}%; ${serializeModel(q).length} bytes`);
+        const bytes = serializeModel(q).length;
+        console.log(`int4 ${symmetric ? 'sym' : 'asym'} block ${blockSize}: top-1 ${(100 * top1).toFixed(2)}% vs float ${(100 * floatTop1).toFixed(2)}%; ${bytes} bytes`);
         expect(Math.abs(top1 - floatTop1) * 100).toBeLessThanOrEqual(1.5);
+        expect(bytes).toBeLessThan(serializeModel(base).length * 0.3);
       }
     }
   });

@@ -24,7 +24,11 @@ export type Int4BlockSize = 32 | 64 | 128;
 export type Int4AccuracyLevel = 0 | 1 | 2 | 3 | 4;
 
 export interface QuantizeInt4Options {
-  /** Weights per quantization block along K (default 32: smallest error). */
+  /**
+   * Weights per quantization block along K (default 32: smallest error). A layer with a smaller K
+   * uses the smallest power of two ≥ max(K, 16) instead: padding a 64-row weight to 128 would
+   * double its bytes for nothing.
+   */
   blockSize?: Int4BlockSize;
   /** true (default): zero point 8, no zero_points input; false: a 4-bit zero point per block. */
   symmetric?: boolean;
@@ -61,6 +65,13 @@ function normalizeInt4(o: QuantizeInt4Options = {}) {
 
 type Int4Settings = ReturnType<typeof normalizeInt4>;
 
+/** MatMulNBits needs a power-of-two block of at least 16. */
+function layerBlockSize(k: number, blockSize: number): number {
+  let fit = 16;
+  while (fit < k && fit < blockSize) fit *= 2;
+  return Math.min(fit, blockSize);
+}
+
 /** A float32 1-D bias of length N can ride in MatMulNBits's bias input; other shapes keep their Add. */
 function fusableBias(view: GraphView, m: LinearMatch): string | undefined {
   const t = m.bias === undefined ? undefined : view.constantTensor(m.bias);
@@ -86,11 +97,12 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
       const k = m.inDim;
       const n = m.outDim;
       const weight = tensorArray(view.initializer(m.weight)!, model) as Float32Array;
-      const q = quantizeInt4Blocks(weight, k, n, s.blockSize, s.symmetric);
+      const blockSize = layerBlockSize(k, s.blockSize);
+      const q = quantizeInt4Blocks(weight, k, n, blockSize, s.symmetric);
       const base = m.weight;
       const packedName = e.uniqueName(`${base}_int4`);
       const scalesName = e.uniqueName(`${base}_int4_scales`);
-      e.addInitializer(makeTensor(packedName, 'uint8', [n, q.blocksPerColumn, s.blockSize / 2], q.packed));
+      e.addInitializer(makeTensor(packedName, 'uint8', [n, q.blocksPerColumn, blockSize / 2], q.packed));
       e.addInitializer(makeTensor(scalesName, 'float32', [n * q.blocksPerColumn], q.scales));
       let zpName = '';
       if (q.zeroPoints) {
@@ -101,7 +113,7 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
       // Optional inputs: zero_points (3), g_idx (4, unused), bias (5); trailing empty ones are dropped.
       const inputs = bias ? [m.input, packedName, scalesName, zpName, '', bias] : [m.input, packedName, scalesName, zpName].filter((x) => x !== '');
       const output = bias ? m.output : m.matmul.output[0];
-      const fused = node('MatMulNBits', inputs, [output], { K: k, N: n, bits: 4, block_size: s.blockSize, accuracy_level: s.accuracyLevel }, {
+      const fused = node('MatMulNBits', inputs, [output], { K: k, N: n, bits: 4, block_size: blockSize, accuracy_level: s.accuracyLevel }, {
         name: e.uniqueName(`${m.matmul.name || base}_int4`),
         domain: MS_DOMAIN,
       });
