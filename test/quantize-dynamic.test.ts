@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { mm, isMmkitError } from '../sdk';
 import { mnist } from '../sdk/data';
 import { evaluateModel, agreement } from '../sdk/eval';
@@ -90,6 +93,8 @@ describe('quantize.dynamic on the PyTorch fixture', () => {
     expect(names).toContain('/encoder/layers/encoder_layer_0/mlp/mlp.0/MatMul');
     const logits = await runOnce(serializeModel(noHead), 'pixel_values', input, ref.input.dims);
     expect(agreement(Float32Array.from(ref.logits.data), logits, 10).cosineMean).toBeGreaterThan(0.99);
+    // Nothing selected: the very same model comes back.
+    expect(quantize(base, { exclude: { ops: ['MatMul', 'Gemm'] } })).toBe(base);
   });
 
   it('runs as a pipeline step and records its full options', async () => {
@@ -101,6 +106,12 @@ describe('quantize.dynamic on the PyTorch fixture', () => {
     const out = await p.run({ data: input, dims: ref.input.dims, dtype: 'float32' });
     const a = agreement(Float32Array.from(ref.logits.data), out[Object.keys(out)[0]].data as Float32Array, 10);
     expect(a.cosineMean).toBeGreaterThan(0.99);
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mmkit-qdyn-')), 'vit-int8.onnx');
+    await p.save(file);
+    console.log(`torch fixture saved: ${statSync(TORCH_VIT).size} B float → ${statSync(file).size} B int8`);
+    expect(statSync(file).size).toBeLessThan(statSync(TORCH_VIT).size * 0.5);
+    const saved = await readModel(file);
+    expect(opCount(saved, 'DynamicQuantizeMatMul')).toBe(8);
   });
 });
 

@@ -112,6 +112,7 @@ export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json }
       hint: "Use format 'com.microsoft', or convert the model to a newer opset first.",
     });
   }
+  if (linears.length === 0) return model; // nothing to do: the same immutable model
   const proto = editModel(model.proto, (e) => {
     const made = new Map<string, WeightNames>();
     const weightFor = (l: LinearMatch): WeightNames => {
@@ -135,8 +136,8 @@ export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json }
       e.replaceNode(l.matmul, ...nodes);
       if (l.add) e.removeNode(l.add);
     }
-    if (o.format === 'com.microsoft' && linears.length > 0 && view.opset('com.microsoft') === undefined) e.setOpset('com.microsoft', 1);
-    // The float weights (and any Identity aliases of them) go once nothing reads them.
+    if (o.format === 'com.microsoft' && view.opset('com.microsoft') === undefined) e.setOpset('com.microsoft', 1);
+    // The float weights go once nothing reads them (a weight shared with an unquantized node stays).
     e.prune();
   });
   return { ...model, proto };
