@@ -14,7 +14,7 @@ export const mm = {
 };
 
 export { Pipeline } from './pipeline';
-export type { Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
+export type { QuantizeOptions, Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
 export { Dataset } from './data';
 export type { Batch, TensorData, MnistOptions } from './data';
 export { MmkitError, isMmkitError } from './errors';

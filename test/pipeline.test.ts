@@ -232,3 +232,21 @@ describe('displays', () => {
     expect(require('node:util').inspect(r)).toContain('top-1');
   });
 });
+
+describe('quantize through the pipeline', () => {
+  it("quantize({ mode: 'dynamic' }) shrinks the shipped ViT, keeps its accuracy and replays byte-identically", async () => {
+    const base = mm.load('datasets/models/vit-tiny-mnist.onnx');
+    const q = base.quantize({ mode: 'dynamic' });
+    const test = mm.datasets.mnist({ split: 'test' });
+    const r = await q.evaluate(test, { baseline: base, batchSize: 64 });
+    expect(r.model.size.fileBytes).toBeLessThan(0.4 * r.baseline!.size.fileBytes); // from the new bytes, not the source file
+    expect(r.baseline!.accuracy!.top1 - r.model.accuracy!.top1).toBeLessThanOrEqual(0.003);
+    expect(r.agreement!.top1).toBeGreaterThan(0.98);
+    const a = path.join(tmp, 'q', 'a.onnx');
+    const b = path.join(tmp, 'q', 'b.onnx');
+    await q.save(a);
+    await mm.fromRecipe(q.recipe).save(b);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    expect(q.recipe.steps[0].op).toBe('quantize.dynamic');
+  });
+});

@@ -1,1 +1,2 @@
 // Each pass module registers its pipeline step when loaded (see sdk/pipeline/steps.ts).
+import './quantize-dynamic';

@@ -1,4 +1,5 @@
 export { Pipeline } from './pipeline';
+export type { QuantizeOptions } from './pipeline';
 export { parseRecipe, canonicalJson, RECIPE_METADATA_KEY } from './recipe';
 export type { Recipe, SourceRef, StepRecord, Json } from './recipe';
 export { registerStep } from './steps';

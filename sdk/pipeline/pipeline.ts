@@ -6,6 +6,8 @@ import { isTensorData } from '../data';
 import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
 import { canonicalJson, type Json, type Recipe, type StepRecord } from './recipe';
 import { stepKind, type StepContext } from './steps';
+import '../passes'; // registers the pass steps
+import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
 import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
@@ -13,6 +15,8 @@ import { MMKIT_VERSION } from '../version';
 import { inspect } from 'node:util';
 import { JUPYTER_DISPLAY, evaluationView, summaryView, type MimeBundle } from '../report';
 import { pipelinePanel, withView } from './displays';
+
+export type QuantizeOptions = { mode: 'dynamic' } & DynamicQuantOptions;
 
 interface Loaded {
   model: OnnxModel;
@@ -61,6 +65,15 @@ export class Pipeline {
     const kind = stepKind(op);
     const normalized = (kind.normalize as (o: O) => { [k: string]: Json })(options);
     return new Pipeline(this.uri, this, { op, options: normalized });
+  }
+
+  /**
+   * Quantizes the model. `mode: 'dynamic'`: int8 weights of MatMul/Gemm, activations quantized
+   * at run time (see sdk/passes/quantize-dynamic.ts for the options and their defaults).
+   */
+  quantize(options: QuantizeOptions): Pipeline {
+    const { mode, ...rest } = options;
+    return this.step(`quantize.${mode}`, rest);
   }
 
   /** The steps of this pipeline, root first. */
@@ -155,6 +168,9 @@ export class Pipeline {
     }
     const input = await this.parent.materialize(ctx);
     const model = await stepKind(this.record.op).apply(input.model, this.record.options, ctx);
-    return { model };
+    if (model.proto === input.model.proto) return { model };
+    // A changed model is no longer the file it came from: sizes must come from the new bytes.
+    // baseDir stays, so weights still in the source's external data files can be read.
+    return { model: { proto: model.proto, baseDir: model.baseDir } };
   }
 }
