@@ -1,5 +1,5 @@
 /**
- * Weight-only int4 quantization: MatMul (+ bias Add) layers with a 2-D float32 weight become
+ * Weight-only int4 quantization: MatMul (+ bias Add) and Gemm layers with a 2-D float32 weight become
  * onnxruntime's com.microsoft MatMulNBits (bits=4). Activations, graph inputs and outputs stay
  * float32; only the weights shrink (to ~1/8 plus one scale per block).
  */
@@ -13,10 +13,11 @@ import {
   tensorArray,
   tensorDims,
   dtypeOf,
+  type GraphEditor,
   type LinearMatch,
   type OnnxModel,
 } from '../onnx';
-import { registerStep } from '../pipeline/steps';
+import { registerStep, type StepContext } from '../pipeline/steps';
 import { quantizeInt4Blocks } from './int4-blocks';
 
 export type Int4BlockSize = 32 | 64 | 128;
@@ -79,51 +80,80 @@ function fusableBias(view: GraphView, m: LinearMatch): string | undefined {
 }
 
 function quantizable(view: GraphView, m: LinearMatch, s: Int4Settings): boolean {
-  if (m.matmul.opType !== 'MatMul' || m.layout !== 'in_out') return false;
   if (s.exclude.nodes.includes(m.matmul.name)) return false;
+  // Gemm adds its bias itself, so it can only go when the bias fits MatMulNBits's bias input.
+  if (m.matmul.opType === 'Gemm' && m.bias !== undefined && !fusableBias(view, m)) return false;
   const w = view.initializer(m.weight);
   return !!w && dtypeOf(w.dataType) === 'float32' && m.inDim * m.outDim >= s.minElements;
 }
 
+/** The weight as row-major [K, N], transposing Gemm's transB=1 [N, K] layout. */
+function weightInOut(w: Float32Array, m: LinearMatch): Float32Array {
+  if (m.layout === 'in_out') return w;
+  const k = m.inDim;
+  const n = m.outDim;
+  const out = new Float32Array(k * n);
+  for (let col = 0; col < n; col++) for (let r = 0; r < k; r++) out[r * n + col] = w[col * k + r];
+  return out;
+}
+
+interface PackedWeight {
+  inputs: [packed: string, scales: string, zeroPoints: string];
+  blockSize: number;
+}
+
+/** Quantizes one weight and adds its MatMulNBits initializers (B, scales, zero points when asymmetric). */
+function addPackedWeight(e: GraphEditor, model: OnnxModel, m: LinearMatch, s: Int4Settings): PackedWeight {
+  const k = m.inDim;
+  const n = m.outDim;
+  const weight = weightInOut(tensorArray(e.view.initializer(m.weight)!, model) as Float32Array, m);
+  const blockSize = layerBlockSize(k, s.blockSize);
+  const q = quantizeInt4Blocks(weight, k, n, blockSize, s.symmetric);
+  const packed = e.uniqueName(`${m.weight}_int4`);
+  const scales = e.uniqueName(`${m.weight}_int4_scales`);
+  e.addInitializer(makeTensor(packed, 'uint8', [n, q.blocksPerColumn, blockSize / 2], q.packed));
+  e.addInitializer(makeTensor(scales, 'float32', [n * q.blocksPerColumn], q.scales));
+  let zeroPoints = '';
+  if (q.zeroPoints) {
+    zeroPoints = e.uniqueName(`${m.weight}_int4_zero_points`);
+    e.addInitializer(makeTensor(zeroPoints, 'uint8', [q.zeroPoints.length], q.zeroPoints));
+  }
+  return { inputs: [packed, scales, zeroPoints], blockSize };
+}
+
 /** The pure pass: returns a new model; the input model and its tensors are left as they were. */
-export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}): OnnxModel {
+export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}, ctx: StepContext = {}): OnnxModel {
   const s = normalizeInt4(options);
   const view = GraphView.of(model.proto);
   const targets = findLinears(view).filter((m) => quantizable(view, m, s));
   if (targets.length === 0) return model;
   const proto = editModel(model.proto, (e) => {
-    const replaced = new Set<string>();
-    for (const m of targets) {
-      const k = m.inDim;
-      const n = m.outDim;
-      const weight = tensorArray(view.initializer(m.weight)!, model) as Float32Array;
-      const blockSize = layerBlockSize(k, s.blockSize);
-      const q = quantizeInt4Blocks(weight, k, n, blockSize, s.symmetric);
-      const base = m.weight;
-      const packedName = e.uniqueName(`${base}_int4`);
-      const scalesName = e.uniqueName(`${base}_int4_scales`);
-      e.addInitializer(makeTensor(packedName, 'uint8', [n, q.blocksPerColumn, blockSize / 2], q.packed));
-      e.addInitializer(makeTensor(scalesName, 'float32', [n * q.blocksPerColumn], q.scales));
-      let zpName = '';
-      if (q.zeroPoints) {
-        zpName = e.uniqueName(`${base}_int4_zero_points`);
-        e.addInitializer(makeTensor(zpName, 'uint8', [q.zeroPoints.length], q.zeroPoints));
+    // Layers that share (tie) a weight in the same layout share its packed copy too.
+    const packedByWeight = new Map<string, PackedWeight>();
+    targets.forEach((m, i) => {
+      if (ctx.signal?.aborted) {
+        throw new MmkitError('CANCELLED', `quantize.int4 was cancelled at layer '${m.matmul.name || m.weight}'.`, { node: m.matmul.name });
+      }
+      const key = `${m.layout}:${m.weight}`;
+      let packed = packedByWeight.get(key);
+      if (!packed) {
+        packed = addPackedWeight(e, model, m, s);
+        packedByWeight.set(key, packed);
       }
       const bias = fusableBias(view, m);
       // Optional inputs: zero_points (3), g_idx (4, unused), bias (5); trailing empty ones are dropped.
-      const inputs = bias ? [m.input, packedName, scalesName, zpName, '', bias] : [m.input, packedName, scalesName, zpName].filter((x) => x !== '');
+      const inputs = bias ? [m.input, ...packed.inputs, '', bias] : [m.input, ...packed.inputs].filter((x) => x !== '');
       const output = bias ? m.output : m.matmul.output[0];
-      const fused = node('MatMulNBits', inputs, [output], { K: k, N: n, bits: 4, block_size: blockSize, accuracy_level: s.accuracyLevel }, {
-        name: e.uniqueName(`${m.matmul.name || base}_int4`),
-        domain: MS_DOMAIN,
-      });
-      e.replaceNode(m.matmul, fused);
+      const attrs = { K: m.inDim, N: m.outDim, bits: 4, block_size: packed.blockSize, accuracy_level: s.accuracyLevel };
+      e.replaceNode(m.matmul, node('MatMulNBits', inputs, [output], attrs, { name: e.uniqueName(`${m.matmul.name || m.weight}_int4`), domain: MS_DOMAIN }));
       if (bias && m.add) e.removeNode(m.add);
-      replaced.add(m.weight);
+      ctx.onProgress?.(i + 1, targets.length, 'quantize.int4');
+    });
+    // A float weight that some other node still reads stays; otherwise it goes.
+    const rewritten = new Set(targets.map((m) => m.matmul));
+    for (const w of new Set(targets.map((m) => m.weight))) {
+      if (view.consumers(w).every((c) => rewritten.has(c)) && !view.isGraphOutput(w)) e.removeInitializer(w);
     }
-    // A weight that some other node still reads stays; otherwise its float copy goes.
-    const stillRead = new Set(view.nodes.filter((x) => !targets.some((m) => m.matmul === x)).flatMap((x) => x.input));
-    for (const w of replaced) if (!stillRead.has(w) && !view.isGraphOutput(w)) e.removeInitializer(w);
     e.setOpset(MS_DOMAIN, 1);
   });
   return { ...model, proto };
@@ -132,7 +162,7 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
 registerStep<QuantizeInt4Options>({
   op: 'quantize.int4',
   normalize: normalizeInt4,
-  async apply(model, options) {
-    return quantizeInt4(model, options as QuantizeInt4Options);
+  async apply(model, options, ctx) {
+    return quantizeInt4(model, options as QuantizeInt4Options, ctx);
   },
 });
