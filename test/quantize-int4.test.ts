@@ -272,4 +272,31 @@ describe('quantize.int4 on vit-tiny-mnist', () => {
       }
     }
   });
+
+  it('records its full options in the recipe, which replays to a byte-identical model', async () => {
+    const p = mm.load(VIT).step('quantize.int4', { blockSize: 64, symmetric: false });
+    expect(p.recipe.steps).toEqual([
+      { op: 'quantize.int4', options: { blockSize: 64, symmetric: false, accuracyLevel: 4, exclude: { nodes: [] }, minElements: 0 } },
+    ]);
+    const first = serializeModel(await p.model());
+    const again = serializeModel(await mm.fromRecipe(JSON.stringify(p.recipe)).model());
+    expect(Buffer.from(again).equals(Buffer.from(first))).toBe(true);
+  });
+
+  // Level 1 (fp32 activations) must agree closely; at level 4 each runtime's int8 quantization of A differs a little.
+  for (const [accuracyLevel, tolerance] of [[1, 1e-4], [4, 1e-2]] as const) {
+    it(`runs in onnxruntime-web (wasm) with the logits of onnxruntime-node, accuracy level ${accuracyLevel} (within ${tolerance} relative)`, async () => {
+      const web = require('onnxruntime-web') as typeof import('onnxruntime-web');
+      const bytes = serializeModel(quantizeInt4(await readModel(VIT), { accuracyLevel }));
+      const pixels = seeded(2 * 784, 41, 1);
+      const session = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+      try {
+        const out = await session.run({ [session.inputNames[0]]: new web.Tensor('float32', pixels, [2, 1, 28, 28]) });
+        const node = await runOnce(bytes, session.inputNames[0], pixels, [2, 1, 28, 28]);
+        expect(relativeError(out[session.outputNames[0]].data as Float32Array, node)).toBeLessThan(tolerance);
+      } finally {
+        await session.release();
+      }
+    });
+  }
 });
