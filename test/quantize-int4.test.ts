@@ -199,6 +199,7 @@ describe('quantize.int4 packing (MatMulNBits layout)', () => {
     }
     expect(quantizeInt4(model, { exclude: { nodes: ['/fc/MatMul'] } })).toBe(model);
     expect(quantizeInt4(model, { minElements: 72 * 24 + 1 })).toBe(model);
+    expect(() => quantizeInt4(model, { exclude: { nodes: ['/fc/MatMull'] } })).toThrow(expect.objectContaining({ code: 'BAD_OPTION', node: '/fc/MatMull' }));
   });
 });
 

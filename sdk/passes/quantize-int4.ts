@@ -35,7 +35,7 @@ export interface QuantizeInt4Options {
   symmetric?: boolean;
   /** Default 4: the CPU kernel quantizes A to int8 per block and runs int8 dot products. */
   accuracyLevel?: Int4AccuracyLevel;
-  /** MatMul node names to leave in float32. */
+  /** MatMul / Gemm node names to leave in float32 (each must name a node of the model). */
   exclude?: { nodes?: string[] };
   /** Weights with fewer elements stay float32 (default 0: quantize all). */
   minElements?: number;
@@ -125,6 +125,13 @@ function addPackedWeight(e: GraphEditor, model: OnnxModel, m: LinearMatch, s: In
 export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}, ctx: StepContext = {}): OnnxModel {
   const s = normalizeInt4(options);
   const view = GraphView.of(model.proto);
+  const unknown = s.exclude.nodes.filter((name) => !view.nodes.some((x) => x.name === name));
+  if (unknown.length > 0) {
+    throw new MmkitError('BAD_OPTION', `quantize.int4: exclude.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which the model does not have.`, {
+      node: unknown[0],
+      hint: 'Check the spelling against the ONNX node names of the model (a MatMul or Gemm, e.g. "/fc1/MatMul").',
+    });
+  }
   const targets = findLinears(view).filter((m) => quantizable(view, m, s));
   if (targets.length === 0) return model;
   const proto = editModel(model.proto, (e) => {
