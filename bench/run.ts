@@ -1,4 +1,5 @@
 import { benchIo } from './io';
+import { benchQuantize } from './quantize';
 
 /**
  * `npm run bench`: every benchmark prints one JSON line per figure, each a ratio against a
@@ -6,6 +7,7 @@ import { benchIo } from './io';
  */
 const benches: Record<string, () => Promise<void>> = {
   io: benchIo,
+  quantize: benchQuantize,
 };
 
 async function main(): Promise<void> {
