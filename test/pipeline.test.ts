@@ -250,3 +250,11 @@ describe('quantize through the pipeline', () => {
     expect(q.recipe.steps[0].op).toBe('quantize.dynamic');
   });
 });
+
+it("quantize({ mode: 'int4' }) runs the shipped ViT with weight-only 4-bit blocks", async () => {
+  const base = mm.load('datasets/models/vit-tiny-mnist.onnx');
+  const test = mm.datasets.mnist({ split: 'test' }).take(500);
+  const r = await base.quantize({ mode: 'int4', blockSize: 32 }).evaluate(test, { baseline: base, batchSize: 100 });
+  expect(r.model.size.fileBytes).toBeLessThan(0.3 * r.baseline!.size.fileBytes);
+  expect(r.agreement!.top1).toBeGreaterThan(0.98);
+});

@@ -1,2 +1,3 @@
 // Each pass module registers its pipeline step when loaded (see sdk/pipeline/steps.ts).
 import './quantize-dynamic';
+import './quantize-int4';

@@ -8,6 +8,7 @@ import { canonicalJson, type Json, type Recipe, type StepRecord } from './recipe
 import { stepKind, type StepContext } from './steps';
 import '../passes'; // registers the pass steps
 import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
+import type { QuantizeInt4Options } from '../passes/quantize-int4';
 import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
@@ -16,7 +17,7 @@ import { inspect } from 'node:util';
 import { JUPYTER_DISPLAY, evaluationView, summaryView, type MimeBundle } from '../report';
 import { pipelinePanel, withView } from './displays';
 
-export type QuantizeOptions = { mode: 'dynamic' } & DynamicQuantOptions;
+export type QuantizeOptions = ({ mode: 'dynamic' } & DynamicQuantOptions) | ({ mode: 'int4' } & QuantizeInt4Options);
 
 interface Loaded {
   model: OnnxModel;
@@ -69,7 +70,8 @@ export class Pipeline {
 
   /**
    * Quantizes the model. `mode: 'dynamic'`: int8 weights of MatMul/Gemm, activations quantized
-   * at run time (see sdk/passes/quantize-dynamic.ts for the options and their defaults).
+   * at run time (sdk/passes/quantize-dynamic.ts). `mode: 'int4'`: weight-only 4-bit blocks in
+   * com.microsoft MatMulNBits (sdk/passes/quantize-int4.ts). Those files give options and defaults.
    */
   quantize(options: QuantizeOptions): Pipeline {
     const { mode, ...rest } = options;
