@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import { readModel, writeModel } from '../sdk/onnx';
 import { timeModel } from '../sdk/eval';
 import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
+import { quantizeInt4 } from '../sdk/passes/quantize-int4';
 import { report } from './measure';
 import { BENCH_CACHE, vitB16File } from './vit-b16';
 
-/** Dynamic int8 on the ViT-B/16-shaped model: size, latency at batch 8 and the time to quantize. */
+/** Dynamic int8 (size, batch-8 latency, time to quantize) and int4 (size) on the ViT-B/16-shaped model. */
 export async function benchQuantize(): Promise<void> {
   const src = await vitB16File();
   const fp32 = await readModel(src);
@@ -24,4 +25,9 @@ export async function benchQuantize(): Promise<void> {
   const ratio = q.latency.perBatchMs.p50 / f.latency.perBatchMs.p50;
   report({ bench: 'quantize.vit-b16', metric: 'int8 dynamic latency / fp32 latency (batch 8, p50)', value: ratio, unit: 'ratio', target: '<= 0.6', pass: ratio <= 0.6, detail: { fp32_ms: f.latency.perBatchMs.p50, int8_ms: q.latency.perBatchMs.p50 } });
   rmSync(out, { force: true });
+  const int4File = path.join(BENCH_CACHE, 'vit-b16-int4.onnx');
+  await writeModel(quantizeInt4(fp32, { blockSize: 32 }), int4File);
+  const int4Ratio = statSync(int4File).size / statSync(src).size;
+  report({ bench: 'quantize.vit-b16', metric: 'int4 (block 32) size / fp32 size', value: int4Ratio, unit: 'ratio', target: '<= 0.17', pass: int4Ratio <= 0.17, detail: { int4_mb: statSync(int4File).size / 2 ** 20 } });
+  rmSync(int4File, { force: true });
 }
