@@ -3,23 +3,10 @@
  * AbortSignal is aborted, so a Progress-driven loop ends with CANCELLED. Plain tslab only
  * stopped awaiting the cell and let the loop run on in the background.
  */
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KernelClient } from '../kernel-extras/runner/kernel-client';
+import { describe, expect, it } from 'vitest';
+import { useKernel } from './kernel-session';
 
-const ROOT = path.resolve(__dirname, '..');
-let kernel: KernelClient;
-
-beforeAll(async () => {
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-  expect(build.status, `npm run build failed:\n${build.stdout}${build.stderr}`).toBe(0);
-  kernel = await KernelClient.start({ cwd: ROOT });
-}, 120_000);
-
-afterAll(async () => {
-  await kernel?.shutdown();
-});
+const kernelOf = useKernel();
 
 describe('interrupting a cell', () => {
   it('aborts the cell signal, which stops a loop driven by Progress', async () => {
@@ -39,12 +26,12 @@ describe('interrupting a cell', () => {
       '}',
     ].join('\n');
     let interrupted = false;
-    const { reply } = await kernel.execute(long, {
+    const { reply } = await kernelOf().execute(long, {
       timeoutMs: 60_000,
       onMessage: (m) => {
         if (!interrupted && m.header.msg_type === 'update_display_data') {
           interrupted = true;
-          kernel.interrupt();
+          kernelOf().interrupt();
         }
       },
     });
@@ -53,7 +40,7 @@ describe('interrupting a cell', () => {
 
     // Give a runaway loop ample time to show itself, then check it made no progress. (The
     // failed cell's declarations are gone, as always in tslab; globalThis keeps the counter.)
-    const check = await kernel.execute(
+    const check = await kernelOf().execute(
       [
         "import { cellSignal } from './dist/sdk/report';",
         'const g = globalThis as typeof globalThis & { steps: number; seen?: string };',
