@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { MmkitError } from '../errors';
+import { hashFile } from '../hash-file';
 import { cancelled, isAbort, refused, unreachable } from './errors';
 
 /** What one request to the hub needs besides the URL. */
@@ -127,10 +127,8 @@ export async function downloadTo(part: string, url: string, ctx: HubContext, exp
 
 /** sha256 (LFS ETags) or git blob sha1 (ETags of small git files) of a file, streamed. */
 export async function contentId(file: string, kind: 'sha256' | 'git-sha1'): Promise<string> {
-  const hash = createHash(kind === 'sha256' ? 'sha256' : 'sha1');
-  if (kind === 'git-sha1') hash.update(`blob ${(await fs.stat(file)).size}\0`);
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  if (kind === 'sha256') return hashFile(file);
+  return hashFile(file, 'sha1', `blob ${(await fs.stat(file)).size}\0`);
 }
 
 /** Checks a downloaded file against the hub's size and ETag; a bad file is deleted. */

@@ -1,6 +1,7 @@
 import { readModel, type OnnxModel } from '../onnx';
 import { resolveHubModel } from '../hub';
-import { loadFileSource, sha256File, sourceKind } from './source';
+import { hashFile } from '../hash-file';
+import { loadFileSource, sourceKind } from './source';
 import { downloadModelUrl } from './url-source';
 
 export interface LoadedSource {
@@ -22,11 +23,11 @@ export async function loadSource(uri: string): Promise<LoadedSource> {
     }
     case 'url': {
       const file = await downloadModelUrl(uri);
-      return { model: await readModel(file), sha256: await sha256File(file), pinnedUri: uri, protect: [file] };
+      return { model: await readModel(file), sha256: await hashFile(file), pinnedUri: uri, protect: [file] };
     }
     case 'file': {
       const model = await loadFileSource(uri);
-      return { model, sha256: await sha256File(model.path ?? uri), pinnedUri: uri, protect: [model.path ?? uri] };
+      return { model, sha256: await hashFile(model.path ?? uri), pinnedUri: uri, protect: [model.path ?? uri] };
     }
   }
 }

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { MmkitError } from '../errors';
 import { readModel, type OnnxModel } from '../onnx';
@@ -11,12 +10,6 @@ export function sourceKind(uri: string): SourceKind {
   if (/^https?:\/\//i.test(uri)) return 'url';
   if (uri.startsWith('hf:')) return 'hub';
   return 'file';
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Reads a model from a local path; a directory or a missing file gets a typed error. */

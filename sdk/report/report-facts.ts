@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { MmkitError } from '../errors';
+import { hashFile } from '../hash-file';
 
 /**
  * Facts an output can carry for the notebook's HTML report (the recipe that made a model,
@@ -38,7 +38,5 @@ export async function modelFact(file: string, name = path.basename(file)): Promi
   } catch (cause) {
     throw new MmkitError('FILE_NOT_FOUND', `Cannot hash ${file}: it does not exist.`, { file, cause });
   }
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return { name, path: file, sha256: hash.digest('hex'), bytes };
+  return { name, path: file, sha256: await hashFile(file), bytes };
 }
