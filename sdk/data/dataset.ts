@@ -1,6 +1,6 @@
 import { MmkitError } from '../errors';
 import { batchSize, concatBatches, sliceBatch, type Batch } from './batch';
-import { mulberry32 } from './random';
+import { mulberry32, permutation } from './random';
 import type { TensorData } from './tensor-data';
 
 type BatchSource = () => AsyncIterator<Batch>;
@@ -127,12 +127,8 @@ export class Dataset implements AsyncIterable<Batch> {
         per = Math.max(per, k);
         for (let i = 0; i < k; i++) items.push(sliceBatch(b, i, i + 1));
       }
-      const rand = mulberry32(seed);
-      for (let i = items.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [items[i], items[j]] = [items[j], items[i]];
-      }
-      for (let s = 0; s < items.length; s += per) yield concatBatches(items.slice(s, s + per));
+      const order = Array.from(permutation(items.length, mulberry32(seed)), (i) => items[i]);
+      for (let s = 0; s < order.length; s += per) yield concatBatches(order.slice(s, s + per));
     }, this.info);
   }
 

@@ -6,7 +6,7 @@ export type { TensorData } from './tensor-data';
 export { elementCount, sliceRows, concatRows, isTensorData } from './tensor-data';
 export { mnist, MNIST_MEAN, MNIST_STD } from './mnist';
 export type { MnistOptions } from './mnist';
-export { mulberry32 } from './random';
+export { mulberry32, permutation } from './random';
 export { imageFolder } from './image-folder';
 export type { ImageFolderOptions } from './image-folder';
 export * from './shapes';

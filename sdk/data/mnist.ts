@@ -1,6 +1,6 @@
 import { MmkitError } from '../errors';
 import { Dataset } from './dataset';
-import { mulberry32 } from './random';
+import { mulberry32, permutation } from './random';
 
 /** MNIST's usual normalisation constants (mean and std of the training pixels in [0, 1]). */
 export const MNIST_MEAN = 0.1307;
@@ -44,12 +44,8 @@ function loadSplits(): { train: Split; test: Split } {
     const n = Math.floor(data.length / PIXELS);
     for (let i = 0; i < n; i++) (i % TEST_EVERY === TEST_EVERY - 1 ? index.test : index.train).push([d, i]);
   });
-  const build = (refs: [number, number][]): Split => {
-    const rand = mulberry32(ORDER_SEED);
-    for (let i = refs.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [refs[i], refs[j]] = [refs[j], refs[i]];
-    }
+  const build = (unordered: [number, number][]): Split => {
+    const refs = Array.from(permutation(unordered.length, mulberry32(ORDER_SEED)), (i) => unordered[i]);
     const pixels = new Float32Array(refs.length * PIXELS);
     const labels = new Int32Array(refs.length);
     refs.forEach(([d, i], k) => {

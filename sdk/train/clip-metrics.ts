@@ -64,7 +64,11 @@ export async function measureClip(embed: ClipEmbedder, opts: ClipMetricsOptions)
     const dim = image.length / scenes.length;
     scenes.forEach((scene, i) => {
       let best = 0;
-      for (let c = 1; c < prompts.input_ids.dims[0]; c++) if (dot(image, i, text, c, dim) > dot(image, i, text, best, dim)) best = c;
+      let bestScore = dot(image, i, text, 0, dim);
+      for (let c = 1; c < prompts.input_ids.dims[0]; c++) {
+        const score = dot(image, i, text, c, dim);
+        if (score > bestScore) [best, bestScore] = [c, score];
+      }
       if (best === scene.classIndex) correct++;
     });
   }

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32 } from '../data';
+import { mulberry32, permutation } from '../data';
 import { renderShapes, shapeIndices, shapesTokenizer, SHAPES_SPLIT_SIZES } from '../data/shapes';
 import { MmkitError } from '../errors';
 import { checkSpec, clipForward, initWeights, type ClipSpec, type TfParams, type Weights } from '../models';
 import { measureClip, type ClipEmbedder, type ClipMetrics } from './clip-metrics';
-import { permutation } from './images';
 import { trainLoop, type EpochRecord, type StepProgress, type TrainResult } from './loop';
 
 export interface TrainClipOptions {

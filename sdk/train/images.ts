@@ -43,16 +43,6 @@ export function sliceImages(set: ImageSet, start: number, end: number): ImageSet
   return { pixels: set.pixels.subarray(start * per, end * per), labels: set.labels.subarray(start, end), shape: set.shape, size: end - start };
 }
 
-/** A seeded Fisher–Yates permutation of 0..n-1. */
-export function permutation(n: number, rand: () => number): Int32Array {
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
 /**
  * Copies the images at `indices` into one batch, each moved by a random whole-pixel shift of at
  * most `maxShift` in x and y; uncovered pixels get `fill` (the background value).

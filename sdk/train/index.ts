@@ -6,7 +6,7 @@ export { trainLoop } from './loop';
 export type { TrainLoopOptions, TrainResult, EpochRecord, StepProgress } from './loop';
 export { trainVit, tfAccuracy } from './vit';
 export type { TrainVitOptions } from './vit';
-export { collectImages, sliceImages, permutation, shiftedBatch } from './images';
+export { collectImages, sliceImages, shiftedBatch } from './images';
 export type { ImageSet } from './images';
 export { logProgress } from './progress';
 export { renderCard, writeCard } from './card';

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32, type Batch } from '../data';
+import { mulberry32, permutation, type Batch } from '../data';
 import { MmkitError } from '../errors';
 import { checkSpec, initWeights, vitLogits, type TfParams, type VitSpec, type Weights } from '../models';
-import { collectImages, permutation, shiftedBatch, sliceImages, type ImageSet } from './images';
+import { collectImages, shiftedBatch, sliceImages, type ImageSet } from './images';
 import { trainLoop, type EpochRecord, type StepProgress, type TrainResult } from './loop';
 
 export interface TrainVitOptions {
