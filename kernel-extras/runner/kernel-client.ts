@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as zmq from 'zeromq';
 import { MmkitError } from '../../sdk/errors';
-import { PACKAGE_ROOT } from '../../sdk/version';
+import { kernelSpec } from '../kernelspec';
 import { decodeMessage, encodeMessage, newHeader, type JupyterMessage } from '../wire';
 
 export interface KernelClientOptions {
@@ -37,9 +37,6 @@ export interface ExecuteOutcome {
   /** The iopub messages the request caused, between busy and idle, in order. */
   messages: JupyterMessage[];
 }
-
-// The built launcher, also when this module runs from sources (tests).
-const LAUNCHER = path.join(PACKAGE_ROOT, 'dist', 'kernel-extras', 'launch.js');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -111,7 +108,8 @@ export class KernelClient {
         hb_port: ports.hb,
       }),
     );
-    const argv = (options.argv ?? [process.execPath, LAUNCHER, '--config-path', '{connection_file}']).map((arg) =>
+    // The installed kernelspec's own command line, so the runner starts the same kernel Jupyter does.
+    const argv = (options.argv ?? kernelSpec().argv).map((arg) =>
       arg.replace('{connection_file}', connectionFile),
     );
     const child = spawn(argv[0], argv.slice(1), {
