@@ -1,7 +1,7 @@
 import { MmkitError } from '../errors';
 import { GraphView, typedArrayFor, type OnnxModel } from '../onnx';
 import { createSession, type Device } from '../runtime';
-import type { TensorData } from '../data';
+import { elementCount, type TensorData } from '../data';
 
 /**
  * Every intermediate tensor's shape, learned by running the model once on zeros: batch and
@@ -18,13 +18,17 @@ export async function probeShapes(model: OnnxModel, opts: { device?: Device } = 
     }
     const dims = info.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
     const Ctor = typedArrayFor(info.dtype);
-    feeds[input.name] = { data: new Ctor(dims.reduce((a, b) => a * b, 1)), dims, dtype: info.dtype };
+    feeds[input.name] = { data: new Ctor(elementCount(dims)), dims, dtype: info.dtype };
   }
   const taps = [...new Set(view.nodes.flatMap((n) => n.output).filter((o) => o !== ''))];
   const session = await createSession(model, { device: opts.device ?? 'cpu', taps });
-  const outputs = await session.run(feeds, { fetch: taps });
-  const shapes = new Map<string, number[]>();
-  for (const [name, t] of Object.entries(outputs)) shapes.set(name, t.dims);
-  for (const [name, t] of Object.entries(feeds)) shapes.set(name, t.dims);
-  return shapes;
+  try {
+    const outputs = await session.run(feeds, { fetch: taps });
+    const shapes = new Map<string, number[]>();
+    for (const [name, t] of Object.entries(outputs)) shapes.set(name, t.dims);
+    for (const [name, t] of Object.entries(feeds)) shapes.set(name, t.dims);
+    return shapes;
+  } finally {
+    await session.dispose();
+  }
 }

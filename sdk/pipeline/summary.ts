@@ -1,4 +1,5 @@
 import { GraphView, dtypeOf, tensorDims, tensorByteSize, type DType, type OnnxModel, type NodeProto } from '../onnx';
+import { elementCount } from '../data';
 import { probeShapes } from './probe';
 import type { Device } from '../runtime';
 
@@ -43,8 +44,6 @@ export interface ModelSummary {
   probedBatch?: number;
 }
 
-const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
-
 /** FLOPs (2 × multiply-adds) of the ops that dominate a vision transformer or CNN. */
 export function nodeFlops(node: NodeProto, inShapes: (number[] | undefined)[], outShapes: (number[] | undefined)[], view: GraphView): number {
   const out = outShapes[0];
@@ -55,20 +54,20 @@ export function nodeFlops(node: NodeProto, inShapes: (number[] | undefined)[], o
     case 'MatMulNBits': {
       const a = inShapes[0];
       if (!a) return 0;
-      return 2 * product(out) * a[a.length - 1];
+      return 2 * elementCount(out) * a[a.length - 1];
     }
     case 'Gemm': {
       const a = inShapes[0];
       if (!a) return 0;
       const transA = view.attrInt(node, 'transA', 0);
-      return 2 * product(out) * (transA ? a[0] : a[1]);
+      return 2 * elementCount(out) * (transA ? a[0] : a[1]);
     }
     case 'Conv':
     case 'ConvInteger': {
       const w = inShapes[1];
       if (!w) return 0;
       // Each output element sums over Cin/group × kernel positions.
-      return 2 * product(out) * product(w.slice(1));
+      return 2 * elementCount(out) * elementCount(w.slice(1));
     }
     default:
       return 0;
@@ -100,7 +99,7 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
     for (const name of node.input) {
       const init = view.initializer(name);
       if (!init) continue;
-      const n = product(tensorDims(init));
+      const n = elementCount(tensorDims(init));
       params += n;
       bytes += tensorByteSize(init);
       if (n > largest) {
@@ -117,7 +116,7 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
   // Totals count each initializer once, even when several nodes share it.
   for (const init of view.initializers) {
     const d = dtypeOf(init.dataType);
-    const n = product(tensorDims(init));
+    const n = elementCount(tensorDims(init));
     const b = tensorByteSize(init);
     totals.params += n;
     totals.bytes += b;
