@@ -1,4 +1,4 @@
-import { Pipeline, parseRecipe, type Recipe } from './pipeline';
+import { Pipeline, parseRecipe, type FromRecipeOptions, type Recipe } from './pipeline';
 import { Dataset, imageFolder, mnist, shapes } from './data';
 import { display } from './report';
 
@@ -7,14 +7,14 @@ export const mm = {
   /** A lazy pipeline over a model file (path), an http(s) URL or a hub reference ('hf:org/repo'). */
   load: (src: string): Pipeline => Pipeline.load(src),
   /** Rebuilds the pipeline a recipe describes (object or JSON text). */
-  fromRecipe: (recipe: Recipe | string): Pipeline => Pipeline.fromRecipe(parseRecipe(recipe)),
+  fromRecipe: (recipe: Recipe | string, opts?: FromRecipeOptions): Pipeline => Pipeline.fromRecipe(parseRecipe(recipe), opts),
   datasets: { mnist, shapes, imageFolder, fromTensors: Dataset.fromTensors, from: Dataset.from },
   /** Shows any value in the notebook (rich bundle when it has one), or prints it in a terminal. */
   display,
 };
 
 export { Pipeline } from './pipeline';
-export type { QuantizeOptions, Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
+export type { QuantizeOptions, FromRecipeOptions, StepReport, Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
 export { Dataset } from './data';
 export type { Batch, TensorData, MnistOptions } from './data';
 export { MmkitError, isMmkitError } from './errors';

@@ -2,6 +2,7 @@ import { MmkitError } from '../errors';
 import { batchSize, concatBatches, sliceBatch, type Batch } from './batch';
 import { mulberry32, permutation } from './random';
 import type { TensorData } from './tensor-data';
+import type { DatasetSpec } from './spec';
 
 type BatchSource = () => AsyncIterator<Batch>;
 
@@ -12,6 +13,8 @@ export interface DatasetInfo {
   size?: number;
   /** Class names by label index, when the labels have names. */
   classes?: readonly string[];
+  /** How to rebuild this dataset (built-in sources only); recipes record it. */
+  spec?: DatasetSpec;
 }
 
 /**
@@ -66,7 +69,7 @@ export class Dataset implements AsyncIterable<Batch> {
         yield k <= left ? b : sliceBatch(b, 0, left);
         left -= k;
       }
-    }, { ...this.info, size: this.size === undefined ? undefined : Math.min(n, this.size) });
+    }, { ...this.info, size: this.size === undefined ? undefined : Math.min(n, this.size), spec: withOp(this.info.spec, 'take', n) });
   }
 
   /** Everything after the first n items. */
@@ -84,7 +87,7 @@ export class Dataset implements AsyncIterable<Batch> {
         yield left > 0 ? sliceBatch(b, left, k) : b;
         left = 0;
       }
-    }, { ...this.info, size: this.size === undefined ? undefined : Math.max(0, this.size - n) });
+    }, { ...this.info, size: this.size === undefined ? undefined : Math.max(0, this.size - n), spec: withOp(this.info.spec, 'skip', n) });
   }
 
   /** Regroups items into batches of n (the last one may be smaller). */
@@ -110,7 +113,7 @@ export class Dataset implements AsyncIterable<Batch> {
         }
       }
       if (count > 0) yield concatBatches(pending);
-    }, this.info);
+    }, { ...this.info, spec: withOp(this.info.spec, 'batch', n) });
   }
 
   /**
@@ -129,7 +132,7 @@ export class Dataset implements AsyncIterable<Batch> {
       }
       const order = Array.from(permutation(items.length, mulberry32(seed)), (i) => items[i]);
       for (let s = 0; s < order.length; s += per) yield concatBatches(order.slice(s, s + per));
-    }, this.info);
+    }, { ...this.info, spec: withOp(this.info.spec, 'shuffle', seed) });
   }
 
   /** Transforms every batch (preprocessing, augmentation, renaming inputs). */
@@ -138,7 +141,7 @@ export class Dataset implements AsyncIterable<Batch> {
     return Dataset.from(async function* () {
       let i = 0;
       for await (const b of self) yield await fn(b, i++);
-    }, this.info);
+    }, { ...this.info, spec: undefined }); // a function cannot be recorded
   }
 
   /** All items as one batch (small datasets and calibration sets). */
@@ -151,6 +154,10 @@ export class Dataset implements AsyncIterable<Batch> {
     if (parts.length === 0) throw new MmkitError('BAD_DATASET', `Dataset ${this.name ?? ''} is empty.`.replace('  ', ' '), { hint: 'Check take()/skip() counts and the data source.' });
     return concatBatches(parts);
   }
+}
+
+function withOp(spec: DatasetSpec | undefined, op: DatasetSpec['ops'][number][0], arg: number): DatasetSpec | undefined {
+  return spec && { ...spec, ops: [...spec.ops, [op, arg]] };
 }
 
 function checkCount(op: string, n: number, min = 0): void {

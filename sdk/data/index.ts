@@ -10,3 +10,5 @@ export { mulberry32, permutation } from './random';
 export { imageFolder } from './image-folder';
 export type { ImageFolderOptions } from './image-folder';
 export * from './shapes';
+export { datasetFromSpec, registerDatasetSource } from './spec';
+export type { DatasetSpec, SpecValue } from './spec';

@@ -1,6 +1,7 @@
 import { MmkitError } from '../errors';
 import { Dataset } from './dataset';
 import { mulberry32, permutation } from './random';
+import { registerDatasetSource, specArgs } from './spec';
 
 /** MNIST's usual normalisation constants (mean and std of the training pixels in [0, 1]). */
 export const MNIST_MEAN = 0.1307;
@@ -74,5 +75,8 @@ export function mnist(opts: MnistOptions): Dataset {
     name: `mnist:${opts.split}`,
     batchSize: opts.batchSize ?? 32,
     classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    spec: { source: 'mnist', args: specArgs(opts), ops: [] },
   });
 }
+
+registerDatasetSource('mnist', (args) => mnist(args as unknown as MnistOptions));

@@ -2,6 +2,7 @@ import { MmkitError } from '../errors';
 import { WordTokenizer } from '../models/tokenizer';
 import { Dataset } from './dataset';
 import { mulberry32 } from './random';
+import { registerDatasetSource, specArgs } from './spec';
 import type { TensorData } from './tensor-data';
 
 /**
@@ -202,6 +203,13 @@ export function shapes(opts: ShapesOptions): Dataset {
         else yield { inputs: { pixel_values: pixels, ...tokenizer.encode(scenes.map((sc) => sc.caption)) } };
       }
     },
-    { name: `shapes:${opts.split}:${task}`, size: indices.length, ...(task === 'zero-shot' ? { classes: shapeClassNames() } : {}) },
+    {
+      name: `shapes:${opts.split}:${task}`,
+      size: indices.length,
+      ...(task === 'zero-shot' ? { classes: shapeClassNames() } : {}),
+      spec: { source: 'shapes', args: specArgs(opts), ops: [] },
+    },
   );
 }
+
+registerDatasetSource('shapes', (args) => shapes(args as unknown as ShapesOptions));

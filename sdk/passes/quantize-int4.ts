@@ -17,7 +17,7 @@ import {
   type LinearMatch,
   type OnnxModel,
 } from '../onnx';
-import { registerStep, type StepContext } from '../pipeline/steps';
+import { registerStep, type RunContext } from '../pipeline/steps';
 import { quantizeInt4Blocks } from './int4-blocks';
 
 export type Int4BlockSize = 32 | 64 | 128;
@@ -126,7 +126,7 @@ function addPackedWeight(e: GraphEditor, model: OnnxModel, m: LinearMatch, s: In
 }
 
 /** The pure pass: returns a new model; the input model and its tensors are left as they were. */
-export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}, ctx: StepContext = {}): OnnxModel {
+export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}, ctx: RunContext = {}): OnnxModel {
   const s = normalizeInt4(options);
   const view = GraphView.of(model.proto);
   const unknown = s.exclude.nodes.filter((name) => !view.nodes.some((x) => x.name === name));

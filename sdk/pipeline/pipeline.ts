@@ -1,11 +1,11 @@
 import { MmkitError } from '../errors';
 import type { OnnxModel } from '../onnx';
 import { createSession, type Device, type SessionOptions } from '../runtime';
-import type { Batch, Dataset, TensorData } from '../data';
-import { isTensorData } from '../data';
+import type { Batch, TensorData } from '../data';
+import { Dataset, datasetFromSpec, isTensorData } from '../data';
 import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
 import { canonicalJson, type Json, type Recipe, type StepRecord } from './recipe';
-import { stepKind, type StepContext } from './steps';
+import { isDatasetRef, isPipelineRef, stepKind, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from './steps';
 import '../passes'; // registers the pass steps
 import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
 import type { QuantizeInt4Options } from '../passes/quantize-int4';
@@ -21,6 +21,19 @@ export type QuantizeOptions = ({ mode: 'dynamic' } & DynamicQuantOptions) | ({ m
 
 interface Loaded {
   model: OnnxModel;
+  /** What this stage's step reported, if anything. */
+  report?: StepReport;
+}
+
+/** A Dataset or Pipeline given as a step option: kept live beside the JSON ref the recipe records. */
+type Bound = Dataset | Pipeline;
+
+export interface FromRecipeOptions {
+  /**
+   * Datasets for steps whose recipe cannot rebuild their data (made with map() or from tensors),
+   * by the dataset name the recipe records (or by the option name, e.g. 'calibration').
+   */
+  data?: Record<string, Dataset>;
 }
 
 /**
@@ -39,6 +52,8 @@ export class Pipeline {
     private readonly record: StepRecord | undefined,
     /** Source hash a recipe pins; checked when the source is read. */
     private readonly pinnedSha256?: string,
+    /** This step's Dataset and Pipeline options, by option key. */
+    private readonly bound: ReadonlyMap<string, Bound> = new Map(),
   ) {}
 
   static load(src: string): Pipeline {
@@ -49,12 +64,17 @@ export class Pipeline {
   }
 
   /** Replays a recipe; the source must hash to what the recipe recorded. */
-  static fromRecipe(recipe: Recipe): Pipeline {
+  static fromRecipe(recipe: Recipe, opts: FromRecipeOptions = {}): Pipeline {
     let p = new Pipeline(recipe.source.uri, undefined, undefined, recipe.source.sha256);
-    for (const s of recipe.steps) {
+    recipe.steps.forEach((s, i) => {
       stepKind(s.op); // fail now, not at run time, on an unknown step
-      p = new Pipeline(p.uri, p, { op: s.op, options: s.options }, undefined);
-    }
+      const bound = new Map<string, Bound>();
+      for (const [key, value] of Object.entries(s.options)) {
+        if (isDatasetRef(value)) bound.set(key, replayDataset(value, key, `step ${i + 1} (${s.op})`, opts));
+        else if (isPipelineRef(value)) bound.set(key, Pipeline.fromRecipe(value.pipeline, opts));
+      }
+      p = new Pipeline(p.uri, p, { op: s.op, options: s.options }, undefined, bound);
+    });
     return p;
   }
 
@@ -64,8 +84,21 @@ export class Pipeline {
    */
   step<O>(op: string, options: O): Pipeline {
     const kind = stepKind(op);
-    const normalized = (kind.normalize as (o: O) => { [k: string]: Json })(options);
-    return new Pipeline(this.uri, this, { op, options: normalized });
+    // Datasets and pipelines are not JSON: the step keeps them live and normalize sees their refs.
+    const bound = new Map<string, Bound>();
+    let withRefs: unknown = options;
+    if (typeof options === 'object' && options !== null) {
+      const copy: Record<string, unknown> = { ...(options as Record<string, unknown>) };
+      for (const [key, value] of Object.entries(copy)) {
+        if (value instanceof Dataset || value instanceof Pipeline) {
+          bound.set(key, value);
+          copy[key] = refOf(value);
+        }
+      }
+      withRefs = copy;
+    }
+    const normalized = (kind.normalize as (o: unknown) => { [k: string]: Json })(withRefs);
+    return new Pipeline(this.uri, this, { op, options: normalized }, undefined, bound);
   }
 
   /**
@@ -81,7 +114,27 @@ export class Pipeline {
   /** The steps of this pipeline, root first. */
   get steps(): StepRecord[] {
     const out: StepRecord[] = [];
-    for (let p: Pipeline | undefined = this; p; p = p.parent) if (p.record) out.unshift(p.record);
+    for (let p: Pipeline | undefined = this; p; p = p.parent) if (p.record) out.unshift(p.currentRecord());
+    return out;
+  }
+
+  /** This stage's record with its refs drawn afresh (a teacher's source pin appears once it was read). */
+  private currentRecord(): StepRecord {
+    const record = this.record!;
+    if (this.bound.size === 0) return record;
+    const options = { ...record.options };
+    for (const [key, value] of this.bound) options[key] = refOf(value) as unknown as Json;
+    return { op: record.op, options };
+  }
+
+  /** What each step of the chain reported (realized sparsity, clamped values, ...), computing what is needed. */
+  async reports(ctx: RunContext = {}): Promise<StepReport[]> {
+    await this.materialize(ctx);
+    const out: StepReport[] = [];
+    for (let p: Pipeline | undefined = this; p; p = p.parent) {
+      const report = p.result && (await p.result).report;
+      if (report) out.unshift(report);
+    }
     return out;
   }
 
@@ -93,7 +146,7 @@ export class Pipeline {
   }
 
   /** The model of this stage, computing (once) whatever is not cached. */
-  async model(ctx: StepContext = {}): Promise<OnnxModel> {
+  async model(ctx: RunContext = {}): Promise<OnnxModel> {
     return (await this.materialize(ctx)).model;
   }
 
@@ -145,7 +198,7 @@ export class Pipeline {
     return p;
   }
 
-  private materialize(ctx: StepContext): Promise<Loaded> {
+  private materialize(ctx: RunContext): Promise<Loaded> {
     if (!this.result) {
       this.result = this.compute(ctx);
       // A failed stage may be retried (the file fixed, the network back): do not cache failures.
@@ -156,7 +209,7 @@ export class Pipeline {
     return this.result;
   }
 
-  private async compute(ctx: StepContext): Promise<Loaded> {
+  private async compute(ctx: RunContext): Promise<Loaded> {
     if (!this.parent || !this.record) {
       const { model, sha256, pinnedUri, protect } = await loadSource(this.uri);
       if (this.pinnedSha256 && this.pinnedSha256 !== sha256) {
@@ -169,10 +222,48 @@ export class Pipeline {
       return { model };
     }
     const input = await this.parent.materialize(ctx);
-    const model = await stepKind(this.record.op).apply(input.model, this.record.options, ctx);
-    if (model.proto === input.model.proto) return { model };
+    const out = await stepKind(this.record.op).apply(input.model, this.record.options, { ...ctx, refs: this.refs(ctx) });
+    const { model, report } = 'proto' in out ? { model: out, report: undefined } : (out as StepResult);
+    if (model.proto === input.model.proto) return { model, report };
     // A changed model is no longer the file it came from: sizes must come from the new bytes.
     // baseDir stays, so weights still in the source's external data files can be read.
-    return { model: { proto: model.proto, baseDir: model.baseDir } };
+    return { model: { proto: model.proto, baseDir: model.baseDir }, report };
   }
+
+  private refs(ctx: RunContext): StepContext['refs'] {
+    const lookup = (key: string, want: string): Bound => {
+      const value = this.bound.get(key);
+      if (!value) {
+        throw new MmkitError('BAD_OPTION', `${this.record!.op}: option '${key}' must be ${want}.`, { hint: `Pass ${want} as { ${key}: ... }.` });
+      }
+      return value;
+    };
+    return {
+      dataset: (key) => {
+        const v = lookup(key, 'a Dataset (e.g. mm.datasets.mnist({ split: "train" }).take(128))');
+        if (!(v instanceof Dataset)) throw new MmkitError('BAD_OPTION', `${this.record!.op}: option '${key}' is a pipeline, not a Dataset.`);
+        return v;
+      },
+      model: (key) => {
+        const v = lookup(key, "a pipeline (e.g. mm.load('teacher.onnx'))");
+        if (!(v instanceof Pipeline)) throw new MmkitError('BAD_OPTION', `${this.record!.op}: option '${key}' is a Dataset, not a pipeline.`);
+        return v.model(ctx);
+      },
+    };
+  }
+}
+
+function refOf(value: Bound): DatasetRef | PipelineRef {
+  if (value instanceof Pipeline) return { pipeline: value.recipe };
+  return { dataset: { name: value.name ?? null, size: value.size ?? null, spec: value.info.spec ?? null } };
+}
+
+function replayDataset(ref: DatasetRef, key: string, where: string, opts: FromRecipeOptions): Dataset {
+  const name = ref.dataset.name;
+  const given = (name !== null ? opts.data?.[name] : undefined) ?? opts.data?.[key];
+  if (given) return given;
+  if (ref.dataset.spec) return datasetFromSpec(ref.dataset.spec);
+  throw new MmkitError('BAD_RECIPE', `Recipe ${where} used the dataset ${name ?? `given as '${key}'`}, which a recipe cannot rebuild (made with map() or from tensors).`, {
+    hint: `Pass it again: mm.fromRecipe(recipe, { data: { ${JSON.stringify(name ?? key)}: dataset } }).`,
+  });
 }
