@@ -1,5 +1,6 @@
 import { benchIo } from './io';
 import { benchQuantize } from './quantize';
+import { benchAccuracy } from './accuracy';
 
 /**
  * `npm run bench`: every benchmark prints one JSON line per figure, each a ratio against a
@@ -8,6 +9,7 @@ import { benchQuantize } from './quantize';
 const benches: Record<string, () => Promise<void>> = {
   io: benchIo,
   quantize: benchQuantize,
+  accuracy: benchAccuracy,
 };
 
 async function main(): Promise<void> {
