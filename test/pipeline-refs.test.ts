@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mm, isMmkitError } from '../sdk';
+import { JUPYTER_DISPLAY } from '../sdk/report';
 import { registerStep, isDatasetRef, isPipelineRef } from '../sdk/pipeline';
 import { Dataset, batchSize } from '../sdk/data';
 import { editModel, GraphView, makeTensor, tensorArray } from '../sdk/onnx';
@@ -53,6 +54,9 @@ describe('steps with Dataset and Pipeline options', () => {
     expect(options.teacher.pipeline.source.sha256).toMatch(/^[0-9a-f]{64}$/); // pinned once the teacher was read
     expect(await p.reports()).toEqual([expect.objectContaining({ title: 'Bias copied', lines: ['40 calibration items'] })]);
     expect(await base.reports()).toEqual([]);
+    const shown = await p[JUPYTER_DISPLAY]();
+    expect(shown['text/plain']).toContain('test.copyTeacherBias: Bias copied');
+    expect(shown['text/html']).toContain('40 calibration items');
   });
 
   it('a replay rebuilds built-in datasets from the spec and the teacher from its recipe, byte-identically', async () => {

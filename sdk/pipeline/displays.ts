@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { JUPYTER_DISPLAY, Panel, Table, type MimeBundle } from '../report';
+import { JUPYTER_DISPLAY, Panel, Table, Warning, type MimeBundle, type PanelPart } from '../report';
+import type { StepReport } from './steps';
 
 /**
  * Gives a plain result object (a summary, an evaluation report) its rich display without
@@ -12,8 +13,17 @@ export function withView<T extends object>(value: T, view: (v: T) => Panel): T {
   return value;
 }
 
-/** A pipeline as a table of its steps (source first), with its recipe for the report. */
-export function pipelinePanel(uri: string, steps: { op: string; options: object }[], recipe: unknown): Panel {
+/** What one step reported: its lines, its warnings highlighted, its table. */
+export function stepReportParts(report: StepReport): PanelPart[] {
+  const table = report.table && new Table(report.table.rows.map((r) => Object.fromEntries(report.table!.columns.map((c, i) => [c, r[i]]))), { columns: report.table.columns, title: report.title });
+  return [`${report.op}: ${report.title}`, ...report.lines, ...report.warnings.map((w) => new Warning(w)), ...(table ? [table] : [])];
+}
+
+/**
+ * A pipeline as a table of its steps (source first), with its recipe for the report, followed by
+ * what its steps reported once they have run (a display never starts the computation).
+ */
+export function pipelinePanel(uri: string, steps: { op: string; options: object }[], recipe: unknown, reports: StepReport[] = []): Panel {
   const rows = [{ step: 0, op: 'load', options: uri }, ...steps.map((s, i) => ({ step: i + 1, op: s.op, options: JSON.stringify(s.options) }))];
-  return new Panel('Pipeline', [new Table(rows, { columns: ['step', 'op', 'options'] })], { recipe });
+  return new Panel('Pipeline', [new Table(rows, { columns: ['step', 'op', 'options'] }), ...reports.flatMap(stepReportParts)], { recipe });
 }

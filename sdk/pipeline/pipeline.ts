@@ -130,12 +130,7 @@ export class Pipeline {
   /** What each step of the chain reported (realized sparsity, clamped values, ...), computing what is needed. */
   async reports(ctx: RunContext = {}): Promise<StepReport[]> {
     await this.materialize(ctx);
-    const out: StepReport[] = [];
-    for (let p: Pipeline | undefined = this; p; p = p.parent) {
-      const report = p.result && (await p.result).report;
-      if (report) out.unshift(report);
-    }
-    return out;
+    return this.computedReports();
   }
 
   /** Plain JSON that mm.fromRecipe() replays. The source hash appears once the source was read. */
@@ -180,12 +175,22 @@ export class Pipeline {
     return [name, ...this.steps.map((s) => s.op)].join(' → ');
   }
 
-  [JUPYTER_DISPLAY](): Promise<MimeBundle> {
-    return pipelinePanel(this.uri, this.steps, this.recipe)[JUPYTER_DISPLAY]();
+  async [JUPYTER_DISPLAY](): Promise<MimeBundle> {
+    return pipelinePanel(this.uri, this.steps, this.recipe, await this.computedReports())[JUPYTER_DISPLAY]();
   }
 
   [inspect.custom](): string {
     return this.toString();
+  }
+
+  /** Reports of the stages already computed, root first; computes nothing. */
+  private async computedReports(): Promise<StepReport[]> {
+    const out: StepReport[] = [];
+    for (let p: Pipeline | undefined = this; p; p = p.parent) {
+      const loaded = p.result && (await p.result.catch(() => undefined));
+      if (loaded?.report) out.unshift(loaded.report);
+    }
+    return out;
   }
 
   toString(): string {
