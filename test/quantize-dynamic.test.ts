@@ -3,14 +3,18 @@ import { mkdtempSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mm, isMmkitError } from '../sdk';
-import { mnist } from '../sdk/data';
-import { evaluateModel, agreement } from '../sdk/eval';
-import { GraphView, readModel, serializeModel, dtypeOf, type OnnxModel } from '../sdk/onnx';
+import { mnist, renderShapes, shapeIndices, shapesTokenizer } from '../sdk/data';
+import { evaluateModel, agreement, cosineSimilarities } from '../sdk/eval';
+import { GraphView, ModelBuilder, readModel, serializeModel, dtypeOf, type OnnxModel } from '../sdk/onnx';
+import { createSession } from '../sdk/runtime';
+import { evaluateClip } from '../sdk/train/clip-eval';
 import { quantizeDynamic, normalizeDynamicQuantOptions, DEFAULT_MIN_ELEMENTS, type DynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
 import { quantizeWeight } from '../sdk/passes/quant-weights';
-import { TORCH_VIT, torchReference, runOnce } from './onnx-models';
+import { quantizeRows } from '../sdk/passes/quantize-gather';
+import { TORCH_VIT, torchReference, runOnce, seeded, maxAbsDiff } from './onnx-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';
+const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 const quantize = (m: OnnxModel, o: DynamicQuantOptions = {}) => quantizeDynamic(m, normalizeDynamicQuantOptions(o));
 const opCount = (m: OnnxModel, op: string) => GraphView.of(m.proto).nodes.filter((n) => n.opType === op).length;
 
@@ -101,7 +105,7 @@ describe('quantize.dynamic on the PyTorch fixture', () => {
     const p = mm.load(TORCH_VIT).step('quantize.dynamic', { perChannel: false });
     expect(p.steps.at(-1)).toEqual({
       op: 'quantize.dynamic',
-      options: { perChannel: false, format: 'com.microsoft', minElements: DEFAULT_MIN_ELEMENTS, exclude: { nodes: [], ops: [] } },
+      options: { perChannel: false, format: 'com.microsoft', embeddings: true, conv: 'weight-only', minElements: DEFAULT_MIN_ELEMENTS, exclude: { nodes: [], ops: [] } },
     });
     const out = await p.run({ data: input, dims: ref.input.dims, dtype: 'float32' });
     const a = agreement(Float32Array.from(ref.logits.data), out[Object.keys(out)[0]].data as Float32Array, 10);
@@ -138,7 +142,175 @@ describe('weight quantization', () => {
     };
     expect(code({ format: 'int4' })).toBe('BAD_OPTION');
     expect(code({ minElements: -1 })).toBe('BAD_OPTION');
-    expect(code({ exclude: { ops: ['Conv'] } })).toBe('BAD_OPTION');
+    expect(code({ exclude: { ops: ['Softmax'] } })).toBe('BAD_OPTION');
+    expect(code({ conv: 'int8' })).toBe('BAD_OPTION');
+    expect(code({ embeddings: 'yes' })).toBe('BAD_OPTION');
     expect(code({ exclude: { nodes: 'fc1' } })).toBe('BAD_OPTION');
+  });
+});
+
+/** CLIP's image and text embeddings for the first `n` test pairs of the shapes set (images and their captions). */
+async function clipEmbeds(model: OnnxModel, n: number): Promise<{ image: Float32Array; text: Float32Array }> {
+  const { pixels, scenes } = renderShapes('test', shapeIndices('test', 'retrieval').slice(0, n));
+  const text = shapesTokenizer().encode(scenes.map((s) => s.caption));
+  const session = await createSession(model);
+  try {
+    const out = await session.run({ pixel_values: pixels, ...text }, { fetch: ['image_embeds', 'text_embeds'] });
+    return { image: out.image_embeds.data as Float32Array, text: out.text_embeds.data as Float32Array };
+  } finally {
+    await session.dispose();
+  }
+}
+
+const minCosine = (a: Float32Array, b: Float32Array, dim: number) => Math.min(...cosineSimilarities(a, b, dim));
+
+describe('quantize.dynamic: embeddings and Conv on CLIP-tiny', () => {
+  it('default: the patch-embedding Conv goes int8 weight-only, the file is smaller than linears alone, zero-shot within 1 point', async () => {
+    const base = await readModel(CLIP);
+    const linearsOnly = quantize(base, { conv: 'float', embeddings: false });
+    const q = quantize(base);
+    // Conv weight int8 + DequantizeLinear; the 17×64 token table (1,088 elements) is under minElements.
+    expect(opCount(q, 'Conv')).toBe(1);
+    expect(opCount(q, 'DequantizeLinear')).toBe(1);
+    expect(GraphView.of(q.proto).initializer('vision.patch_embed.weight')).toBeUndefined();
+    expect(GraphView.of(q.proto).initializer('text.token_embed')).toBeDefined();
+    const [floatBytes, linearBytes, bytes] = [base, linearsOnly, q].map((m) => serializeModel(m).byteLength);
+    console.log(`CLIP-tiny: float ${floatBytes} B, linears int8 ${linearBytes} B, + Conv weight-only ${bytes} B`);
+    expect(bytes).toBeLessThan(linearBytes - 3 * 64 * 3 * 8 * 8 * 0.95);
+
+    const [f, m] = [await evaluateClip(base), await evaluateClip(q)];
+    console.log(`CLIP-tiny zero-shot: float ${(100 * f.zeroShotTop1).toFixed(1)}%, dynamic ${(100 * m.zeroShotTop1).toFixed(1)}% on ${m.zeroShotItems} images`);
+    expect(Math.abs(f.zeroShotTop1 - m.zeroShotTop1) * 100).toBeLessThanOrEqual(1);
+
+    const [fe, qe] = [await clipEmbeds(base, 64), await clipEmbeds(q, 64)];
+    const cos = { image: minCosine(fe.image, qe.image, 64), text: minCosine(fe.text, qe.text, 64) };
+    console.log(`CLIP-tiny dynamic vs float, 64 pairs: min cosine image ${cos.image.toFixed(5)}, text ${cos.text.toFixed(5)}`);
+    expect(cos.image).toBeGreaterThan(0.99);
+    expect(cos.text).toBeGreaterThan(0.99);
+  });
+
+  it.each([true, false])('token embedding int8 (perChannel %s): a Gather of int8 rows, dequantized after, text embeddings follow float', async (perChannel) => {
+    const base = await readModel(CLIP);
+    const q = quantize(base, { minElements: 1000, perChannel });
+    const view = GraphView.of(q.proto);
+    const table = view.initializers.find((t) => t.name.startsWith('text.token_embed'))!;
+    expect(table.name).toBe('text.token_embed_quantized');
+    expect(dtypeOf(table.dataType)).toBe('int8');
+    expect(view.initializer('text.token_embed')).toBeUndefined();
+    const readers = view.consumers(table.name);
+    expect(readers.map((n) => n.opType)).toEqual(['Gather']);
+    // Per row: the picked rows' scales are gathered too and multiplied in; per tensor: one DequantizeLinear.
+    expect(view.consumers(readers[0].output[0]).map((n) => n.opType)).toEqual([perChannel ? 'Cast' : 'DequantizeLinear']);
+    const [fe, qe] = [await clipEmbeds(base, 64), await clipEmbeds(q, 64)];
+    const cos = minCosine(fe.text, qe.text, 64);
+    console.log(`CLIP-tiny int8 token embedding (per ${perChannel ? 'row' : 'tensor'}): min text cosine to float ${cos.toFixed(5)}`);
+    expect(cos).toBeGreaterThan(0.99);
+    expect(quantize(base, { minElements: 1000, exclude: { ops: ['Gather'] } }).proto.graph!.initializer.some((t) => t.name === 'text.token_embed')).toBe(true);
+    expect(quantize(base, { minElements: 1000, embeddings: false }).proto.graph!.initializer.some((t) => t.name === 'text.token_embed')).toBe(true);
+  });
+
+  it("conv 'integer' becomes DynamicQuantizeLinear → ConvInteger and keeps zero-shot within 1 point", async () => {
+    const base = await readModel(CLIP);
+    const q = quantize(base, { conv: 'integer' });
+    expect(opCount(q, 'Conv')).toBe(0);
+    expect(opCount(q, 'ConvInteger')).toBe(1);
+    const [f, m] = [await evaluateClip(base), await evaluateClip(q)];
+    console.log(`CLIP-tiny conv integer: zero-shot ${(100 * m.zeroShotTop1).toFixed(1)}% vs float ${(100 * f.zeroShotTop1).toFixed(1)}%`);
+    expect(Math.abs(f.zeroShotTop1 - m.zeroShotTop1) * 100).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('quantize.dynamic: Conv weight-only on the MNIST ViT', () => {
+  // The 64×1×7×7 patch embedding (3,136 weights) is under the default minElements, so lower it; the 64×10 head stays float.
+  const options: DynamicQuantOptions = { minElements: 3000 };
+
+  it('keeps top-1 within 0.3 points on 1,996 digits', async () => {
+    const base = await readModel(VIT_MNIST);
+    const q = quantize(base, options);
+    expect(opCount(q, 'DequantizeLinear')).toBe(1);
+    expect(opCount(q, 'DynamicQuantizeMatMul')).toBe(24);
+    const r = await evaluateModel(q, mnist({ split: 'test', batchSize: 500 }), { baseline: base });
+    const drop = 100 * (r.baseline!.accuracy!.top1 - r.model.accuracy!.top1);
+    console.log(`vit-tiny-mnist conv weight-only + linears: top-1 ${(100 * r.model.accuracy!.top1).toFixed(2)}% (drop ${drop.toFixed(2)} pt), cosine ${r.agreement!.cosineMean.toFixed(5)}`);
+    expect(r.items).toBe(1996);
+    expect(drop).toBeLessThanOrEqual(0.3);
+  });
+
+  it.each([
+    ['weight-only', 'com.microsoft'],
+    ['weight-only', 'qdq-integer'],
+    ['integer', 'qdq-integer'],
+  ] as const)("conv '%s', format %s: runs in onnxruntime-web (wasm) with onnxruntime-node's logits (within 1e-4 of the largest logit)", async (conv, format) => {
+    const web = require('onnxruntime-web') as typeof import('onnxruntime-web');
+    const bytes = serializeModel(quantize(await readModel(VIT_MNIST), { ...options, conv, format }));
+    const pixels = seeded(4 * 784, 17, 1);
+    const session = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    try {
+      const out = await session.run({ pixel_values: new web.Tensor('float32', pixels, [4, 1, 28, 28]) });
+      const fromWeb = out[session.outputNames[0]].data as Float32Array;
+      const fromNode = await runOnce(bytes, 'pixel_values', pixels, [4, 1, 28, 28]);
+      const scale = Math.max(...fromNode.map(Math.abs));
+      console.log(`conv ${conv} ${format}: web vs node max |Δ| ${maxAbsDiff(fromWeb, fromNode).toExponential(2)} (largest logit ${scale.toFixed(2)})`);
+      expect(maxAbsDiff(fromWeb, fromNode)).toBeLessThan(1e-4 * scale);
+    } finally {
+      await session.release();
+    }
+  });
+});
+
+describe('embedding tables', () => {
+  /** ids [2, 3] → Gather from a [20, 256] table ('table') → y [2, 3, 256]; optionally the table is also a MatMul weight. */
+  function embeddingModel(tied = false): OnnxModel {
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('ids', 'int64', [2, 3]);
+    b.initializer('table', 'float32', [20, 256], seeded(20 * 256, 3, 0.8));
+    b.node('Gather', ['table', 'ids'], { axis: 0 }, { outputs: ['y'], name: 'embed' });
+    b.output('y', 'float32', [2, 3, 256]);
+    if (tied) {
+      b.input('h', 'float32', [1, 20]);
+      b.node('MatMul', ['h', 'table'], {}, { outputs: ['z'], name: 'tied_head' });
+      b.output('z', 'float32', [1, 256]);
+    }
+    return { proto: b.build() };
+  }
+
+  it('rows come back within half a quantization step, per row and per tensor', async () => {
+    const base = embeddingModel();
+    const ids = BigInt64Array.from([0n, 19n, 7n, 7n, 3n, 12n]);
+    const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+    const run = async (m: OnnxModel) => {
+      const s = await ort.InferenceSession.create(serializeModel(m), { logSeverityLevel: 3 });
+      try {
+        return (await s.run({ ids: new ort.Tensor('int64', ids, [2, 3]) })).y.data as Float32Array;
+      } finally {
+        await s.release();
+      }
+    };
+    const want = await run(base);
+    const table = seeded(20 * 256, 3, 0.8);
+    for (const perChannel of [true, false]) {
+      const got = await run(quantize(base, { perChannel }));
+      const { scales } = quantizeRows(table, 20, 256, perChannel);
+      for (let i = 0; i < 6; i++) {
+        const step = scales[perChannel ? Number(ids[i]) : 0];
+        expect(maxAbsDiff(got.subarray(i * 256, (i + 1) * 256), want.subarray(i * 256, (i + 1) * 256))).toBeLessThanOrEqual(step / 2 + 1e-6);
+      }
+    }
+  });
+
+  it('leaves a table that a MatMul also reads (tied weights), and small tables under minElements', () => {
+    const tied = embeddingModel(true);
+    const q = quantize(tied, { minElements: 0, exclude: { ops: ['MatMul'] } });
+    expect(q).toBe(tied);
+    const small = embeddingModel();
+    expect(quantize(small, { minElements: 20 * 256 + 1 })).toBe(small);
+    expect(quantize(small, { exclude: { nodes: ['embed'] } })).toBe(small);
+  });
+
+  it('quantizeRows: one scale per row, symmetric, within half a step', () => {
+    const w = Float32Array.from([1, -0.5, 0.25, 0, 0, 0, -4, 2, 1]); // [3, 3]
+    const q = quantizeRows(w, 3, 3, true);
+    expect(Array.from(q.scales)).toEqual([Math.fround(1 / 127), 1, Math.fround(4 / 127)]);
+    expect(Array.from(q.values)).toEqual([127, -64, 32, 0, 0, 0, -127, 64, 32]);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Dynamic int8 quantization of linear layers (MatMul with a constant weight, + bias Add; Gemm):
  * weights are stored int8 with float scales, activations are quantized by onnxruntime at run
- * time. Graph inputs and outputs stay float32.
+ * time. Graph inputs and outputs stay float32. Embedding tables (Gather) are stored int8 too
+ * (quantize-gather.ts) and Conv weights by the `conv` option (quantize-conv.ts), so that no big
+ * float tensor is left behind.
  *
  * Two graph forms:
  * - 'com.microsoft' (default): one DynamicQuantizeMatMul node per linear (A float, B int8,
@@ -10,24 +12,43 @@
  *   for runtimes without the contrib ops.
  */
 import { MmkitError } from '../errors';
-import { editModel, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
+import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { registerStep } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
 import { quantizeWeight, transposeWeight, type QuantizedWeight } from './quant-weights';
+import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './quantize-conv';
+import { findEmbeddings, quantizeEmbedding, type EmbeddingMatch } from './quantize-gather';
+
+export type { ConvQuantMode } from './quantize-conv';
 
 export type DynamicQuantFormat = 'com.microsoft' | 'qdq-integer';
 
 export interface DynamicQuantOptions {
-  /** One scale per output channel (default true); false: one scale per weight tensor. */
+  /**
+   * One scale per output channel (default true); false: one scale per weight tensor. For
+   * embedding tables: one scale per row (token) or one per table.
+   */
   perChannel?: boolean;
   format?: DynamicQuantFormat;
-  /** Linears to leave in float: by MatMul/Gemm/Add node name, or by op type ('MatMul', 'Gemm'). */
+  /**
+   * Store float embedding tables (initializers read only by Gather, e.g. CLIP's token
+   * embedding) as int8 (default true): otherwise they stay the largest float tensors of the file.
+   */
+  embeddings?: boolean;
+  /**
+   * Conv layers (a ViT's patch embedding): 'weight-only' (default: int8 weight, DequantizeLinear
+   * before a float Conv, runs on every onnxruntime backend), 'integer' (ConvInteger with
+   * activations quantized at run time: CPU only — onnxruntime-node and onnxruntime-web's wasm
+   * backend, not its WebGPU/WebGL ones) or 'float' (left alone).
+   */
+  conv?: ConvQuantMode;
+  /** Layers to leave in float: by node name (MatMul/Gemm/Add, Gather, Conv), or by op type ('MatMul', 'Gemm', 'Gather', 'Conv'). */
   exclude?: { nodes?: string[]; ops?: string[] };
   /**
-   * Weights with fewer elements stay float (default DEFAULT_MIN_ELEMENTS): for a small layer
-   * such as a 64×10 classifier head, the run-time quantization of its input costs more than the
-   * int8 matmul saves, and the head's error goes straight into the logits.
+   * Weights (and embedding tables) with fewer elements stay float (default DEFAULT_MIN_ELEMENTS):
+   * for a small layer such as a 64×10 classifier head, the run-time quantization of its input
+   * costs more than the int8 matmul saves, and the head's error goes straight into the logits.
    */
   minElements?: number;
 }
@@ -39,6 +60,7 @@ export const QUANTIZE_DYNAMIC_OP = 'quantize.dynamic';
 
 const FORMATS: readonly DynamicQuantFormat[] = ['com.microsoft', 'qdq-integer'];
 const LINEAR_OPS = ['MatMul', 'Gemm'];
+const QUANTIZED_OPS = [...LINEAR_OPS, 'Gather', 'Conv'];
 
 function stringList(value: unknown, what: string): string[] {
   if (value === undefined) return [];
@@ -60,17 +82,25 @@ export function normalizeDynamicQuantOptions(o: DynamicQuantOptions = {}): { [k:
   if (!(Number.isInteger(minElements) && minElements >= 0)) {
     throw new MmkitError('BAD_OPTION', `quantize.dynamic: minElements must be a whole number ≥ 0, got ${minElements}.`);
   }
-  const ops = stringList(o.exclude?.ops, 'exclude.ops');
-  const unknownOp = ops.find((op) => !LINEAR_OPS.includes(op));
-  if (unknownOp) {
-    throw new MmkitError('BAD_OPTION', `quantize.dynamic: exclude.ops lists '${unknownOp}', which this pass never quantizes.`, { hint: `Only ${LINEAR_OPS.join(' and ')} layers are quantized.` });
+  const embeddings = o.embeddings ?? true;
+  if (typeof embeddings !== 'boolean') throw new MmkitError('BAD_OPTION', `quantize.dynamic: embeddings must be true or false, got ${JSON.stringify(embeddings)}.`);
+  const conv = o.conv ?? 'weight-only';
+  if (!CONV_MODES.includes(conv)) {
+    throw new MmkitError('BAD_OPTION', `quantize.dynamic: unknown conv mode ${JSON.stringify(conv)}.`, { hint: `Use one of ${CONV_MODES.map((m) => `'${m}'`).join(', ')}.` });
   }
-  return { perChannel, format, minElements, exclude: { nodes: stringList(o.exclude?.nodes, 'exclude.nodes'), ops } };
+  const ops = stringList(o.exclude?.ops, 'exclude.ops');
+  const unknownOp = ops.find((op) => !QUANTIZED_OPS.includes(op));
+  if (unknownOp) {
+    throw new MmkitError('BAD_OPTION', `quantize.dynamic: exclude.ops lists '${unknownOp}', which this pass never quantizes.`, { hint: `Only ${QUANTIZED_OPS.join(', ')} layers are quantized.` });
+  }
+  return { perChannel, format, embeddings, conv, minElements, exclude: { nodes: stringList(o.exclude?.nodes, 'exclude.nodes'), ops } };
 }
 
 interface Resolved {
   perChannel: boolean;
   format: DynamicQuantFormat;
+  embeddings: boolean;
+  conv: ConvQuantMode;
   minElements: number;
   excludeNodes: Set<string>;
   excludeOps: Set<string>;
@@ -81,6 +111,8 @@ function resolve(options: { [k: string]: Json }): Resolved {
   return {
     perChannel: options.perChannel as boolean,
     format: options.format as DynamicQuantFormat,
+    embeddings: options.embeddings as boolean,
+    conv: options.conv as ConvQuantMode,
     minElements: options.minElements as number,
     excludeNodes: new Set(exclude.nodes),
     excludeOps: new Set(exclude.ops),
@@ -95,24 +127,58 @@ function selected(view: GraphView, l: LinearMatch, o: Resolved): boolean {
   return l.inDim * l.outDim >= o.minElements;
 }
 
+function selectedEmbedding(m: EmbeddingMatch, o: Resolved): boolean {
+  if (!o.embeddings || o.excludeOps.has('Gather') || m.gathers.some((g) => o.excludeNodes.has(g.name))) return false;
+  return m.rows * m.cols >= o.minElements;
+}
+
+function selectedConv(view: GraphView, c: ConvMatch, o: Resolved): boolean {
+  if (o.conv === 'float' || o.excludeOps.has('Conv') || o.excludeNodes.has(c.conv.name)) return false;
+  if (dtypeOf(view.initializer(c.weight)!.dataType) !== 'float32') return false;
+  // ConvInteger's float bias is re-added after the integer conv, so it must be a known constant.
+  if (o.conv === 'integer' && c.conv.input[2] && !c.bias) return false;
+  return c.outChannels * c.inChannelsPerGroup * c.kernel.reduce((a, k) => a * k, 1) >= o.minElements;
+}
+
 /** Names of the int8 weight and its scales in the edited graph, made once per weight and layout. */
 interface WeightNames {
   values: string;
   scales: string;
 }
 
-/** Quantizes a model's linear layers; the input model is not changed and untouched tensors are shared. */
+/** What quantizeDynamic will rewrite in a model under the given options. */
+export interface DynamicQuantPlan {
+  linears: LinearMatch[];
+  embeddings: EmbeddingMatch[];
+  convs: ConvMatch[];
+}
+
+function plan(view: GraphView, o: Resolved): DynamicQuantPlan {
+  return {
+    linears: findLinears(view).filter((l) => selected(view, l, o)),
+    embeddings: findEmbeddings(view).filter((m) => selectedEmbedding(m, o)),
+    convs: findConvs(view).filter((c) => selectedConv(view, c, o)),
+  };
+}
+
+function requireOpset(model: OnnxModel, view: GraphView, version: number, what: string, hint: string): void {
+  if ((view.opset('') ?? 0) >= version) return;
+  throw new MmkitError('UNSUPPORTED', `quantize.dynamic: ${what} needs ONNX opset ≥ ${version}; ${model.path ?? 'the model'} imports opset ${view.opset('')}.`, { file: model.path, hint });
+}
+
+/**
+ * Quantizes a model's linear layers, embedding tables and Conv weights; the input model is not
+ * changed and untouched tensors are shared.
+ */
 export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json } = normalizeDynamicQuantOptions()): OnnxModel {
   const o = resolve(options);
   const view = GraphView.of(model.proto);
-  const linears = findLinears(view).filter((l) => selected(view, l, o));
-  if (o.format === 'qdq-integer' && (view.opset('') ?? 0) < 11) {
-    throw new MmkitError('UNSUPPORTED', `quantize.dynamic: format 'qdq-integer' needs ONNX opset ≥ 11 (DynamicQuantizeLinear); ${model.path ?? 'the model'} imports opset ${view.opset('')}.`, {
-      file: model.path,
-      hint: "Use format 'com.microsoft', or convert the model to a newer opset first.",
-    });
-  }
-  if (linears.length === 0) return model; // nothing to do: the same immutable model
+  const { linears, embeddings, convs } = plan(view, o);
+  if (o.format === 'qdq-integer') requireOpset(model, view, 11, "format 'qdq-integer' (DynamicQuantizeLinear)", "Use format 'com.microsoft', or convert the model to a newer opset first.");
+  if (convs.length > 0 && o.conv === 'integer') requireOpset(model, view, 11, "conv 'integer' (DynamicQuantizeLinear)", "Use conv 'weight-only' or 'float'.");
+  // DequantizeLinear's per-channel axis arrived in opset 13: older models get one scale per Conv weight.
+  const convPerChannel = o.perChannel && (o.conv === 'integer' || (view.opset('') ?? 0) >= 13);
+  if (linears.length + embeddings.length + convs.length === 0) return model; // nothing to do: the same immutable model
   const proto = editModel(model.proto, (e) => {
     const made = new Map<string, WeightNames>();
     const weightFor = (l: LinearMatch): WeightNames => {
@@ -136,8 +202,10 @@ export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json }
       e.replaceNode(l.matmul, ...nodes);
       if (l.add) e.removeNode(l.add);
     }
+    for (const m of embeddings) quantizeEmbedding(e, model, m, o.perChannel);
+    for (const c of convs) (o.conv === 'integer' ? quantizeConvInteger : quantizeConvWeightOnly)(e, model, c, convPerChannel);
     if (o.format === 'com.microsoft' && view.opset('com.microsoft') === undefined) e.setOpset('com.microsoft', 1);
-    // The float weights go once nothing reads them (a weight shared with an unquantized node stays).
+    // The float tensors go once nothing reads them (a weight shared with an unquantized node stays).
     e.prune();
   });
   return { ...model, proto };
