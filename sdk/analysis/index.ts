@@ -1,0 +1,14 @@
+export { compareTensors } from './compare';
+export type { CompareTensorsOptions, ModelInput } from './compare';
+export { TensorComparison } from './tensor-comparison';
+export type { TensorErrorRow, TensorKind } from './tensor-comparison';
+export { errorStats, ErrorAccumulator } from './error-stats';
+export type { ErrorStats } from './error-stats';
+export { effectiveWeights, schemeOf } from './effective-weights';
+export type { EffectiveWeight, QuantGroups, Granularity, UnrecoveredWeight } from './effective-weights';
+export { referenceLayers, findReferenceLayer } from './reference-layers';
+export type { ReferenceLayer } from './reference-layers';
+export { weightHistogram, activationHistogram, channelRanges, MAX_LEVEL_RULES } from './histograms';
+export type { HistogramOptions } from './histograms';
+export { weightGrid, activationGrid } from './quant-grid';
+export type { QuantGrid, GridOrNote } from './quant-grid';
