@@ -71,7 +71,7 @@ export async function compareTensors(reference: ModelInput, candidate: ModelInpu
         layer: layer?.node ?? e.node,
         op: layer?.op ?? e.op,
         tensor: e.tensor,
-        shape: shapes.get(e.tensor) ?? [],
+        dims: shapes.get(e.tensor) ?? [],
         quantization: null,
         ...stats(e),
       });
@@ -110,7 +110,7 @@ function compareWeights(layers: ReferenceLayer[], candidate: OnnxModel): { rows:
       layer: layer.node,
       op: layer.op,
       tensor: layer.weight,
-      shape: layer.dims,
+      dims: layer.dims,
       quantization: `${schemeOf(w)} (${w.form})`,
       ...errorStats(layer.values, w.values, layer.weight),
     });

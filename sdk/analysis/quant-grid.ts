@@ -35,8 +35,8 @@ function clipOf(codeMin: number, codeMax: number, scales: ArrayLike<number>, zer
   let lo = Infinity;
   let hi = -Infinity;
   for (const g of groups) {
-    const a = (codeMin - zeroPoints[g]) * scales[g];
-    const b = (codeMax - zeroPoints[g]) * scales[g];
+    const a = Math.fround((codeMin - zeroPoints[g]) * scales[g]);
+    const b = Math.fround((codeMax - zeroPoints[g]) * scales[g]);
     lo = Math.min(lo, a, b);
     hi = Math.max(hi, a, b);
   }

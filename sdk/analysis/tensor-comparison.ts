@@ -18,7 +18,7 @@ export interface TensorErrorRow extends ErrorStats {
   /** The reference weight initializer, or the activation's name. */
   tensor: string;
   /** Weight dims ([in, out] for linears), or an activation's shape for one item. */
-  shape: number[];
+  dims: number[];
   /** How the candidate stores a weight ("int8 per-channel (DynamicQuantizeMatMul)"); null for activations. */
   quantization: string | null;
 }
@@ -57,14 +57,14 @@ export class TensorComparison implements Displayable {
     return new TensorComparison([...rows].sort((a, b) => sqnrKey(a) - sqnrKey(b)).slice(0, n), [], this.items);
   }
 
-  /** Rows as flat records, shape written "64×128". */
+  /** Rows as flat records, dims written "64×128" (not 'shape', which danfojs's DataFrame.shape would hide). */
   records(): Row[] {
     return this.rows.map((r) => ({
       kind: r.kind,
       layer: r.layer,
       op: r.op,
       tensor: r.tensor,
-      shape: r.shape.join('×'),
+      dims: r.dims.join('×'),
       quantization: r.quantization,
       elements: r.elements,
       sqnrDb: r.sqnrDb,
@@ -77,7 +77,7 @@ export class TensorComparison implements Displayable {
   table(options: { title?: string } = {}): Table {
     return new Table(this.records(), {
       title: options.title,
-      columns: ['kind', 'layer', 'op', 'shape', 'quantization', 'sqnrDb', 'cosine', 'mse', 'maxAbs'],
+      columns: ['kind', 'layer', 'op', 'dims', 'quantization', 'sqnrDb', 'cosine', 'mse', 'maxAbs'],
     });
   }
 
