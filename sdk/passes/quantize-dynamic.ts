@@ -236,6 +236,7 @@ function integerNodes(l: LinearMatch, w: WeightNames, base: string, e: GraphEdit
 registerStep<DynamicQuantOptions>({
   op: QUANTIZE_DYNAMIC_OP,
   normalize: normalizeDynamicQuantOptions,
+  checked: true,
   async apply(model, options, ctx) {
     throwIfAborted(ctx.signal, 'Dynamic quantization');
     return quantizeDynamic(model, options);

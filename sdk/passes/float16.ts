@@ -1,0 +1,294 @@
+/**
+ * float16 conversion: float32 initializers and constants are stored as float16 and the nodes that
+ * compute on them run in float16, except op types and nodes on a block list, which stay float32.
+ * A Cast is inserted exactly where a float32 value meets a float16 node or the other way round
+ * (one per value and direction, never a Cast back and forth), declared types (value_info, graph
+ * inputs and outputs) are updated with the values, and by default the graph keeps its float32
+ * inputs and outputs with a Cast at each boundary, so callers feed and read what they did before.
+ * Values float16 cannot hold are clamped (|x| > 65504 → ±65504) or flushed (|x| < 2^-24 → 0), and
+ * the report lists every tensor where that happened.
+ */
+import { MmkitError } from '../errors';
+import {
+  DataType,
+  GraphView,
+  attrTensor,
+  dtypeOf,
+  editModel,
+  makeTensor,
+  makeValueInfo,
+  node,
+  nodeReads,
+  readValueType,
+  shallowCopy,
+  tensorArray,
+  tensorDims,
+  type DType,
+  type GraphEditor,
+  type NodeProto,
+  type OnnxModel,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../onnx';
+import type { Json } from '../pipeline/recipe';
+import { registerStep, type StepReport } from '../pipeline/steps';
+import { throwIfAborted } from '../runtime/batched';
+import { valueTypes } from './fp16-types';
+import { FLOAT16_MAX, toHalf } from './fp16-values';
+
+export const QUANTIZE_FP16_OP = 'quantize.fp16';
+
+export interface Float16Options {
+  /** Keep float32 graph inputs and outputs, with a Cast at each boundary (default true); false: they become float16. */
+  keepIoTypes?: boolean;
+  /** Nodes (by name) and op types that stay float32, on top of FP16_DEFAULT_BLOCKED_OPS. */
+  block?: { nodes?: string[]; ops?: string[] };
+}
+
+/**
+ * Op types that stay float32 by default: none, by measurement with onnxruntime 1.30 (node CPU and
+ * web wasm, this x64 CPU). Its CPU provider has float16 kernels only for LayerNormalization and
+ * data movement (Transpose, ...); for every other op (MatMul, Conv, Add, Softmax, Erf, Exp,
+ * ReduceL2, Pow, ...) onnxruntime itself wraps the node in Casts and computes in float32. Its
+ * float16 LayerNormalization accumulates in float32: max error 4.9e-4 (the output's rounding)
+ * even for |x| ≈ 3000, where float16 sums of squares would overflow. On vit-tiny-mnist and
+ * CLIP-tiny, blocking LayerNormalization, Softmax or Erf changed neither top-1 (97.95% both) nor
+ * zero-shot (98.0%), and each blocked LayerNormalization cost two extra Casts. Block ops for a
+ * backend with real float16 kernels (WebGPU, CUDA) through `block.ops`.
+ */
+export const FP16_DEFAULT_BLOCKED_OPS: readonly string[] = [];
+
+// Ops with float16 kernels in onnxruntime whose float inputs and outputs share one type.
+const COMPUTE_OPS = new Set([
+  'Abs', 'Add', 'AveragePool', 'BatchNormalization', 'Ceil', 'Clip', 'Conv', 'Cos', 'Div', 'Einsum', 'Elu', 'Equal', 'Erf', 'Exp', 'Floor', 'Gelu', 'Gemm',
+  'GlobalAveragePool', 'GlobalMaxPool', 'Greater', 'GreaterOrEqual', 'HardSigmoid', 'InstanceNormalization', 'LayerNormalization', 'LeakyRelu', 'Less',
+  'LessOrEqual', 'Log', 'LogSoftmax', 'MatMul', 'Max', 'MaxPool', 'Mean', 'Min', 'Mul', 'Neg', 'Pow', 'Reciprocal', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp',
+  'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Round', 'Sigmoid', 'Sign', 'Sin', 'Softmax', 'Softplus',
+  'Sqrt', 'Sub', 'Sum', 'Tanh', 'Where',
+]);
+// Ops that only move data (and Cast): float16 when their float inputs already are, so a lone
+// Reshape between two float32 regions does not cost a Cast pair.
+const MOVEMENT_OPS = new Set(['Cast', 'Concat', 'Expand', 'Flatten', 'Gather', 'Identity', 'Pad', 'Reshape', 'Slice', 'Split', 'Squeeze', 'Tile', 'Transpose', 'Unsqueeze']);
+// Readers of a value's shape only: they read whichever type the value has.
+const SHAPE_READERS = new Set(['Shape', 'Size']);
+
+function stringList(value: unknown, what: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw new MmkitError('BAD_OPTION', `quantize.fp16: ${what} must be a list of strings.`, { hint: `Got ${JSON.stringify(value)}.` });
+  }
+  return [...(value as string[])];
+}
+
+
+/** The full JSON options the recipe records: the effective block list spelled out. */
+export function normalizeFloat16Options(o: Float16Options = {}): { [k: string]: Json } {
+  const keepIoTypes = o.keepIoTypes ?? true;
+  if (typeof keepIoTypes !== 'boolean') throw new MmkitError('BAD_OPTION', `quantize.fp16: keepIoTypes must be true or false, got ${JSON.stringify(keepIoTypes)}.`);
+  const ops = [...new Set([...FP16_DEFAULT_BLOCKED_OPS, ...stringList(o.block?.ops, 'block.ops')])];
+  return { keepIoTypes, block: { nodes: stringList(o.block?.nodes, 'block.nodes'), ops } };
+}
+
+interface Settings {
+  keepIoTypes: boolean;
+  blockedNodes: Set<string>;
+  blockedOps: Set<string>;
+}
+
+function settings(options: { [k: string]: Json }): Settings {
+  const block = options.block as { nodes: string[]; ops: string[] };
+  return { keepIoTypes: options.keepIoTypes as boolean, blockedNodes: new Set(block.nodes), blockedOps: new Set(block.ops) };
+}
+
+/** A tensor whose values did not all fit float16. */
+export interface ClampedTensor {
+  tensor: string;
+  elements: number;
+  clamped: number;
+  flushed: number;
+  maxAbs: number;
+}
+
+/** Why a node that computes on float32 stayed float32. */
+type KeptReason = 'blocked' | 'unsupported op' | 'unknown types';
+
+interface Plan {
+  types: Map<string, DType | undefined>;
+  half: Set<NodeProto>;
+  kept: Map<NodeProto, KeptReason>;
+  /** float32 values that are stored float16 in the result (under their own name unless renamed). */
+  stored16: Set<string>;
+}
+
+const isHalfCandidate = (n: NodeProto) => n.domain === '' && (COMPUTE_OPS.has(n.opType) || MOVEMENT_OPS.has(n.opType));
+const hasSubgraph = (n: NodeProto) => n.attribute.some((a) => a.g !== undefined || a.graphs.length > 0);
+
+/** Which nodes run in float16 and which float32 values end up stored as float16. */
+function plan(view: GraphView, s: Settings): Plan {
+  const types = valueTypes(view);
+  const isFloat = (v: string) => v !== '' && types.get(v) === 'float32';
+  // Values a subgraph reads from outside (implicit inputs of If/Loop/Scan) must stay float32.
+  const implicit = new Set(view.nodes.filter(hasSubgraph).flatMap((n) => nodeReads(n).filter((x) => !n.input.includes(x))));
+  const half = new Set<NodeProto>();
+  const kept = new Map<NodeProto, KeptReason>();
+  const sourcedFloat32 = (v: string) => {
+    const p = view.producer(v);
+    if (p) return p.opType !== 'Constant' && !half.has(p);
+    return !view.isInitializer(v) && s.keepIoTypes;
+  };
+  for (const n of view.nodes) {
+    const touchesFloat = [...n.input, ...n.output].some(isFloat);
+    if (!touchesFloat || n.opType === 'Constant' || SHAPE_READERS.has(n.opType)) continue;
+    if (s.blockedOps.has(n.opType) || s.blockedNodes.has(n.name)) kept.set(n, 'blocked');
+    else if (!isHalfCandidate(n) || hasSubgraph(n)) kept.set(n, 'unsupported op');
+    else if ([...n.input, ...n.output].some((v) => v !== '' && types.get(v) === undefined) || n.output.some((o) => implicit.has(o))) kept.set(n, 'unknown types');
+    else if (MOVEMENT_OPS.has(n.opType) && n.input.filter(isFloat).some(sourcedFloat32)) continue; // follows its float32 input
+    else half.add(n);
+  }
+  const stored16 = new Set<string>();
+  for (const n of half) {
+    const outputs = n.opType === 'LayerNormalization' ? n.output.slice(0, 1) : n.output;
+    for (const o of outputs) if (isFloat(o)) stored16.add(o);
+  }
+  // Constants (initializers, Constant nodes) go float16 when every reader computes in float16.
+  const constants = [...view.initializers.map((t) => t.name), ...view.nodes.filter((n) => n.opType === 'Constant').map((n) => n.output[0])];
+  for (const c of constants) {
+    const readers = view.consumers(c).filter((r) => !SHAPE_READERS.has(r.opType));
+    if (isFloat(c) && readers.length > 0 && readers.every((r) => half.has(r)) && !view.isGraphOutput(c) && !implicit.has(c)) stored16.add(c);
+  }
+  return { types, half, kept, stored16 };
+}
+
+/** The float16 copy of a float32 tensor, with what did not fit counted. */
+function halfTensor(name: string, t: TensorProto, model: OnnxModel, clamped: ClampedTensor[]): TensorProto {
+  const values = tensorArray(t, model) as Float32Array;
+  const h = toHalf(values);
+  if (h.clamped + h.flushed > 0) clamped.push({ tensor: name, elements: values.length, clamped: h.clamped, flushed: h.flushed, maxAbs: h.maxAbs });
+  return makeTensor(name, 'float16', tensorDims(t), h.bits);
+}
+
+/** A Constant node's value as a tensor (value, value_float or value_floats). */
+function constantValue(n: NodeProto): TensorProto {
+  const t = attrTensor(n, 'value');
+  if (t) return t;
+  const a = n.attribute.find((x) => x.name === 'value_float' || x.name === 'value_floats')!;
+  return a.name === 'value_float' ? makeTensor(n.output[0], 'float32', [], Float32Array.of(a.f)) : makeTensor(n.output[0], 'float32', [a.floats.length], Float32Array.from(a.floats));
+}
+
+function retype(v: ValueInfoProto, dtype: DType): ValueInfoProto {
+  return makeValueInfo(v.name, dtype, readValueType(v.type).shape);
+}
+
+export interface Float16Result {
+  model: OnnxModel;
+  report: StepReport;
+}
+
+/**
+ * Converts a model to float16 (a new model; the input is not changed). Returns the model and a
+ * report of what ran in float16, what stayed float32 and why, the Casts added and every tensor
+ * whose values were clamped or flushed.
+ */
+export function toFloat16(model: OnnxModel, options: Float16Options = {}): Float16Result {
+  const s = settings(normalizeFloat16Options(options));
+  const view = GraphView.of(model.proto);
+  const unknown = [...s.blockedNodes].filter((name) => !view.nodes.some((n) => n.name === name));
+  if (unknown.length > 0) {
+    throw new MmkitError('BAD_OPTION', `quantize.fp16: block.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which ${model.path ?? 'the model'} does not have.`, {
+      node: unknown[0],
+      file: model.path,
+      hint: 'Use the ONNX node names of the model (e.g. "/encoder/layer.0/attention/Softmax").',
+    });
+  }
+  const p = plan(view, s);
+  const clamped: ClampedTensor[] = [];
+  let casts = 0;
+  const proto = editModel(model.proto, (e) => {
+    const isFloat = (v: string) => v !== '' && p.types.get(v) === 'float32';
+    // Graph outputs computed in float16 keep their name (and float32 type) on a Cast; the float16 value is renamed.
+    const renamed = new Map<string, string>();
+    if (s.keepIoTypes) for (const o of view.outputs) if (p.stored16.has(o.name) && view.producer(o.name)) renamed.set(o.name, e.uniqueName(`${o.name}_fp16`));
+    const inputs16 = !s.keepIoTypes ? new Set(view.inputs.filter((i) => isFloat(i.name)).map((i) => i.name)) : new Set<string>();
+    const isStored16 = (v: string) => p.stored16.has(v) || inputs16.has(v);
+    const made = new Map<string, string>();
+    const cast = (v: string, to: 'float16' | 'float32', before: NodeProto): string => {
+      const key = `${to}:${v}`;
+      let out = made.get(key);
+      if (!out) {
+        out = e.uniqueName(`${v}_${to === 'float16' ? 'fp16' : 'fp32'}`);
+        e.addNode(node('Cast', [v], [out], { to: { i: to === 'float16' ? DataType.FLOAT16 : DataType.FLOAT } }, { name: e.uniqueName(`${out}_Cast`) }), { before });
+        made.set(key, out);
+        casts++;
+      }
+      return out;
+    };
+    const name16 = (v: string, reader: NodeProto) => (isStored16(v) ? (renamed.get(v) ?? v) : cast(v, 'float16', reader));
+    const name32 = (v: string, reader: NodeProto) => (!isStored16(v) || renamed.has(v) ? v : cast(v, 'float32', reader));
+
+    for (const n of view.nodes) {
+      if (p.half.has(n)) {
+        const input = n.input.map((x) => (isFloat(x) ? name16(x, n) : x));
+        const output = n.output.map((o) => renamed.get(o) ?? o);
+        let attribute = n.attribute;
+        if (n.opType === 'Cast' && isFloat(n.output[0])) attribute = [...node('Cast', [], [], { to: { i: DataType.FLOAT16 } }).attribute];
+        e.replaceNode(n, shallowCopy(n, { input, output, attribute }));
+      } else if (n.opType === 'Constant' && p.stored16.has(n.output[0])) {
+        e.replaceNode(n, node('Constant', [], [n.output[0]], { value: { t: halfTensor(n.output[0], constantValue(n), model, clamped) } }, { name: n.name }));
+      } else {
+        // float32 readers (and shape readers, which take either type) of values now stored float16.
+        const shapeOnly = SHAPE_READERS.has(n.opType);
+        const input = n.input.map((x) => (isFloat(x) && isStored16(x) ? (shapeOnly ? (renamed.get(x) ?? x) : name32(x, n)) : x));
+        if (input.some((x, i) => x !== n.input[i])) e.replaceNode(n, shallowCopy(n, { input }));
+      }
+    }
+    for (const t of view.initializers) if (p.stored16.has(t.name)) e.replaceInitializer(t.name, halfTensor(t.name, t, model, clamped));
+    for (const [v, fp16] of renamed) {
+      e.addNode(node('Cast', [fp16], [v], { to: { i: DataType.FLOAT } }, { name: e.uniqueName(`${v}_Cast`) }));
+      casts++;
+    }
+    // Declared types follow the values: float16 where a value is now stored as float16 under its own name.
+    const storedAsHalf = (name: string) => isStored16(name) && !renamed.has(name);
+    const update = (list: ValueInfoProto[]) => list.forEach((v, i) => storedAsHalf(v.name) && (list[i] = retype(v, 'float16')));
+    update(e.valueInfos);
+    update(e.graphOutputs);
+    update(e.graphInputs);
+    e.prune();
+  });
+  return { model: { ...model, proto }, report: buildReport(view, p, casts, clamped) };
+}
+
+function buildReport(view: GraphView, p: Plan, casts: number, clamped: ClampedTensor[]): StepReport {
+  const keptBy = new Map<string, number>();
+  for (const [n, reason] of p.kept) keptBy.set(`${n.opType} (${reason})`, (keptBy.get(`${n.opType} (${reason})`) ?? 0) + 1);
+  const keptText = [...keptBy].map(([k, c]) => `${c}× ${k}`).join(', ');
+  const floatNodes = p.half.size + p.kept.size;
+  const halfWeights = view.initializers.filter((t) => p.stored16.has(t.name));
+  const halfElements = halfWeights.reduce((a, t) => a + tensorDims(t).reduce((x, d) => x * d, 1), 0);
+  const lines = [
+    `${p.half.size} of ${floatNodes} float nodes run in float16${p.kept.size ? `; float32 kept: ${keptText}` : ''}.`,
+    `${halfWeights.length} initializers (${halfElements} values) stored as float16; ${casts} Cast nodes at float32/float16 boundaries.`,
+  ];
+  const warnings = clamped.map(
+    (c) =>
+      `${c.tensor}: ${c.clamped ? `${c.clamped} of ${c.elements} values beyond ±${FLOAT16_MAX} clamped (max |x| ${c.maxAbs.toExponential(3)})` : ''}` +
+      `${c.clamped && c.flushed ? '; ' : ''}${c.flushed ? `${c.flushed} of ${c.elements} nonzero values below 2^-24 flushed to 0` : ''}.`,
+  );
+  return {
+    op: QUANTIZE_FP16_OP,
+    title: 'float16',
+    lines,
+    warnings,
+    table: clamped.length ? { columns: ['tensor', 'elements', 'clamped', 'flushed', 'max |x|'], rows: clamped.map((c) => [c.tensor, c.elements, c.clamped, c.flushed, c.maxAbs]) } : undefined,
+    data: { halfNodes: p.half.size, keptNodes: p.kept.size, casts, clamped: clamped.map((c) => ({ ...c })) },
+  };
+}
+
+registerStep<Float16Options>({
+  op: QUANTIZE_FP16_OP,
+  normalize: normalizeFloat16Options,
+  checked: true,
+  async apply(model, options, ctx) {
+    throwIfAborted(ctx.signal, 'float16 conversion');
+    return toFloat16(model, options as Float16Options);
+  },
+});
