@@ -253,7 +253,7 @@ describe('views', () => {
       expect(panel.encoding.color.condition!.test).toBe('datum.worst');
       const highlighted = panel.data.values.filter((v) => v.worst);
       expect(highlighted).toHaveLength(2);
-      const lowest = cmp.worst(2, kind).rows.map((r) => (kind === 'weight' ? r.layer : r.tensor));
+      const lowest = cmp.worst(2, kind).rows.map((r) => r.layer);
       expect(highlighted.map((v) => v.layer).sort()).toEqual([...lowest].sort());
     }
     expect(await chart.toSVG()).toContain('<svg');

@@ -103,7 +103,7 @@ export class TensorComparison implements Displayable {
     const worst = new Set([...rows].sort((a, b) => sqnrKey(a) - sqnrKey(b)).slice(0, highlight));
     return {
       title: kind === 'weight' ? 'Weights' : `Activations (${this.items} items)`,
-      data: { values: rows.map((r) => ({ layer: kind === 'weight' ? r.layer : r.tensor, sqnrDb: r.sqnrDb, worst: worst.has(r), quantization: r.quantization ?? '' })) },
+      data: { values: rows.map((r) => ({ layer: r.layer, tensor: r.tensor, sqnrDb: r.sqnrDb, worst: worst.has(r), quantization: r.quantization ?? '' })) },
       width: 360,
       mark: { type: 'bar', tooltip: true },
       encoding: {
@@ -121,7 +121,7 @@ export class TensorComparison implements Displayable {
       if (rows.length === 0) return undefined;
       const [w] = [...rows].sort((a, b) => sqnrKey(a) - sqnrKey(b));
       const db = w.sqnrDb === null ? 'identical' : `${w.sqnrDb.toFixed(1)} dB`;
-      return `${rows.length} ${k}s, worst ${k === 'weight' ? w.layer : w.tensor} (${db})`;
+      return `${rows.length} ${k}s, worst ${w.layer} (${db})`;
     });
     return parts.filter((p) => p !== undefined).join('; ') || 'Nothing was compared.';
   }
