@@ -7,11 +7,15 @@ import { editModel, findLinears, GraphView, makeTensor, ModelBuilder, node, read
 import { quantizeDynamic, normalizeDynamicQuantOptions, type DynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
 import { quantizeInt4, type QuantizeInt4Options } from '../sdk/passes/quantize-int4';
 import { quantizeWeight, transposeWeight } from '../sdk/passes/quant-weights';
+import { quantizeRows } from '../sdk/passes/quantize-gather';
+import { toFloat16 } from '../sdk/passes/float16';
+import { halfToFloat, toHalf } from '../sdk/passes/fp16-values';
 import { JUPYTER_DISPLAY } from '../sdk/report';
 import { createSession, runBatched } from '../sdk/runtime';
 import { TORCH_VIT } from './onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
+const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 const dynamic = (m: OnnxModel, o: DynamicQuantOptions = {}) => quantizeDynamic(m, normalizeDynamicQuantOptions(o));
 const digits = (n: number) => mnist({ split: 'test', batchSize: 100 }).take(n);
 
@@ -174,6 +178,44 @@ describe('dequantized weights recovered from the quantized graph', () => {
     const cmp = await compareTensors(base, qdq);
     expect(cmp.only('weight').rows).toHaveLength(25);
     for (const r of cmp.rows) expect(r.quantization).toBe('uint8 per-channel (DequantizeLinear→MatMul)');
+  });
+});
+
+describe('embedding tables and float16 weights', () => {
+  it.each([true, false])('CLIP token embedding int8 (perChannel=%s): the table dequantizes exactly as quantize.dynamic stored it', async (perRow) => {
+    const base = await readModel(CLIP);
+    const q = dynamic(base, { minElements: 0, perChannel: perRow });
+    const cmp = await compareTensors(base, q);
+    expect(cmp.skipped).toEqual([]);
+    const row = cmp.rows.find((r) => r.op === 'Gather')!;
+    expect(row.tensor).toBe('text.token_embed');
+    expect(row.quantization).toBe(perRow ? 'int8 per-channel (Gather→Mul)' : 'int8 per-tensor (Gather→DequantizeLinear)');
+    const table = referenceLayers(base).find((l) => l.weight === 'text.token_embed')!;
+    const [rows, cols] = table.dims;
+    const stored = quantizeRows(table.values, rows, cols, perRow);
+    const expected = Float32Array.from(stored.values, (v, i) => v * stored.scales[perRow ? Math.floor(i / cols) : 0]);
+    const recovered = effectiveWeights(q).weights.find((w) => w.stored.startsWith('text.token_embed'))!;
+    expect(recovered.values).toEqual(expected);
+    expect(row.sqnrDb!).toBeGreaterThan(35);
+  });
+
+  it('toFloat16: every weight (the head writing the graph output through a Cast too) is its float16 rounding; activations on real digits', async () => {
+    const base = await readModel(VIT);
+    const half = toFloat16(base).model;
+    const cmp = await compareTensors(base, half, { data: digits(100) });
+    expect(cmp.skipped).toEqual([]);
+    const weights = cmp.only('weight').rows;
+    // 25 linears (the classifier writes the graph output through a Cast) and the patch Conv.
+    expect(weights).toHaveLength(26);
+    for (const layer of referenceLayers(base)) {
+      const w = effectiveWeights(half).weights.find((e) => e.outputs.includes(layer.output))!;
+      expect(w.granularity).toBe('float');
+      expect(w.values).toEqual(Float32Array.from(toHalf(layer.values).bits, halfToFloat));
+    }
+    for (const r of cmp.rows) expect(r.sqnrDb ?? Infinity).toBeGreaterThan(55);
+    const chart = (await weightHistogram(base, '/classifier/MatMul', { quantized: half })).spec as unknown as { layer: unknown[]; title: { subtitle: string[] } };
+    expect(chart.layer).toHaveLength(1);
+    expect(chart.title.subtitle[0]).toContain('float16 has no uniform grid');
   });
 });
 

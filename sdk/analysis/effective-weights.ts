@@ -2,7 +2,8 @@
  * Recovers the weight a quantized layer really multiplies by — its dequantized ("effective")
  * weight — from the graph forms mmkit's passes and onnxruntime's quantizer write:
  * com.microsoft DynamicQuantizeMatMul, MatMulInteger (+ Cast + scale Mul), com.microsoft
- * MatMulNBits blocks, and DequantizeLinear on a constant feeding MatMul / Gemm / Conv (QDQ).
+ * MatMulNBits blocks, DequantizeLinear on a constant feeding MatMul / Gemm / Conv (QDQ), int8
+ * embedding tables dequantized after their Gather, and float16/bfloat16 weights.
  */
 import { dtypeOf, GraphView, tensorDims, attrInt, type NodeProto, type OnnxModel, type TensorProto } from '../onnx';
 import { transposeWeight } from '../passes/quant-weights';
@@ -19,7 +20,8 @@ export interface QuantGroups {
   channels: Int32Array;
 }
 
-export type Granularity = 'per-tensor' | 'per-channel' | 'block';
+/** 'float' for float16/bfloat16 weights, which have no uniform grid. */
+export type Granularity = 'per-tensor' | 'per-channel' | 'block' | 'float';
 
 export interface EffectiveWeight {
   /** The candidate node that reads the quantized weight. */
@@ -38,9 +40,10 @@ export interface EffectiveWeight {
   /** Dequantized values, [in, out] for linears (MatMul's B layout), the stored [out, in/group, ...kernel] for Conv. */
   values: Float32Array;
   dims: number[];
-  /** Which axis of `dims` indexes output channels (1 for linears, 0 for Conv). */
+  /** Which axis of `dims` indexes output channels (1 for linears, 0 for Conv and embedding rows). */
   channelAxis: number;
-  groups: QuantGroups;
+  /** The integer grid; null for float16/bfloat16 weights. */
+  groups: QuantGroups | null;
 }
 
 /** A quantized weight whose dequantized value could not be recovered, and why. */
@@ -51,6 +54,7 @@ export interface UnrecoveredWeight {
 
 /** Short description of a weight's quantization: "int8 per-channel", "uint4 block 32". */
 export function schemeOf(w: Pick<EffectiveWeight, 'dtype' | 'granularity' | 'blockSize'>): string {
+  if (w.granularity === 'float') return w.dtype;
   return `${w.dtype} ${w.granularity === 'block' ? `block ${w.blockSize}` : w.granularity}`;
 }
 
@@ -62,7 +66,13 @@ export function effectiveWeights(model: OnnxModel): { weights: EffectiveWeight[]
   for (const n of view.nodes) {
     const found = recover(view, model, n);
     if (typeof found === 'string') unrecovered.push({ node: n.name || n.opType, reason: found });
-    else if (found) weights.push(found);
+    else if (!found) continue;
+    else {
+      // A table read by several Gathers is one weight, whose outputs are all theirs.
+      const same = found.form.startsWith('Gather') ? weights.find((w) => w.stored === found.stored && w.form === found.form) : undefined;
+      if (same) same.outputs.push(...found.outputs);
+      else weights.push(found);
+    }
   }
   return { weights, unrecovered };
 }
@@ -73,6 +83,8 @@ function recover(view: GraphView, model: OnnxModel, n: NodeProto): EffectiveWeig
   if (n.domain === 'com.microsoft' && n.opType === 'MatMulNBits') return matMulNBits(view, model, n);
   if (n.domain === '' && n.opType === 'MatMulInteger') return matMulInteger(view, model, n);
   if (n.domain === '' && n.opType === 'DequantizeLinear') return dequantizeLinear(view, model, n);
+  if (n.domain === '' && n.opType === 'Gather') return gatheredTable(view, model, n) ?? lowPrecisionFloat(view, model, n);
+  if (n.domain === '' && n.opType in WEIGHT_CONSUMERS) return lowPrecisionFloat(view, model, n);
   return undefined;
 }
 
@@ -80,12 +92,22 @@ function constant(view: GraphView, name: string | undefined): TensorProto | unde
   return name ? view.constantTensor(name) : undefined;
 }
 
-/** The value after a bias Add that reads `name` alone with a constant, if there is one. */
+/**
+ * `name` and the values that carry it on: a bias Add with a constant, then a Cast (where toFloat16
+ * renamed a graph output 'logits' to 'logits_fp16' and casts it back), each when it is the only reader.
+ */
 function withBias(view: GraphView, name: string): string[] {
-  const c = view.consumers(name);
-  const add = c.length === 1 && c[0].opType === 'Add' && c[0].domain === '' ? c[0] : undefined;
+  const names = [name];
+  const sole = (op: string) => {
+    const c = view.consumers(names[names.length - 1]);
+    return c.length === 1 && c[0].opType === op && c[0].domain === '' ? c[0] : undefined;
+  };
+  const add = sole('Add');
   const other = add && (add.input[0] === name ? add.input[1] : add.input[0]);
-  return add && constant(view, other) ? [name, add.output[0]] : [name];
+  if (add && constant(view, other)) names.push(add.output[0]);
+  const cast = sole('Cast');
+  if (cast) names.push(cast.output[0]);
+  return names;
 }
 
 /** Dequantizes an int [K, N] weight with per-tensor (one) or per-column (N) scales and zero points. */
@@ -312,5 +334,103 @@ function dequantizeLinear(view: GraphView, model: OnnxModel, n: NodeProto): Effe
     dims: layoutDims,
     channelAxis,
     groups: { codeMin, codeMax, scales: Float64Array.from(scales), zeroPoints, channels },
+  };
+}
+
+const FLOAT_FORMATS = new Set(['float16', 'bfloat16']);
+
+/** A float16/bfloat16 constant, read directly or through a Cast to float32 (a block-listed float32 node). */
+function lowPrecisionSource(view: GraphView, name: string): TensorProto | undefined {
+  const direct = constant(view, name);
+  if (direct) return FLOAT_FORMATS.has(dtypeOf(direct.dataType)) ? direct : undefined;
+  const cast = view.producer(name);
+  const source = cast?.opType === 'Cast' && cast.domain === '' ? constant(view, cast.input[0]) : undefined;
+  return source && FLOAT_FORMATS.has(dtypeOf(source.dataType)) ? source : undefined;
+}
+
+/** A MatMul, Gemm or Conv whose weight, or a Gather whose table, is stored float16 or bfloat16 (toFloat16). */
+function lowPrecisionFloat(view: GraphView, model: OnnxModel, n: NodeProto): EffectiveWeight | undefined {
+  const table = n.opType === 'Gather';
+  if (table && attrInt(n, 'axis', 0) !== 0) return undefined;
+  const t = lowPrecisionSource(view, n.input[table ? 0 : 1]);
+  const dims = t && tensorDims(t);
+  if (!t || !dims || (n.opType === 'MatMul' || n.opType === 'Gemm' ? dims.length !== 2 : dims.length < 2)) return undefined;
+  const transB = n.opType === 'Gemm' && attrInt(n, 'transB', 0) === 1;
+  const stored = floatValues(t, model);
+  return {
+    node: n.name,
+    form: n.opType,
+    outputs: n.opType === 'MatMul' || n.opType === 'Gemm' ? withBias(view, n.output[0]) : [n.output[0]],
+    stored: t.name,
+    dtype: dtypeOf(t.dataType),
+    bits: 16,
+    granularity: 'float',
+    values: transB ? transposeWeight(stored, dims[0], dims[1]) : stored,
+    dims: transB ? [dims[1], dims[0]] : dims,
+    channelAxis: n.opType === 'MatMul' || n.opType === 'Gemm' ? 1 : 0,
+    groups: null,
+  };
+}
+
+/**
+ * An int8 embedding table dequantized after its Gather: per row, Gather → Cast → Mul(Gather(row
+ * scales, same ids)); per tensor, Gather → DequantizeLinear.
+ */
+function gatheredTable(view: GraphView, model: OnnxModel, n: NodeProto): EffectiveWeight | string | undefined {
+  const table = constant(view, n.input[0]);
+  if (!table || !['int8', 'uint8'].includes(dtypeOf(table.dataType)) || attrInt(n, 'axis', 0) !== 0) return undefined;
+  const readers = view.consumers(n.output[0]);
+  const only = readers.length === 1 ? readers[0] : undefined;
+  let scales: Float32Array;
+  let zeroPoints: Float64Array;
+  let output: string;
+  if (only?.opType === 'DequantizeLinear') {
+    const scale = constant(view, only.input[1]);
+    if (!scale) return `the scale of its table '${table.name}' is not a constant`;
+    scales = floatValues(scale, model);
+    const zp = constant(view, only.input[2]);
+    zeroPoints = zp ? integerCodes(zp, model) : new Float64Array(1);
+    output = only.output[0];
+  } else if (only?.opType === 'Cast') {
+    const mul = view.consumers(only.output[0]).find((c) => c.opType === 'Mul');
+    const scaleGather = mul && view.producer(mul.input[0] === only.output[0] ? mul.input[1] : mul.input[0]);
+    const rowScales = scaleGather?.opType === 'Gather' && scaleGather.input[1] === n.input[1] ? constant(view, scaleGather.input[0]) : undefined;
+    if (!mul || !rowScales) return `the row scales of its table '${table.name}' are not a Gather of a constant with the same ids`;
+    scales = floatValues(rowScales, model);
+    zeroPoints = new Float64Array(scales.length);
+    output = mul.output[0];
+  } else return undefined;
+  const dims = tensorDims(table);
+  const rows = dims[0];
+  const cols = dims.slice(1).reduce((a, b) => a * b, 1);
+  if (scales.length !== 1 && scales.length !== rows) return `its table '${table.name}' has ${scales.length} scales for ${rows} rows`;
+  const perRow = scales.length === rows && rows > 1;
+  const codes = integerCodes(table, model);
+  const values = new Float32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) {
+    const g = perRow ? Math.floor(i / cols) : 0;
+    values[i] = (codes[i] - zeroPoints[zeroPoints.length > 1 ? g : 0]) * scales[g];
+  }
+  const dtype = dtypeOf(table.dataType);
+  const [codeMin, codeMax] = codeRange(dtype);
+  const count = perRow ? rows : 1;
+  return {
+    node: n.name,
+    form: `Gather→${only.opType === 'Cast' ? 'Mul' : 'DequantizeLinear'}`,
+    outputs: [output],
+    stored: table.name,
+    dtype,
+    bits: 8,
+    granularity: perRow ? 'per-channel' : 'per-tensor',
+    values,
+    dims,
+    channelAxis: 0,
+    groups: {
+      codeMin,
+      codeMax,
+      scales: Float64Array.from(scales.subarray(0, count)),
+      zeroPoints: Float64Array.from({ length: count }, (_, g) => zeroPoints[zeroPoints.length > 1 ? g : 0] ?? 0),
+      channels: Int32Array.from({ length: count }, (_, g) => (perRow ? g : -1)),
+    },
   };
 }

@@ -44,7 +44,8 @@ function clipOf(codeMin: number, codeMax: number, scales: ArrayLike<number>, zer
 }
 
 /** The grid of a quantized weight: all its groups, or those of one output channel. */
-export function weightGrid(w: EffectiveWeight, channel?: number): QuantGrid {
+export function weightGrid(w: EffectiveWeight, channel?: number): GridOrNote {
+  if (!w.groups) return { note: `${w.dtype} has no uniform grid (its spacing grows with |value|)` };
   const { codeMin, codeMax, scales, zeroPoints, channels } = w.groups;
   const groups = [...channels.keys()].filter((g) => channel === undefined || channels[g] === channel || channels[g] === -1);
   const scheme = schemeOf(w);

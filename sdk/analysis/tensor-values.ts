@@ -41,8 +41,10 @@ export function integerCodes(t: TensorProto, model: OnnxModel): Float64Array {
   return codes;
 }
 
-/** A constant float tensor's values (float16/float64 converted). */
+/** A constant float tensor's values (float16, bfloat16 and float64 converted). */
 export function floatValues(t: TensorProto, model: OnnxModel): Float32Array {
   const dtype = dtypeOf(t.dataType);
+  // bfloat16 is the top half of a float32.
+  if (dtype === 'bfloat16') return new Float32Array(Uint32Array.from(tensorArray(t, model) as Uint16Array, (b) => b << 16).buffer);
   return floatData({ data: tensorArray(t, model), dims: tensorDims(t), dtype }, t.name);
 }
