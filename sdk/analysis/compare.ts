@@ -59,7 +59,7 @@ export async function compareTensors(reference: ModelInput, candidate: ModelInpu
       tensors: opts.activations,
       device: opts.device,
       signal: opts.signal,
-      onProgress: (done) => opts.onProgress?.(done, undefined, 'activations'),
+      onProgress: (done) => opts.onProgress?.(done, 'size' in opts.data! ? opts.data.size : undefined, 'activations'),
     });
     const shapes = await probeShapes(ref, { device: opts.device });
     const byOutput = new Map(layers.map((l) => [l.output, l]));

@@ -33,7 +33,7 @@ export interface HistogramOptions extends RunContext {
 }
 
 /** How many values saturate: more than half a step beyond the end levels (closer ones just round to them). */
-export function countClipped(values: Float32Array, grid: QuantGrid): number {
+function countClipped(values: Float32Array, grid: QuantGrid): number {
   const lo = grid.clip[0] - grid.step / 2;
   const hi = grid.clip[1] + grid.step / 2;
   let n = 0;
