@@ -1,0 +1,247 @@
+/**
+ * prune.structured on real models run by onnxruntime: the pruned model must compute exactly what
+ * the float model computes with the removed units' weights zeroed (the zeroing here is written
+ * independently of the pass), on real MNIST digits for our ViT and on the recorded inputs of the
+ * PyTorch-exported ViT fixture.
+ */
+import { describe, expect, it } from 'vitest';
+import { mm, isMmkitError } from '../sdk';
+import { mnist } from '../sdk/data';
+import type { TensorData } from '../sdk/data';
+import { evaluateModel } from '../sdk/eval';
+import { GraphView, editModel, findAttention, findMlps, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type LinearMatch, type OnnxModel } from '../sdk/onnx';
+import { createSession, runBatched } from '../sdk/runtime';
+import { PRUNE_STRUCTURED_OP, pruneStructured, type PruneStructuredOptions, type PruneStructuredResult } from '../sdk/passes/prune-structured';
+import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './onnx-models';
+
+const VIT = 'datasets/models/vit-tiny-mnist.onnx';
+const TOL = 1e-4;
+
+/** Zeroes output column `o` (and its bias entry) or input row `i` of a linear's weight, in its own layout. */
+function zeroed(model: OnnxModel, edits: { m: LinearMatch; outputs?: number[]; inputs?: number[] }[]): OnnxModel {
+  const view = GraphView.of(model.proto);
+  const proto = editModel(model.proto, (e) => {
+    const weights = new Map<string, Float32Array>();
+    const biases = new Map<string, Float32Array>();
+    const copy = (map: Map<string, Float32Array>, name: string) => map.get(name) ?? map.set(name, Float32Array.from(tensorArray(view.constantTensor(name)!, model) as Float32Array)).get(name)!;
+    for (const { m, outputs = [], inputs = [] } of edits) {
+      const w = copy(weights, m.weight);
+      const at = (i: number, o: number) => (m.layout === 'in_out' ? i * m.outDim + o : o * m.inDim + i);
+      for (const o of outputs) for (let i = 0; i < m.inDim; i++) w[at(i, o)] = 0;
+      for (const i of inputs) for (let o = 0; o < m.outDim; o++) w[at(i, o)] = 0;
+      if (m.bias && outputs.length) {
+        const b = copy(biases, m.bias);
+        for (const o of outputs) b[o] = 0;
+      }
+    }
+    for (const [name, data] of [...weights, ...biases]) e.replaceInitializer(name, makeTensor(name, 'float32', tensorDims(view.initializer(name)!), data));
+  });
+  return { ...model, proto };
+}
+
+const complement = (n: number, kept: readonly number[]) => Array.from({ length: n }, (_, i) => i).filter((i) => !kept.includes(i));
+
+/** The float model with the MLP units the pass removed zeroed instead. */
+function zeroedMlpUnits(model: OnnxModel, r: PruneStructuredResult): OnnxModel {
+  const mlps = findMlps(GraphView.of(model.proto));
+  return zeroed(
+    model,
+    r.layers.flatMap((l) => {
+      const gone = complement(l.units, l.kept);
+      return [{ m: mlps[l.index].fc1, outputs: gone }, { m: mlps[l.index].fc2, inputs: gone }];
+    }),
+  );
+}
+
+/** The float model with the heads the pass removed zeroed instead (q, k, v columns and biases, output rows). */
+function zeroedHeads(model: OnnxModel, r: PruneStructuredResult): OnnxModel {
+  const blocks = findAttention(GraphView.of(model.proto));
+  return zeroed(
+    model,
+    r.layers.flatMap((l) => {
+      const a = blocks[l.index];
+      const d = a.headDim;
+      const hidden = a.numHeads * d;
+      const cols = complement(l.units, l.kept).flatMap((h) => Array.from({ length: d }, (_, j) => h * d + j));
+      const producers = a.packed ? [{ m: a.q, outputs: [0, 1, 2].flatMap((s) => cols.map((c) => s * hidden + c)) }] : [a.q, a.k, a.v].map((m) => ({ m, outputs: cols }));
+      return [...producers, { m: a.out, inputs: cols }];
+    }),
+  );
+}
+
+const digits = mnist({ split: 'test', batchSize: 32 }).take(64);
+
+async function logits(model: OnnxModel): Promise<TensorData> {
+  const session = await createSession(model, { reuse: false });
+  try {
+    const out = await runBatched(session, digits);
+    return out[session.outputNames[0]];
+  } finally {
+    await session.dispose();
+  }
+}
+
+async function torchLogits(model: OnnxModel): Promise<Float32Array> {
+  const { input } = torchReference();
+  return runOnce(serializeModel(model), 'pixel_values', Float32Array.from(input.data), input.dims);
+}
+
+function dimsOf(model: OnnxModel, name: string): number[] {
+  return tensorDims(GraphView.of(model.proto).initializer(name)!);
+}
+
+describe('prune.structured: MLP hidden units', () => {
+  it('removes half of every MLP of the MNIST ViT: smaller weights, same logits as zeroing those units (64 real digits)', async () => {
+    const vit = await readModel(VIT);
+    const r = await pruneStructured(vit, { target: 'mlp', sparsity: 0.5 });
+    const mlps = findMlps(GraphView.of(vit.proto));
+    expect(r.layers).toHaveLength(4);
+    for (const [k, m] of mlps.entries()) {
+      expect(r.layers[k].kept).toHaveLength(64);
+      expect(dimsOf(r.model, m.fc1.weight)).toEqual([64, 64]);
+      expect(dimsOf(r.model, m.fc1.bias!)).toEqual([64]);
+      expect(dimsOf(r.model, m.fc2.weight)).toEqual([64, 64]);
+    }
+    const pruned = await logits(r.model);
+    const reference = await logits(zeroedMlpUnits(vit, r));
+    expect(pruned.dims).toEqual([64, 10]);
+    expect(maxAbsDiff(pruned.data as Float32Array, reference.data as Float32Array)).toBeLessThan(TOL);
+    // The input model is untouched and really differs from the pruned one.
+    expect(maxAbsDiff((await logits(vit)).data as Float32Array, pruned.data as Float32Array)).toBeGreaterThan(1e-2);
+    // 4 blocks × (64·64 + 64 + 64·64) parameters gone.
+    expect(r.report.data).toMatchObject({ paramsBefore: expect.any(Number), paramsAfter: expect.any(Number) });
+    const { paramsBefore, paramsAfter } = r.report.data as { paramsBefore: number; paramsAfter: number };
+    expect(paramsBefore - paramsAfter).toBe(4 * (64 * 64 + 64 + 64 * 64));
+    expect(r.report.op).toBe(PRUNE_STRUCTURED_OP);
+    expect(r.report.table!.rows[0]).toEqual([0, '/vision/layers/0/mlp', 128, 64, 64, 128 * 64 + 128 + 128 * 64, 64 * 64 + 64 + 64 * 64]);
+  });
+
+  it('prunes the PyTorch export (Erf GELU, MatMul weights) and matches zeroing on its recorded input', async () => {
+    const torch = await readModel(TORCH_VIT);
+    const r = await pruneStructured(torch, { target: 'mlp', sparsity: 0.75, score: 'l1' });
+    expect(r.layers.map((l) => l.kept.length)).toEqual([32, 32]);
+    const pruned = await torchLogits(r.model);
+    expect(maxAbsDiff(pruned, await torchLogits(zeroedMlpUnits(torch, r)))).toBeLessThan(TOL);
+  });
+
+  it('global scope ranks all units together; multipleOf keeps widths multiples of 8; every layer keeps ≥ 1 unit', async () => {
+    const vit = await readModel(VIT);
+    const g = await pruneStructured(vit, { target: 'mlp', sparsity: 0.6, scope: 'global' });
+    const kept = g.layers.map((l) => l.kept.length);
+    expect(kept.reduce((a, b) => a + b, 0)).toBe(512 - Math.floor(0.6 * 512));
+    expect(new Set(kept).size).toBeGreaterThan(1);
+    const m8 = await pruneStructured(vit, { target: 'mlp', sparsity: 0.6, scope: 'global', multipleOf: 8 });
+    for (const l of m8.layers) expect(l.kept.length % 8).toBe(0);
+    const extreme = await pruneStructured(vit, { target: 'mlp', sparsity: 0.999, scope: 'global' });
+    for (const l of extreme.layers) expect(l.kept.length).toBeGreaterThanOrEqual(1);
+    expect(maxAbsDiff((await logits(extreme.model)).data as Float32Array, (await logits(zeroedMlpUnits(vit, extreme))).data as Float32Array)).toBeLessThan(TOL);
+  });
+
+  it("score 'activation' keeps the units with the largest mean |activation| over the calibration digits", async () => {
+    const vit = await readModel(VIT);
+    const calibration = mnist({ split: 'train', batchSize: 32 }).take(64);
+    const r = await pruneStructured(vit, { target: 'mlp', sparsity: 0.5, score: 'activation', calibration });
+    // Independent measurement: tap the first block's GELU output and average |x| per unit.
+    const mlp = findMlps(GraphView.of(vit.proto))[0];
+    const session = await createSession(vit, { taps: [mlp.fc2.input], reuse: false });
+    const act = (await runBatched(session, calibration, { fetch: [mlp.fc2.input] }))[mlp.fc2.input];
+    await session.dispose();
+    const data = act.data as Float32Array;
+    const mean = new Float64Array(128);
+    for (let i = 0; i < data.length; i++) mean[i % 128] += Math.abs(data[i]);
+    const top = Array.from(mean.keys()).sort((a, b) => mean[b] - mean[a]).slice(0, 64).sort((a, b) => a - b);
+    expect(r.layers[0].kept).toEqual(top);
+    const byNorm = await pruneStructured(vit, { target: 'mlp', sparsity: 0.5 });
+    expect(byNorm.layers[0].kept).not.toEqual(top);
+  });
+});
+
+describe('prune.structured: attention heads', () => {
+  it('removes 2 of 4 heads per block of the MNIST ViT: q/k/v/out sliced, reshape shapes updated, same logits as zeroing them', async () => {
+    const vit = await readModel(VIT);
+    const r = await pruneStructured(vit, { target: 'heads', sparsity: 0.5 });
+    const blocks = findAttention(GraphView.of(vit.proto));
+    for (const a of blocks) {
+      for (const m of [a.q, a.k, a.v]) expect(dimsOf(r.model, m.weight)).toEqual([64, 32]);
+      expect(dimsOf(r.model, a.out.weight)).toEqual([32, 64]);
+    }
+    expect(findAttention(GraphView.of(r.model.proto)).map((a) => [a.numHeads, a.headDim, a.scale])).toEqual(blocks.map(() => [2, 16, 0.25]));
+    const pruned = (await logits(r.model)).data as Float32Array;
+    expect(maxAbsDiff(pruned, (await logits(zeroedHeads(vit, r))).data as Float32Array)).toBeLessThan(TOL);
+    expect(maxAbsDiff(pruned, (await logits(vit)).data as Float32Array)).toBeGreaterThan(1e-2);
+  });
+
+  it('prunes heads of the PyTorch export (packed in_proj, shapes computed at run time) and matches zeroing', async () => {
+    const torch = await readModel(TORCH_VIT);
+    const r = await pruneStructured(torch, { target: 'heads', sparsity: 0.25 });
+    const blocks = findAttention(GraphView.of(torch.proto));
+    expect(blocks[0].packed).toBe(true);
+    for (const a of blocks) {
+      expect(dimsOf(r.model, a.q.weight)).toEqual([64, 3 * 48]);
+      expect(dimsOf(r.model, a.out.weight)).toEqual([64, 48]); // Gemm transB=1: [out, in]
+    }
+    const pruned = await torchLogits(r.model);
+    expect(maxAbsDiff(pruned, await torchLogits(zeroedHeads(torch, r)))).toBeLessThan(TOL);
+    expect(maxAbsDiff(pruned, torchReference().logits.data)).toBeGreaterThan(1e-3);
+    // Unpruned (sparsity 0) the fixture still reproduces torch's own logits.
+    const same = await pruneStructured(torch, { target: 'heads', sparsity: 0 });
+    expect(maxAbsDiff(await torchLogits(same.model), torchReference().logits.data)).toBeLessThan(1e-4);
+  });
+
+  it("score 'activation' keeps the heads with the largest mean output norm; global scope keeps ≥ 1 head per block", async () => {
+    const vit = await readModel(VIT);
+    const calibration = mnist({ split: 'train', batchSize: 32 }).take(32);
+    const r = await pruneStructured(vit, { target: 'heads', sparsity: 0.5, score: 'activation', calibration });
+    const a = findAttention(GraphView.of(vit.proto))[1];
+    const session = await createSession(vit, { taps: [a.out.input], reuse: false });
+    const ctxData = (await runBatched(session, calibration, { fetch: [a.out.input] }))[a.out.input].data as Float32Array;
+    await session.dispose();
+    const norms = new Float64Array(4);
+    for (let r0 = 0; r0 < ctxData.length; r0 += 64) {
+      for (let h = 0; h < 4; h++) norms[h] += Math.hypot(...ctxData.subarray(r0 + h * 16, r0 + h * 16 + 16));
+    }
+    const top = [0, 1, 2, 3].sort((x, y) => norms[y] - norms[x]).slice(0, 2).sort();
+    expect(r.layers[1].kept).toEqual(top);
+    const global = await pruneStructured(vit, { target: 'heads', sparsity: 0.75, scope: 'global' });
+    expect(global.layers.reduce((n, l) => n + l.kept.length, 0)).toBe(16 - 12);
+    for (const l of global.layers) expect(l.kept.length).toBe(1);
+    expect(maxAbsDiff((await logits(global.model)).data as Float32Array, (await logits(zeroedHeads(vit, global))).data as Float32Array)).toBeLessThan(TOL);
+  });
+});
+
+describe('prune.structured: options and pipeline', () => {
+  const bad = async (o: PruneStructuredOptions) => {
+    const e = await pruneStructured(await readModel(VIT), o).catch((x: unknown) => x);
+    expect(isMmkitError(e, 'BAD_OPTION')).toBe(true);
+    return (e as Error).message;
+  };
+
+  it('rejects bad options with BAD_OPTION naming the layer or value', async () => {
+    expect(await bad({ target: 'mlp', sparsity: 1 })).toMatch(/sparsity must be a fraction in \[0, 1\), got 1/);
+    expect(await bad({ target: 'mlp', sparsity: 0.5, exclude: { layers: [4] } })).toMatch(/layer 4.*4 MLP blocks.*'\/vision\/layers\/3\/mlp'/);
+    expect(await bad({ target: 'heads', sparsity: 0.5, exclude: { nodes: ['/vision/layers/0/mlp/fc1/MatMul'] } })).toMatch(/'\/vision\/layers\/0\/mlp\/fc1\/MatMul', which is no linear node/);
+    expect(await bad({ target: 'heads', sparsity: 0.5, multipleOf: 64 })).toMatch(/multipleOf 64 leaves nothing to remove in layer '\/vision\/layers\/0\/attn'/);
+    expect(await bad({ target: 'mlp', sparsity: 0.5, score: 'activation' })).toMatch(/calibration must be a Dataset/);
+    expect(await bad({ target: 'neurons' as 'mlp', sparsity: 0.5 })).toMatch(/target "neurons"/);
+  });
+
+  it('exclusions leave blocks whole and are reported', async () => {
+    const vit = await readModel(VIT);
+    const r = await pruneStructured(vit, { target: 'mlp', sparsity: 0.5, exclude: { layers: [0], nodes: ['/vision/layers/3/mlp/fc2/MatMul'] } });
+    expect(r.layers.map((l) => l.index)).toEqual([1, 2]);
+    expect(dimsOf(r.model, findMlps(GraphView.of(vit.proto))[0].fc1.weight)).toEqual([64, 128]);
+    expect(r.report.warnings).toEqual([expect.stringMatching(/Layer 0 '\/vision\/layers\/0\/mlp' left whole/), expect.stringMatching(/Layer 3/)]);
+  });
+
+  it('runs as a pipeline step with a calibration Dataset: the recipe records its ref, reports() returns the report', async () => {
+    const calibration = mm.datasets.mnist({ split: 'train' }).take(32);
+    const p = mm.load(VIT).step(PRUNE_STRUCTURED_OP, { target: 'mlp', sparsity: 0.5, score: 'activation', calibration });
+    const step = p.recipe.steps.at(-1)!;
+    expect(step.options).toMatchObject({ target: 'mlp', scope: 'layer', score: 'activation', multipleOf: 1, calibration: { dataset: { size: 32 } } });
+    const [report] = await p.reports();
+    expect(report.table!.rows.map((row) => row[3])).toEqual([64, 64, 64, 64]);
+    // Pruned without recovery the ViT still classifies most held-out digits.
+    const r = await evaluateModel(await p.model(), mnist({ split: 'test', batchSize: 250 }).take(500));
+    expect(r.model.accuracy!.top1).toBeGreaterThan(0.5);
+  });
+});
