@@ -80,6 +80,46 @@ function qdqWeights(model: OnnxModel): { model: OnnxModel; dequantized: Map<stri
   return { model: { ...model, proto }, dequantized };
 }
 
+/**
+ * The float model with every linear weight stored int4 in blocks of 32 along K (opset 21
+ * DequantizeLinear block_size, symmetric: scale = max|w| / 7), DQ outputs exposed as graph outputs.
+ */
+function blockedInt4(model: OnnxModel): { model: OnnxModel; dequantized: Map<string, string> } {
+  const view = GraphView.of(model.proto);
+  const dequantized = new Map<string, string>();
+  const block = 32;
+  const proto = editModel(model.proto, (e) => {
+    for (const l of findLinears(view)) {
+      const w = tensorArray(view.initializer(l.weight)!, model) as Float32Array;
+      const [k, n] = [l.inDim, l.outDim];
+      const blocks = Math.ceil(k / block);
+      const scales = new Float32Array(blocks * n);
+      const packed = new Uint8Array(Math.ceil((k * n) / 2));
+      for (let b = 0; b < blocks; b++) {
+        for (let c = 0; c < n; c++) {
+          const rows = Array.from({ length: Math.min(block, k - b * block) }, (_, j) => b * block + j);
+          const scale = Math.fround(Math.max(...rows.map((r) => Math.abs(w[r * n + c]))) / 7) || 1;
+          scales[b * n + c] = scale;
+          for (const r of rows) {
+            const i = r * n + c;
+            packed[i >> 1] |= (Math.max(-8, Math.min(7, Math.round(w[i] / scale))) & 15) << ((i & 1) * 4);
+          }
+        }
+      }
+      const [codes, scale, deq] = [`${l.weight}_int4`, `${l.weight}_scale`, `${l.weight}_deq`];
+      e.addInitializer(makeTensor(codes, 'int4', [k, n], packed));
+      e.addInitializer(makeTensor(scale, 'float32', [blocks, n], scales));
+      e.addNode(node('DequantizeLinear', [codes, scale], [deq], { axis: 0, block_size: block }, { name: `${l.matmul.name}_dq` }), { before: l.matmul });
+      e.renameInput(l.matmul, 1, deq);
+      e.addOutput(deq, 'float32', [k, n]);
+      dequantized.set(l.matmul.name, deq);
+    }
+    e.setOpset('', 21);
+    e.prune();
+  });
+  return { model: { ...model, proto }, dequantized };
+}
+
 describe('error metrics', () => {
   it('SQNR, cosine, MSE and max abs error match hand-computed values', () => {
     // noise² = 0.25 + 0.25 = 0.5, signal² = 1 + 4 + 4 = 9, ref·cand = 1 + 5 + 4 = 10, |cand|² = 11.5
@@ -178,6 +218,28 @@ describe('dequantized weights recovered from the quantized graph', () => {
     const cmp = await compareTensors(base, qdq);
     expect(cmp.only('weight').rows).toHaveLength(25);
     for (const r of cmp.rows) expect(r.quantization).toBe('uint8 per-channel (DequantizeLinear→MatMul)');
+  });
+});
+
+describe('blocked DequantizeLinear', () => {
+  it('int4 blocks of 32 along K (opset 21): exactly what onnxruntime dequantizes, and the same weights as MatMulNBits symmetric', async () => {
+    const base = await readModel(VIT);
+    const { model: qdq, dequantized } = blockedInt4(base);
+    const { weights } = effectiveWeights(qdq);
+    expect(weights).toHaveLength(25);
+    const session = await createSession(qdq, { reuse: false });
+    try {
+      const out = await runBatched(session, digits(1), { fetch: [...dequantized.values()] });
+      for (const w of weights) {
+        expect([w.dtype, w.granularity, w.blockSize]).toEqual(['int4', 'block', 32]);
+        expect(w.values).toEqual(floatData(out[dequantized.get(w.node)!], w.node));
+      }
+    } finally {
+      await session.dispose();
+    }
+    // One scheme, two graph forms: int4 codes with zero point 0, or uint4 codes with zero point 8.
+    const nbits = effectiveWeights(quantizeInt4(base, { blockSize: 32, symmetric: true })).weights;
+    for (const w of weights) expect(w.values).toEqual(nbits.find((x) => w.outputs.includes(x.outputs[0]))!.values);
   });
 });
 
