@@ -8,7 +8,7 @@ import { evaluateModel, agreement, cosineSimilarities } from '../sdk/eval';
 import { GraphView, ModelBuilder, readModel, serializeModel, dtypeOf, type OnnxModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
 import { evaluateClip } from '../sdk/train/clip-eval';
-import { quantizeDynamic, normalizeDynamicQuantOptions, DEFAULT_MIN_ELEMENTS, type DynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
+import { quantizeDynamic, normalizeDynamicQuantOptions, dynamicQuantReport, DEFAULT_MIN_ELEMENTS, QUANTIZE_DYNAMIC_OP, type DynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
 import { quantizeWeight } from '../sdk/passes/quant-weights';
 import { quantizeRows } from '../sdk/passes/quantize-gather';
 import { TORCH_VIT, torchReference, runOnce, seeded, maxAbsDiff } from './onnx-models';
@@ -217,6 +217,29 @@ describe('quantize.dynamic: embeddings and Conv on CLIP-tiny', () => {
     const [f, m] = [await evaluateClip(base), await evaluateClip(q)];
     console.log(`CLIP-tiny conv integer: zero-shot ${(100 * m.zeroShotTop1).toFixed(1)}% vs float ${(100 * f.zeroShotTop1).toFixed(1)}%`);
     expect(Math.abs(f.zeroShotTop1 - m.zeroShotTop1) * 100).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('quantize.dynamic report', () => {
+  it('says what was quantized, what stayed float and why, and warns where ConvInteger cannot run', async () => {
+    const base = await readModel(CLIP);
+    const r = dynamicQuantReport(base, normalizeDynamicQuantOptions({ conv: 'integer' }));
+    console.log(r.lines.join('\n'));
+    expect(r.lines[0]).toMatch(/^\d+ linears → DynamicQuantizeMatMul \(int8 weights, per-channel scales\)\.$/);
+    expect(r.lines).toContain('1 Conv → DynamicQuantizeLinear + ConvInteger.');
+    expect(r.lines.at(-1)).toContain('1 embedding under minElements');
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/WebGPU/);
+    expect(r.table!.rows).toContainEqual(['text.token_embed', 'embedding', 17 * 64, 'float32 (under minElements)']);
+    expect(r.table!.rows).toContainEqual(['/vision/patch_embed/Conv', 'conv', 64 * 3 * 8 * 8, 'int8 (ConvInteger)']);
+  });
+
+  it('comes with the pipeline step', async () => {
+    const reports = await mm.load(CLIP).step(QUANTIZE_DYNAMIC_OP, { minElements: 1000 }).reports();
+    const mine = reports.find((r) => r.op === QUANTIZE_DYNAMIC_OP)!;
+    expect(mine.lines).toContain('1 embedding table → int8 (one scale per row), dequantized after the Gather.');
+    expect(mine.lines).toContain('1 Conv → int8 weight + DequantizeLinear, float Conv.');
+    expect(mine.warnings).toEqual([]);
   });
 });
 

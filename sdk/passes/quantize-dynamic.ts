@@ -16,9 +16,9 @@
  * default keeps the smaller graph, one node per linear.
  */
 import { MmkitError } from '../errors';
-import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
+import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
-import { registerStep } from '../pipeline/steps';
+import { registerStep, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
 import { quantizeWeight, transposeWeight, type QuantizedWeight } from './quant-weights';
 import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './quantize-conv';
@@ -123,25 +123,30 @@ function resolve(options: { [k: string]: Json }): Resolved {
   };
 }
 
-function selected(view: GraphView, l: LinearMatch, o: Resolved): boolean {
-  if (o.excludeOps.has(l.matmul.opType)) return false;
-  if (o.excludeNodes.has(l.matmul.name) || (l.add && o.excludeNodes.has(l.add.name))) return false;
-  const w = view.initializer(l.weight)!;
-  if (dtypeOf(w.dataType) !== 'float32') return false; // fp16/bf16 weights are another pass's business
-  return l.inDim * l.outDim >= o.minElements;
+/** Why a layer stays float (undefined: it is quantized). */
+type SkipReason = 'excluded' | 'under minElements' | 'not float32' | 'turned off' | 'bias not constant';
+
+function linearSkip(view: GraphView, l: LinearMatch, o: Resolved): SkipReason | undefined {
+  if (o.excludeOps.has(l.matmul.opType)) return 'excluded';
+  if (o.excludeNodes.has(l.matmul.name) || (l.add && o.excludeNodes.has(l.add.name))) return 'excluded';
+  // fp16/bf16 weights are another pass's business.
+  if (dtypeOf(view.initializer(l.weight)!.dataType) !== 'float32') return 'not float32';
+  return l.inDim * l.outDim >= o.minElements ? undefined : 'under minElements';
 }
 
-function selectedEmbedding(m: EmbeddingMatch, o: Resolved): boolean {
-  if (!o.embeddings || o.excludeOps.has('Gather') || m.gathers.some((g) => o.excludeNodes.has(g.name))) return false;
-  return m.rows * m.cols >= o.minElements;
+function embeddingSkip(m: EmbeddingMatch, o: Resolved): SkipReason | undefined {
+  if (!o.embeddings) return 'turned off';
+  if (o.excludeOps.has('Gather') || m.gathers.some((g) => o.excludeNodes.has(g.name))) return 'excluded';
+  return m.rows * m.cols >= o.minElements ? undefined : 'under minElements';
 }
 
-function selectedConv(view: GraphView, c: ConvMatch, o: Resolved): boolean {
-  if (o.conv === 'float' || o.excludeOps.has('Conv') || o.excludeNodes.has(c.conv.name)) return false;
-  if (dtypeOf(view.initializer(c.weight)!.dataType) !== 'float32') return false;
+function convSkip(view: GraphView, c: ConvMatch, o: Resolved): SkipReason | undefined {
+  if (o.conv === 'float') return 'turned off';
+  if (o.excludeOps.has('Conv') || o.excludeNodes.has(c.conv.name)) return 'excluded';
+  if (dtypeOf(view.initializer(c.weight)!.dataType) !== 'float32') return 'not float32';
   // ConvInteger's float bias is re-added after the integer conv, so it must be a known constant.
-  if (o.conv === 'integer' && c.conv.input[2] && !c.bias) return false;
-  return c.outChannels * c.inChannelsPerGroup * c.kernel.reduce((a, k) => a * k, 1) >= o.minElements;
+  if (o.conv === 'integer' && c.conv.input[2] && !c.bias) return 'bias not constant';
+  return c.outChannels * c.inChannelsPerGroup * c.kernel.reduce((a, k) => a * k, 1) >= o.minElements ? undefined : 'under minElements';
 }
 
 /** Names of the int8 weight and its scales in the edited graph, made once per weight and layout. */
@@ -150,19 +155,35 @@ interface WeightNames {
   scales: string;
 }
 
-/** What quantizeDynamic will rewrite in a model under the given options. */
+/** A layer the pass found and left float, with the reason. */
+export interface SkippedLayer {
+  kind: 'linear' | 'embedding' | 'conv';
+  name: string;
+  elements: number;
+  reason: SkipReason;
+}
+
+/** What quantizeDynamic rewrites in a model under the given options, and what it leaves float. */
 export interface DynamicQuantPlan {
   linears: LinearMatch[];
   embeddings: EmbeddingMatch[];
   convs: ConvMatch[];
+  skipped: SkippedLayer[];
 }
 
 function plan(view: GraphView, o: Resolved): DynamicQuantPlan {
-  return {
-    linears: findLinears(view).filter((l) => selected(view, l, o)),
-    embeddings: findEmbeddings(view).filter((m) => selectedEmbedding(m, o)),
-    convs: findConvs(view).filter((c) => selectedConv(view, c, o)),
+  const result: DynamicQuantPlan = { linears: [], embeddings: [], convs: [], skipped: [] };
+  const sort = <T>(items: T[], kept: T[], kind: SkippedLayer['kind'], skip: (x: T) => SkipReason | undefined, name: (x: T) => string, elements: (x: T) => number) => {
+    for (const x of items) {
+      const reason = skip(x);
+      if (reason) result.skipped.push({ kind, name: name(x), elements: elements(x), reason });
+      else kept.push(x);
+    }
   };
+  sort(findLinears(view), result.linears, 'linear', (l) => linearSkip(view, l, o), (l) => l.matmul.name || l.weight, (l) => l.inDim * l.outDim);
+  sort(findEmbeddings(view), result.embeddings, 'embedding', (m) => embeddingSkip(m, o), (m) => m.table, (m) => m.rows * m.cols);
+  sort(findConvs(view), result.convs, 'conv', (c) => convSkip(view, c, o), (c) => c.conv.name || c.weight, (c) => tensorElementCount(view.initializer(c.weight)!));
+  return result;
 }
 
 function requireOpset(model: OnnxModel, view: GraphView, version: number, what: string, hint: string): void {
@@ -170,18 +191,30 @@ function requireOpset(model: OnnxModel, view: GraphView, version: number, what: 
   throw new MmkitError('UNSUPPORTED', `quantize.dynamic: ${what} needs ONNX opset ≥ ${version}; ${model.path ?? 'the model'} imports opset ${view.opset('')}.`, { file: model.path, hint });
 }
 
+interface Prepared {
+  o: Resolved;
+  view: GraphView;
+  plan: DynamicQuantPlan;
+  /** DequantizeLinear's per-channel axis arrived in opset 13: older models get one scale per Conv weight. */
+  convPerChannel: boolean;
+}
+
+function prepare(model: OnnxModel, options: { [k: string]: Json }): Prepared {
+  const o = resolve(options);
+  const view = GraphView.of(model.proto);
+  const p = plan(view, o);
+  if (o.format === 'qdq-integer') requireOpset(model, view, 11, "format 'qdq-integer' (DynamicQuantizeLinear)", "Use format 'com.microsoft', or convert the model to a newer opset first.");
+  if (p.convs.length > 0 && o.conv === 'integer') requireOpset(model, view, 11, "conv 'integer' (DynamicQuantizeLinear)", "Use conv 'weight-only' or 'float'.");
+  return { o, view, plan: p, convPerChannel: o.perChannel && (o.conv === 'integer' || (view.opset('') ?? 0) >= 13) };
+}
+
 /**
  * Quantizes a model's linear layers, embedding tables and Conv weights; the input model is not
  * changed and untouched tensors are shared.
  */
 export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json } = normalizeDynamicQuantOptions()): OnnxModel {
-  const o = resolve(options);
-  const view = GraphView.of(model.proto);
-  const { linears, embeddings, convs } = plan(view, o);
-  if (o.format === 'qdq-integer') requireOpset(model, view, 11, "format 'qdq-integer' (DynamicQuantizeLinear)", "Use format 'com.microsoft', or convert the model to a newer opset first.");
-  if (convs.length > 0 && o.conv === 'integer') requireOpset(model, view, 11, "conv 'integer' (DynamicQuantizeLinear)", "Use conv 'weight-only' or 'float'.");
-  // DequantizeLinear's per-channel axis arrived in opset 13: older models get one scale per Conv weight.
-  const convPerChannel = o.perChannel && (o.conv === 'integer' || (view.opset('') ?? 0) >= 13);
+  const { o, view, plan: p, convPerChannel } = prepare(model, options);
+  const { linears, embeddings, convs } = p;
   if (linears.length + embeddings.length + convs.length === 0) return model; // nothing to do: the same immutable model
   const proto = editModel(model.proto, (e) => {
     const made = new Map<string, WeightNames>();
@@ -237,12 +270,51 @@ function integerNodes(l: LinearMatch, w: WeightNames, base: string, e: GraphEdit
   return nodes;
 }
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** What quantizeDynamic does to a model under the given options: the layers it rewrites and those it leaves float, with why. */
+export function dynamicQuantReport(model: OnnxModel, options: { [k: string]: Json } = normalizeDynamicQuantOptions()): StepReport {
+  const { o, view, plan: p, convPerChannel } = prepare(model, options);
+  const scales = o.perChannel ? 'per-channel' : 'per-tensor';
+  const lines = [
+    `${plural(p.linears.length, 'linear')} → ${o.format === 'com.microsoft' ? 'DynamicQuantizeMatMul' : 'DynamicQuantizeLinear + MatMulInteger'} (int8 weights, ${scales} scales).`,
+  ];
+  if (p.embeddings.length) lines.push(`${plural(p.embeddings.length, 'embedding table')} → int8 (${o.perChannel ? 'one scale per row' : 'one scale per table'}), dequantized after the Gather.`);
+  if (p.convs.length) lines.push(`${plural(p.convs.length, 'Conv')} → ${o.conv === 'integer' ? 'DynamicQuantizeLinear + ConvInteger' : 'int8 weight + DequantizeLinear, float Conv'}.`);
+  const skippedBy = new Map<string, number>();
+  for (const x of p.skipped) skippedBy.set(`${x.kind} ${x.reason}`, (skippedBy.get(`${x.kind} ${x.reason}`) ?? 0) + 1);
+  if (skippedBy.size) lines.push(`Left float32: ${[...skippedBy].map(([k, n]) => `${n} ${k}`).join(', ')}.`);
+  const warnings: string[] = [];
+  if (p.convs.length && o.conv === 'integer') {
+    warnings.push("ConvInteger runs on CPU only (onnxruntime-node, onnxruntime-web's wasm backend): onnxruntime-web's WebGPU/WebGL backends cannot run this model. Use conv: 'weight-only' for the web.");
+  }
+  if (p.convs.length && o.perChannel && !convPerChannel) {
+    warnings.push(`Conv weights got one scale per tensor: the model imports opset ${view.opset('')}, and DequantizeLinear's per-channel axis needs 13.`);
+  }
+  const big = p.skipped.filter((x) => x.reason !== 'excluded' && x.elements >= 1 << 20);
+  for (const x of big) warnings.push(`${x.kind} '${x.name}' (${x.elements} values) stays float32 (${x.reason}): the file keeps its float bytes.`);
+  const rows: (string | number)[][] = [
+    ...p.linears.map((l) => [l.matmul.name || l.weight, 'linear', l.inDim * l.outDim, 'int8']),
+    ...p.embeddings.map((m) => [m.table, 'embedding', m.rows * m.cols, 'int8']),
+    ...p.convs.map((c) => [c.conv.name || c.weight, 'conv', tensorElementCount(view.initializer(c.weight)!), o.conv === 'integer' ? 'int8 (ConvInteger)' : 'int8 weight-only']),
+    ...p.skipped.map((x) => [x.name, x.kind, x.elements, `float32 (${x.reason})`]),
+  ];
+  return {
+    op: QUANTIZE_DYNAMIC_OP,
+    title: 'dynamic int8',
+    lines,
+    warnings,
+    table: { columns: ['layer', 'kind', 'weights', 'stored as'], rows },
+    data: { linears: p.linears.length, embeddings: p.embeddings.length, convs: p.convs.length, skipped: p.skipped.length },
+  };
+}
+
 registerStep<DynamicQuantOptions>({
   op: QUANTIZE_DYNAMIC_OP,
   normalize: normalizeDynamicQuantOptions,
   checked: true,
   async apply(model, options, ctx) {
     throwIfAborted(ctx.signal, 'Dynamic quantization');
-    return quantizeDynamic(model, options);
+    return { model: quantizeDynamic(model, options), report: dynamicQuantReport(model, options) };
   },
 });
