@@ -13,6 +13,7 @@ import { throwIfAborted } from '../runtime/batched';
 import type { Device } from '../runtime/device';
 import { effectiveWeights, schemeOf } from './effective-weights';
 import { errorStats, type ErrorStats } from './error-stats';
+import { modelOf, type ModelInput } from './model-input';
 import { referenceLayers, type ReferenceLayer } from './reference-layers';
 import { TensorComparison, type TensorErrorRow } from './tensor-comparison';
 
@@ -27,13 +28,6 @@ export interface CompareTensorsOptions extends RunContext {
   /** Compare the quantized weights (default true). */
   weights?: boolean;
   device?: Device;
-}
-
-/** A model, or a pipeline whose model is computed on demand. */
-export type ModelInput = OnnxModel | { model(ctx?: RunContext): Promise<OnnxModel> };
-
-export async function modelOf(m: ModelInput, ctx: RunContext): Promise<OnnxModel> {
-  return 'proto' in m ? m : m.model(ctx);
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Device } from '../runtime/device';
 import { createSession } from '../runtime/session';
 import { Chart, type VegaLiteSpec } from '../report/chart';
 import { binCounts } from '../report/charts';
-import { modelOf, type ModelInput } from './compare';
+import { modelOf, type ModelInput } from './model-input';
 import { effectiveWeights } from './effective-weights';
 import { activationGrid, weightGrid, type GridOrNote, type QuantGrid } from './quant-grid';
 import { findReferenceLayer, referenceLayers, type ReferenceLayer } from './reference-layers';

@@ -1,5 +1,6 @@
 export { compareTensors } from './compare';
-export type { CompareTensorsOptions, ModelInput } from './compare';
+export type { CompareTensorsOptions } from './compare';
+export type { ModelInput } from './model-input';
 export { TensorComparison } from './tensor-comparison';
 export type { TensorErrorRow, TensorKind } from './tensor-comparison';
 export { errorStats, ErrorAccumulator } from './error-stats';
