@@ -229,7 +229,7 @@ describe('quantize.dynamic report', () => {
     expect(r.lines).toContain('1 Conv → DynamicQuantizeLinear + ConvInteger.');
     expect(r.lines.at(-1)).toContain('1 embedding under minElements');
     expect(r.warnings).toHaveLength(1);
-    expect(r.warnings[0]).toMatch(/WebGPU/);
+    expect(r.warnings[0]).toMatch(/^ConvInteger is a CPU kernel/);
     expect(r.table!.rows).toContainEqual(['text.token_embed', 'embedding', 17 * 64, 'float32 (under minElements)']);
     expect(r.table!.rows).toContainEqual(['/vision/patch_embed/Conv', 'conv', 64 * 3 * 8 * 8, 'int8 (ConvInteger)']);
   });

@@ -1,10 +1,12 @@
 /**
  * Conv layers (a ViT's patch embedding) in dynamic quantization. Three treatments:
  * - 'weight-only' (default): the weight is stored int8 with one scale per output channel and a
- *   DequantizeLinear before the Conv restores it at run time; the Conv itself stays float. Standard
- *   ONNX that every onnxruntime backend runs (the web's WebGPU/WebGL ones have no ConvInteger).
- * - 'integer': DynamicQuantizeLinear → ConvInteger → Cast → Mul (→ Add bias). Integer math on CPU;
- *   onnxruntime-node and onnxruntime-web's wasm backend (1.30) run it, GPU backends do not.
+ *   DequantizeLinear before the Conv restores it at run time; the Conv itself stays float.
+ *   Standard ONNX that every onnxruntime backend runs, GPU ones included.
+ * - 'integer': DynamicQuantizeLinear → ConvInteger → Cast → Mul (→ Add bias): integer math, a CPU
+ *   kernel only. onnxruntime-node 1.30 and onnxruntime-web 1.30's wasm backend run it (measured,
+ *   int8 weights); older onnxruntime releases reject int8 ConvInteger weights (NOT_IMPLEMENTED,
+ *   microsoft/onnxruntime#12558) and onnxruntime-web's WebGL backend has no integer ops at all.
  * - 'float': left alone.
  */
 import { makeTensor, node, tensorArray, type ConvMatch, type GraphEditor, type NodeProto, type OnnxModel } from '../onnx';
@@ -16,18 +18,16 @@ export const CONV_MODES: readonly ConvQuantMode[] = ['weight-only', 'float', 'in
 interface ConvWeight {
   values: string;
   scales: string;
-  elementsPerChannel: number;
 }
 
 function addQuantizedWeight(e: GraphEditor, model: OnnxModel, c: ConvMatch, perChannel: boolean, scaleDims: number[]): ConvWeight {
   const w = tensorArray(e.view.initializer(c.weight)!, model) as Float32Array;
-  const elementsPerChannel = w.length / c.outChannels;
-  const q = quantizeRows(w, c.outChannels, elementsPerChannel, perChannel);
+  const q = quantizeRows(w, c.outChannels, w.length / c.outChannels, perChannel);
   const values = e.uniqueName(`${c.weight}_quantized`);
   const scales = e.uniqueName(`${c.weight}_scale`);
   e.addInitializer(makeTensor(values, 'int8', e.view.initializer(c.weight)!.dims.map(Number), q.values));
   e.addInitializer(makeTensor(scales, 'float32', perChannel ? scaleDims : [], q.scales));
-  return { values, scales, elementsPerChannel };
+  return { values, scales };
 }
 
 /** int8 weight + DequantizeLinear (axis 0: output channels) feeding the unchanged Conv. */

@@ -43,8 +43,8 @@ export interface DynamicQuantOptions {
   /**
    * Conv layers (a ViT's patch embedding): 'weight-only' (default: int8 weight, DequantizeLinear
    * before a float Conv, runs on every onnxruntime backend), 'integer' (ConvInteger with
-   * activations quantized at run time: CPU only — onnxruntime-node and onnxruntime-web's wasm
-   * backend, not its WebGPU/WebGL ones) or 'float' (left alone).
+   * activations quantized at run time: a CPU kernel — onnxruntime-node and onnxruntime-web's wasm
+   * backend run it, its WebGL backend and older onnxruntime releases do not) or 'float' (left alone).
    */
   conv?: ConvQuantMode;
   /** Layers to leave in float: by node name (MatMul/Gemm/Add, Gather, Conv), or by op type ('MatMul', 'Gemm', 'Gather', 'Conv'). */
@@ -286,7 +286,7 @@ export function dynamicQuantReport(model: OnnxModel, options: { [k: string]: Jso
   if (skippedBy.size) lines.push(`Left float32: ${[...skippedBy].map(([k, n]) => `${n} ${k}`).join(', ')}.`);
   const warnings: string[] = [];
   if (p.convs.length && o.conv === 'integer') {
-    warnings.push("ConvInteger runs on CPU only (onnxruntime-node, onnxruntime-web's wasm backend): onnxruntime-web's WebGPU/WebGL backends cannot run this model. Use conv: 'weight-only' for the web.");
+    warnings.push("ConvInteger is a CPU kernel: onnxruntime-node and onnxruntime-web's wasm backend run it, but its WebGL backend and older onnxruntime releases (int8 weights) cannot. Use conv: 'weight-only' to run everywhere.");
   }
   if (p.convs.length && o.perChannel && !convPerChannel) {
     warnings.push(`Conv weights got one scale per tensor: the model imports opset ${view.opset('')}, and DequantizeLinear's per-channel axis needs 13.`);

@@ -36,7 +36,7 @@ export function quantizeRows(w: Float32Array, rows: number, cols: number, perRow
   return { values, scales: q.scales };
 }
 
-function gathersRows(view: GraphView, n: NodeProto, table: string, rank: number): boolean {
+function gathersRows(n: NodeProto, table: string, rank: number): boolean {
   if (n.opType !== 'Gather' || n.domain !== '' || n.input[0] !== table || n.input[1] === table) return false;
   const axis = attrInt(n, 'axis') ?? 0;
   return axis === 0 || axis === -rank;
@@ -53,7 +53,7 @@ export function findEmbeddings(view: GraphView): EmbeddingMatch[] {
     if (dtypeOf(t.dataType) !== 'float32' || t.dims.length < 2 || view.isGraphOutput(t.name)) continue;
     const dims = tensorDims(t);
     const readers = view.consumers(t.name);
-    if (readers.length === 0 || !readers.every((n) => gathersRows(view, n, t.name, dims.length))) continue;
+    if (readers.length === 0 || !readers.every((n) => gathersRows(n, t.name, dims.length))) continue;
     out.push({ table: t.name, gathers: readers, rows: dims[0], cols: dims.slice(1).reduce((a, d) => a * d, 1), dims });
   }
   return out;
