@@ -7,6 +7,7 @@ import { DataType, GraphView, ModelBuilder, editModel, makeValueInfo, readModel,
 import { createSession } from '../sdk/runtime';
 import { toFloat16, normalizeFloat16Options, QUANTIZE_FP16_OP, type Float16Options } from '../sdk/passes/float16';
 import { halfBits, halfToFloat, toHalf } from '../sdk/passes/fp16-values';
+import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
 import { TORCH_VIT, buildMlp, maxAbsDiff, runOnce, seeded, torchReference } from './onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
@@ -179,6 +180,22 @@ describe('quantize.fp16 on CLIP-tiny and the PyTorch fixture', () => {
     const a = agreement(Float32Array.from(ref.logits.data), logits, 10);
     console.log(`torch fixture fp16: cosine to torch ${a.cosineMean.toFixed(6)}, top-1 agreement ${a.top1}`);
     expect(a.cosineMean).toBeGreaterThan(0.999);
+    expect(a.top1).toBe(1);
+  });
+
+  it('after dynamic int8: the contrib ops stay float32 behind Casts, the rest goes float16 and runs', async () => {
+    const ref = torchReference();
+    const int8 = quantizeDynamic(await readModel(TORCH_VIT), normalizeDynamicQuantOptions({ minElements: 0 }));
+    const { model, report } = toFloat16(int8);
+    console.log(report.lines[0]);
+    // Types flow through DynamicQuantizeMatMul, so nothing downstream is left float32 as unknown.
+    expect(report.lines[0]).toContain('9× DynamicQuantizeMatMul (unsupported op)');
+    expect(report.lines[0]).not.toContain('unknown types');
+    expectNoCastPairs(model);
+    const logits = await runOnce(serializeModel(model), 'pixel_values', Float32Array.from(ref.input.data), ref.input.dims);
+    const a = agreement(Float32Array.from(ref.logits.data), logits, 10);
+    console.log(`torch fixture int8 + fp16: cosine to torch ${a.cosineMean.toFixed(5)}, top-1 agreement ${a.top1}`);
+    expect(a.cosineMean).toBeGreaterThan(0.99);
     expect(a.top1).toBe(1);
   });
 });

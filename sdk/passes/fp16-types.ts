@@ -15,10 +15,15 @@ const SAME_AS_FIRST = new Set([
   'Sigmoid', 'Sign', 'Sin', 'Slice', 'Softmax', 'Softplus', 'Split', 'Sqrt', 'Squeeze', 'Sub', 'Sum', 'Tanh', 'Tile', 'Transpose', 'Unsqueeze',
 ]);
 const INT64_OUT = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero']);
+const INT32_OUT = new Set(['MatMulInteger', 'ConvInteger']);
+// onnxruntime contrib ops (com.microsoft) whose output has the type of their float input A, as
+// the quantize passes and onnxruntime's fusions write them.
+const MS_SAME_AS_FIRST = new Set(['DynamicQuantizeMatMul', 'MatMulNBits', 'Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'FusedMatMul', 'SkipLayerNormalization']);
 const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);
 
 function outputTypes(n: NodeProto, typeOf: (name: string) => DType | undefined): (DType | undefined)[] {
   const all = (d: DType | undefined) => n.output.map(() => d);
+  if (n.domain === 'com.microsoft' && MS_SAME_AS_FIRST.has(n.opType)) return n.output.map((_, i) => (i === 0 ? typeOf(n.input[0]) : undefined));
   if (n.domain !== '') return all(undefined);
   if (n.opType === 'Cast') {
     const to = attrInt(n, 'to');
@@ -35,6 +40,9 @@ function outputTypes(n: NodeProto, typeOf: (name: string) => DType | undefined):
     return all(t ? dtypeOf(t.dataType) : 'float32');
   }
   if (INT64_OUT.has(n.opType)) return all('int64');
+  if (INT32_OUT.has(n.opType)) return all('int32');
+  if (n.opType === 'DequantizeLinear') return all(typeOf(n.input[1]));
+  if (n.opType === 'DynamicQuantizeLinear') return ['uint8', 'float32', 'uint8'];
   if (BOOL_OUT.has(n.opType)) return all('bool');
   if (n.opType === 'Where') return all(typeOf(n.input[1]));
   if (n.opType === 'LayerNormalization') {
