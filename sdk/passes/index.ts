@@ -1,3 +1,5 @@
 // Each pass module registers its pipeline step when loaded (see sdk/pipeline/steps.ts).
 import './quantize-dynamic';
 import './quantize-int4';
+import './float16';
+import './prune-structured';

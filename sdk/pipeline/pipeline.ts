@@ -9,6 +9,8 @@ import { isDatasetRef, isPipelineRef, stepKind, type DatasetRef, type PipelineRe
 import '../passes'; // registers the pass steps
 import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
 import type { QuantizeInt4Options } from '../passes/quantize-int4';
+import type { Float16Options } from '../passes/float16';
+import type { PruneStructuredOptions } from '../passes/prune-structured';
 import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
@@ -17,7 +19,10 @@ import { inspect } from 'node:util';
 import { JUPYTER_DISPLAY, evaluationView, summaryView, type MimeBundle } from '../report';
 import { pipelinePanel, withView } from './displays';
 
-export type QuantizeOptions = ({ mode: 'dynamic' } & DynamicQuantOptions) | ({ mode: 'int4' } & QuantizeInt4Options);
+export type QuantizeOptions = ({ mode: 'dynamic' } & DynamicQuantOptions) | ({ mode: 'int4' } & QuantizeInt4Options) | ({ mode: 'fp16' } & Float16Options);
+
+/** Structured pruning (`target: 'mlp' | 'heads'`, sdk/passes/prune-structured.ts). */
+export type PruneOptions = PruneStructuredOptions;
 
 interface Loaded {
   model: OnnxModel;
@@ -102,13 +107,27 @@ export class Pipeline {
   }
 
   /**
-   * Quantizes the model. `mode: 'dynamic'`: int8 weights of MatMul/Gemm, activations quantized
-   * at run time (sdk/passes/quantize-dynamic.ts). `mode: 'int4'`: weight-only 4-bit blocks in
-   * com.microsoft MatMulNBits (sdk/passes/quantize-int4.ts). Those files give options and defaults.
+   * Quantizes the model. `mode: 'dynamic'`: int8 weights of MatMul/Gemm (and embeddings, Conv
+   * weights), activations quantized at run time (sdk/passes/quantize-dynamic.ts). `mode: 'int4'`:
+   * weight-only 4-bit blocks in com.microsoft MatMulNBits (sdk/passes/quantize-int4.ts). `mode:
+   * 'fp16'`: float16 (sdk/passes/float16.ts). Those files give options and defaults.
    */
   quantize(options: QuantizeOptions): Pipeline {
     const { mode, ...rest } = options;
     return this.step(`quantize.${mode}`, rest);
+  }
+
+  /** Same as quantize({ mode: 'fp16' }): float16 weights and compute, float32 inputs/outputs kept (sdk/passes/float16.ts). */
+  toFloat16(options: Float16Options = {}): Pipeline {
+    return this.quantize({ mode: 'fp16', ...options });
+  }
+
+  /**
+   * Prunes the model. With `target: 'mlp' | 'heads'` whole MLP hidden units or attention heads
+   * are removed, so the matrices really shrink (sdk/passes/prune-structured.ts).
+   */
+  prune(options: PruneOptions): Pipeline {
+    return this.step('prune.structured', options);
   }
 
   /** The steps of this pipeline, root first. */
