@@ -44,7 +44,10 @@ import { FLOAT16_MAX, toHalf } from './fp16-values';
 export const QUANTIZE_FP16_OP = 'quantize.fp16';
 
 export interface Float16Options {
-  /** Keep float32 graph inputs and outputs, with a Cast at each boundary (default true); false: they become float16. */
+  /**
+   * Keep float32 graph inputs and outputs, with a Cast at each boundary (default true). false: float
+   * inputs become float16, and so do the outputs computed in float16.
+   */
   keepIoTypes?: boolean;
   /** Nodes (by name) and op types that stay float32, on top of FP16_DEFAULT_BLOCKED_OPS. */
   block?: { nodes?: string[]; ops?: string[] };
@@ -260,7 +263,6 @@ export function toFloat16(model: OnnxModel, options: Float16Options = {}): Float
     update(e.valueInfos);
     update(e.graphOutputs);
     update(e.graphInputs);
-    e.prune();
   });
   return { model: { ...model, proto }, report: buildReport(view, p, casts, clamped) };
 }
