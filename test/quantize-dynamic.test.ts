@@ -234,12 +234,14 @@ describe('quantize.dynamic report', () => {
     expect(r.table!.rows).toContainEqual(['/vision/patch_embed/Conv', 'conv', 64 * 3 * 8 * 8, 'int8 (ConvInteger)']);
   });
 
-  it('comes with the pipeline step', async () => {
-    const reports = await mm.load(CLIP).step(QUANTIZE_DYNAMIC_OP, { minElements: 1000 }).reports();
-    const mine = reports.find((r) => r.op === QUANTIZE_DYNAMIC_OP)!;
+  it('comes with the pipeline step, whose recipe replays to a byte-identical model', async () => {
+    const p = mm.load(CLIP).step(QUANTIZE_DYNAMIC_OP, { minElements: 1000 });
+    const mine = (await p.reports()).find((r) => r.op === QUANTIZE_DYNAMIC_OP)!;
     expect(mine.lines).toContain('1 embedding table → int8 (one scale per row), dequantized after the Gather.');
     expect(mine.lines).toContain('1 Conv → int8 weight + DequantizeLinear, float Conv.');
     expect(mine.warnings).toEqual([]);
+    const again = serializeModel(await mm.fromRecipe(JSON.stringify(p.recipe)).model());
+    expect(Buffer.from(again).equals(Buffer.from(serializeModel(await p.model())))).toBe(true);
   });
 });
 
