@@ -97,6 +97,7 @@ describe('quantize.dynamic on the PyTorch fixture', () => {
     expect(names).toContain('/encoder/layers/encoder_layer_0/mlp/mlp.0/MatMul');
     const logits = await runOnce(serializeModel(noHead), 'pixel_values', input, ref.input.dims);
     expect(agreement(Float32Array.from(ref.logits.data), logits, 10).cosineMean).toBeGreaterThan(0.99);
+    expect(() => quantize(base, { exclude: { nodes: ['/no/such/MatMul'] } })).toThrow(/exclude.nodes names '\/no\/such\/MatMul'/);
     // Nothing selected: the very same model comes back.
     expect(quantize(base, { exclude: { ops: ['MatMul', 'Gemm'] } })).toBe(base);
   });

@@ -202,6 +202,14 @@ interface Prepared {
 function prepare(model: OnnxModel, options: { [k: string]: Json }): Prepared {
   const o = resolve(options);
   const view = GraphView.of(model.proto);
+  const unknown = [...o.excludeNodes].filter((name) => !view.nodes.some((n) => n.name === name));
+  if (unknown.length > 0) {
+    throw new MmkitError('BAD_OPTION', `quantize.dynamic: exclude.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which ${model.path ?? 'the model'} does not have.`, {
+      node: unknown[0],
+      file: model.path,
+      hint: 'Use the ONNX node names of the model: a MatMul/Gemm/Add, a Gather or a Conv (e.g. "/vision/patch_embed/Conv").',
+    });
+  }
   const p = plan(view, o);
   if (o.format === 'qdq-integer') requireOpset(model, view, 11, "format 'qdq-integer' (DynamicQuantizeLinear)", "Use format 'com.microsoft', or convert the model to a newer opset first.");
   if (p.convs.length > 0 && o.conv === 'integer') requireOpset(model, view, 11, "conv 'integer' (DynamicQuantizeLinear)", "Use conv 'weight-only' or 'float'.");
