@@ -18,11 +18,11 @@ export { schemeOf } from './weight-forms/types';
 export type { EffectiveWeight, Granularity, QuantGroups, UnrecoveredWeight } from './weight-forms/types';
 
 /** Every quantized weight of a model that can be dequantized, with the nodes that could not. */
-export function effectiveWeights(model: OnnxModel): { weights: EffectiveWeight[]; unrecovered: UnrecoveredWeight[] } {
+export function effectiveWeights(model: OnnxModel, nodes?: readonly NodeProto[]): { weights: EffectiveWeight[]; unrecovered: UnrecoveredWeight[] } {
   const view = GraphView.of(model.proto);
   const weights: EffectiveWeight[] = [];
   const unrecovered: UnrecoveredWeight[] = [];
-  for (const n of view.nodes) {
+  for (const n of nodes ?? view.nodes) {
     const found = recover(view, model, n);
     if (typeof found === 'string') unrecovered.push({ node: n.name || n.opType, reason: found });
     else if (!found) continue;
@@ -45,4 +45,29 @@ function recover(view: GraphView, model: OnnxModel, n: NodeProto): EffectiveWeig
   if (n.domain === '' && n.opType === 'Gather') return gatheredTable(view, model, n) ?? lowPrecisionFloat(view, model, n);
   if (n.domain === '' && n.opType in WEIGHT_CONSUMERS) return lowPrecisionFloat(view, model, n);
   return undefined;
+}
+
+/** How many producers back from a layer's output its weight-reading node can sit (output ← Cast ← Add ← Mul ← Cast ← MatMulInteger). */
+const LAYER_DEPTH = 6;
+
+/**
+ * The dequantized weight of the layer that produces `output`, dequantizing only the nodes a few
+ * steps upstream of it rather than the whole model; undefined when that layer is not quantized.
+ */
+export function effectiveWeightOf(model: OnnxModel, output: string): EffectiveWeight | undefined {
+  const view = GraphView.of(model.proto);
+  const near = new Set<NodeProto>();
+  let frontier = [output];
+  for (let depth = 0; depth < LAYER_DEPTH && frontier.length > 0; depth++) {
+    const next: string[] = [];
+    for (const name of frontier) {
+      const p = view.producer(name);
+      if (p && !near.has(p)) {
+        near.add(p);
+        next.push(...p.input.filter((x) => x !== ''));
+      }
+    }
+    frontier = next;
+  }
+  return effectiveWeights(model, view.nodes.filter((n) => near.has(n))).weights.find((w) => w.outputs.includes(output));
 }

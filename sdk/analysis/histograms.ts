@@ -15,7 +15,7 @@ import { createSession } from '../runtime/session';
 import { Chart, type VegaLiteSpec } from '../report/chart';
 import { binCounts } from '../report/charts';
 import { modelOf, type ModelInput } from './model-input';
-import { effectiveWeights } from './effective-weights';
+import { effectiveWeightOf } from './effective-weights';
 import { activationGrid, weightGrid, type GridOrNote, type QuantGrid } from './quant-grid';
 import { findReferenceLayer, referenceLayers, type ReferenceLayer } from './reference-layers';
 
@@ -80,12 +80,15 @@ function levelRules(grid: QuantGrid): object {
   };
 }
 
-/** Levels per histogram bin, as a step line on a second axis. */
+/** Levels per histogram bin, as a step line on a second axis (one pass: levels and bins are both sorted). */
 function levelDensity(grid: QuantGrid, bins: { start: number; end: number }[]): object {
-  const counts = bins.map((b, i) => ({
-    start: b.start,
-    levels: grid.levels.filter((l) => l >= b.start && (l < b.end || (i === bins.length - 1 && l <= b.end))).length,
-  }));
+  const counts = bins.map((b) => ({ start: b.start, levels: 0 }));
+  let i = 0;
+  while (i < grid.levels.length && grid.levels[i] < bins[0].start) i++;
+  for (let b = 0; b < bins.length; b++) {
+    const last = b === bins.length - 1;
+    for (; i < grid.levels.length && (grid.levels[i] < bins[b].end || (last && grid.levels[i] <= bins[b].end)); i++) counts[b].levels++;
+  }
   return {
     data: { values: counts },
     mark: { type: 'line', interpolate: 'step-after', color: GRID_COLOR, strokeWidth: 1.5 },
@@ -95,8 +98,7 @@ function levelDensity(grid: QuantGrid, bins: { start: number; end: number }[]): 
 
 /** The candidate's dequantized weight for a reference layer (matched by the value the layer produces). */
 async function quantizedWeightOf(layer: ReferenceLayer, quantized: ModelInput, ctx: RunContext) {
-  const model = await modelOf(quantized, ctx);
-  const w = effectiveWeights(model).weights.find((e) => e.outputs.includes(layer.output));
+  const w = effectiveWeightOf(await modelOf(quantized, ctx), layer.output);
   if (!w) {
     throw new MmkitError('BAD_OPTION', `The quantized model does not quantize the weight of layer '${layer.node}' ('${layer.weight}').`, {
       node: layer.node,

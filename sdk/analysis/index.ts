@@ -5,7 +5,7 @@ export { TensorComparison } from './tensor-comparison';
 export type { TensorErrorRow, TensorKind } from './tensor-comparison';
 export { errorStats, ErrorAccumulator } from './error-stats';
 export type { ErrorStats } from './error-stats';
-export { effectiveWeights, schemeOf } from './effective-weights';
+export { effectiveWeights, effectiveWeightOf, schemeOf } from './effective-weights';
 export type { EffectiveWeight, QuantGroups, Granularity, UnrecoveredWeight } from './effective-weights';
 export { referenceLayers, findReferenceLayer } from './reference-layers';
 export type { ReferenceLayer } from './reference-layers';

@@ -22,9 +22,14 @@ export interface QuantGrid {
 export type GridOrNote = QuantGrid | { note: string };
 
 function levelsOf(codeMin: number, codeMax: number, scales: ArrayLike<number>, zeroPoints: ArrayLike<number>, groups: number[]): QuantGrid['levels'] {
-  const set = new Set<number>();
-  for (const g of groups) for (let q = codeMin; q <= codeMax; q++) set.add(Math.fround((q - zeroPoints[g]) * scales[g]));
-  return [...set].sort((a, b) => a - b);
+  const perGroup = codeMax - codeMin + 1;
+  const all = new Float64Array(groups.length * perGroup);
+  groups.forEach((g, k) => {
+    for (let q = codeMin; q <= codeMax; q++) all[k * perGroup + q - codeMin] = Math.fround((q - zeroPoints[g]) * scales[g]);
+  });
+  all.sort();
+  // Groups share levels (0 in every symmetric one): keep each value once.
+  return Array.from(all).filter((v, i) => i === 0 || v !== all[i - 1]);
 }
 
 function stepOf(scales: ArrayLike<number>, groups: number[]): number {

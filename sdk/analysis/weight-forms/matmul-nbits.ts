@@ -1,4 +1,4 @@
-import { attrInt, dtypeOf, type GraphView, type NodeProto, type OnnxModel } from '../../onnx';
+import { attrInt, dtypeOf, tensorArray, type GraphView, type NodeProto, type OnnxModel } from '../../onnx';
 import type { EffectiveWeight } from './types';
 import { floatValues, integerCodes } from '../tensor-values';
 import { constant } from './graph';
@@ -16,7 +16,9 @@ export function matMulNBits(view: GraphView, model: OnnxModel, n: NodeProto): Ef
   if (n.input[4]) return 'it reorders K with g_idx, which is not supported';
   const blocks = Math.ceil(k / blockSize);
   const blob = (blockSize * bits) / 8;
-  const packed = integerCodes(b, model);
+  if (dtypeOf(b.dataType) !== 'uint8') return `its weight '${b.name}' is not uint8`;
+  // The packed bytes as they are: a float copy of every byte would be 8× the weight.
+  const packed = tensorArray(b, model) as Uint8Array;
   const scales = floatValues(scale, model);
   if (packed.length !== cols * blocks * blob || scales.length !== cols * blocks) return `its weight or scales do not hold ${cols}×${blocks} blocks of ${blockSize}`;
   const zeroPoints = nBitsZeroPoints(view, model, n.input[3], cols, blocks, bits);
