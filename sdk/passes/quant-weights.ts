@@ -19,8 +19,11 @@ export function transposeWeight(w: Float32Array, rows: number, cols: number): Fl
   return t;
 }
 
-/** Quantizes an [inDim, outDim] weight; per-channel means one scale for each of the outDim columns. */
-export function quantizeWeight(w: Float32Array, inDim: number, outDim: number, perChannel: boolean): QuantizedWeight {
+/**
+ * Quantizes an [inDim, outDim] weight; per-channel means one scale for each of the outDim columns.
+ * `qmax` narrows the symmetric range (onnxruntime's reduce_range uses 64: 7-bit weights).
+ */
+export function quantizeWeight(w: Float32Array, inDim: number, outDim: number, perChannel: boolean, qmax = QMAX): QuantizedWeight {
   const scales = new Float32Array(perChannel ? outDim : 1);
   for (let i = 0; i < inDim; i++) {
     for (let j = 0; j < outDim; j++) {
@@ -30,12 +33,12 @@ export function quantizeWeight(w: Float32Array, inDim: number, outDim: number, p
     }
   }
   // An all-zero column gets scale 1 so dequantization stays exact (0 · 1) instead of dividing by 0.
-  for (let k = 0; k < scales.length; k++) scales[k] = scales[k] > 0 ? scales[k] / QMAX : 1;
+  for (let k = 0; k < scales.length; k++) scales[k] = scales[k] > 0 ? scales[k] / qmax : 1;
   const values = new Int8Array(w.length);
   for (let i = 0; i < inDim; i++) {
     for (let j = 0; j < outDim; j++) {
       const q = Math.round(w[i * outDim + j] / scales[perChannel ? j : 0]);
-      values[i * outDim + j] = Math.max(-QMAX, Math.min(QMAX, q));
+      values[i * outDim + j] = Math.max(-qmax, Math.min(qmax, q));
     }
   }
   return { values, scales };

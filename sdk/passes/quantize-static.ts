@@ -1,0 +1,429 @@
+/**
+ * Static int8 quantization in QDQ form: activations get QuantizeLinear → DequantizeLinear pairs
+ * with scales calibrated over a dataset (sdk/calibrate), weights are stored int8 (symmetric,
+ * per output channel by default) behind a DequantizeLinear, Gemm/Conv biases int32 at scale s_x·s_w.
+ * onnxruntime's CPU graph transformers fuse DQ → op → Q groups into QLinearMatMul, QLinearConv,
+ * QGemm, QLinearAdd, QLinearMul; ops between quantized ones that only move data (Transpose,
+ * Reshape, ...) can join with the scale of their input so that the data stays int8 across them.
+ */
+import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMethod, type CalibrationTable } from '../calibrate';
+import { Dataset } from '../data/dataset';
+import { MmkitError } from '../errors';
+import { attrInt, dtypeOf, editModel, GraphView, makeTensor, node, tensorArray, tensorDims, type GraphEditor, type NodeProto, type OnnxModel } from '../onnx';
+import type { Json } from '../pipeline/recipe';
+import { isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
+import { throwIfAborted } from '../runtime/batched';
+import { activationParams, cpuNeedsReduceRange, quantizeAlongAxis, quantizeBias, weightQmax, type ActivationParams } from './qdq-params';
+import { DEFAULT_MIN_ELEMENTS } from './quantize-dynamic';
+
+export const QUANTIZE_STATIC_OP = 'quantize.static';
+
+export type ActivationScheme = 'asymmetric' | 'symmetric';
+
+export interface StaticQuantOptions {
+  /** Calibration data: a Dataset (a DatasetRef once a pipeline recorded it). */
+  calibration: Dataset | DatasetRef;
+  /** How activation ranges are chosen (default 'minmax'; see sdk/calibrate/methods.ts). */
+  method?: CalibrationMethod;
+  /** For method 'percentile' (default 99.999). */
+  percentile?: number;
+  /** One weight scale per output channel (default true) or one per weight. */
+  perChannel?: boolean;
+  /** 'asymmetric' (default): uint8 activations with a zero point; 'symmetric': int8, zero point 0. */
+  activations?: ActivationScheme;
+  /**
+   * 7-bit activations and weights, for x86 CPUs without VNNI whose u8×s8 dot products saturate.
+   * 'auto' (default) decides from this CPU's flags; the recipe records the decision.
+   */
+  reduceRange?: boolean | 'auto';
+  /** Op types to quantize (default DEFAULT_STATIC_OPS; SUPPORTED_STATIC_OPS lists the choices). */
+  ops?: string[];
+  /** Nodes to leave float, by name or op type. */
+  exclude?: { nodes?: string[]; ops?: string[] };
+  /** MatMul/Gemm/Conv layers whose weight has fewer elements stay float (default 4096, as dynamic mode). */
+  minElements?: number;
+  /** Calibration items used at most (default 256). */
+  maxItems?: number;
+}
+
+/** Ops with int8 weights: the matmuls and convolutions. */
+const WEIGHTED_OPS = ['MatMul', 'Gemm', 'Conv'];
+/** Elementwise ops whose constant inputs are quantized like activations (QLinearAdd/QLinearMul take two of one type). */
+const ELEMENTWISE_OPS = ['Add', 'Mul'];
+/** Ops that only move or pick values: joined only when their input is quantized, and their output keeps its scale. */
+const DATA_MOVEMENT_OPS = ['Transpose', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Gather', 'Slice'];
+/** Other ops whose float activations may be quantized in and out (constants like LayerNorm's scale stay float). */
+const CALIBRATED_OPS = ['Softmax', 'LayerNormalization', 'Concat', 'Div', 'Sigmoid', 'Relu', 'Gelu'];
+
+export const SUPPORTED_STATIC_OPS: readonly string[] = [...WEIGHTED_OPS, ...ELEMENTWISE_OPS, ...DATA_MOVEMENT_OPS, ...CALIBRATED_OPS];
+export const DEFAULT_STATIC_OPS: readonly string[] = [...WEIGHTED_OPS, ...ELEMENTWISE_OPS];
+export const DEFAULT_MAX_ITEMS = 256;
+export const DEFAULT_STATIC_METHOD: CalibrationMethod = 'minmax';
+
+function bad(message: string, hint?: string): MmkitError {
+  return new MmkitError('BAD_OPTION', `${QUANTIZE_STATIC_OP}: ${message}`, { hint });
+}
+
+function stringList(value: unknown, what: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw bad(`${what} must be a list of strings.`, `Got ${JSON.stringify(value)}.`);
+  return [...(value as string[])];
+}
+
+function checkOps(ops: string[], what: string): void {
+  const unknown = ops.find((op) => !SUPPORTED_STATIC_OPS.includes(op));
+  if (unknown) throw bad(`${what} lists '${unknown}', which this pass does not quantize.`, `Supported: ${SUPPORTED_STATIC_OPS.join(', ')}.`);
+}
+
+/** The settings a recipe records: defaults explicit, 'auto' decided, the calibration data as its ref. */
+interface Settings {
+  calibration: DatasetRef;
+  method: CalibrationMethod;
+  percentile: number;
+  perChannel: boolean;
+  activations: ActivationScheme;
+  reduceRange: boolean;
+  ops: string[];
+  exclude: { nodes: string[]; ops: string[] };
+  minElements: number;
+  maxItems: number;
+}
+
+function calibrationRef(c: unknown): DatasetRef {
+  if (c instanceof Dataset) return { dataset: { name: c.name ?? null, size: c.size ?? null, spec: c.info.spec ?? null } };
+  if (isDatasetRef(c)) return c;
+  throw bad('calibration must be a Dataset (e.g. mm.datasets.mnist({ split: "train" }).take(128)).', `Got ${c === undefined ? 'nothing' : JSON.stringify(c)}; pass the Dataset object itself.`);
+}
+
+function settings(o: StaticQuantOptions): Settings {
+  if (typeof o !== 'object' || o === null) throw bad('options must be an object with a calibration Dataset.');
+  const calibration = calibrationRef(o.calibration);
+  const method = o.method ?? DEFAULT_STATIC_METHOD;
+  if (!CALIBRATION_METHODS.includes(method)) throw bad(`unknown method ${JSON.stringify(method)}.`, `Use one of ${CALIBRATION_METHODS.map((m) => `'${m}'`).join(', ')}.`);
+  const percentile = o.percentile ?? DEFAULT_PERCENTILE;
+  if (typeof percentile !== 'number' || !(percentile > 50 && percentile <= 100)) throw bad(`percentile must be in (50, 100], got ${JSON.stringify(percentile)}.`, 'E.g. 99.99 clips the rarest 0.01% of values.');
+  const perChannel = o.perChannel ?? true;
+  if (typeof perChannel !== 'boolean') throw bad(`perChannel must be true or false, got ${JSON.stringify(perChannel)}.`);
+  const activations = o.activations ?? 'asymmetric';
+  if (activations !== 'asymmetric' && activations !== 'symmetric') throw bad(`activations ${JSON.stringify(activations)} is not supported.`, "Use 'asymmetric' (uint8) or 'symmetric' (int8).");
+  const rr = o.reduceRange ?? 'auto';
+  if (rr !== 'auto' && typeof rr !== 'boolean') throw bad(`reduceRange must be true, false or 'auto', got ${JSON.stringify(rr)}.`);
+  const reduceRange = rr === 'auto' ? cpuNeedsReduceRange().reduceRange : rr;
+  const ops = o.ops === undefined ? [...DEFAULT_STATIC_OPS] : stringList(o.ops, 'ops');
+  checkOps(ops, 'ops');
+  const excludeOps = stringList(o.exclude?.ops, 'exclude.ops');
+  checkOps(excludeOps, 'exclude.ops');
+  const minElements = o.minElements ?? DEFAULT_MIN_ELEMENTS;
+  if (!(Number.isInteger(minElements) && minElements >= 0)) throw bad(`minElements must be a whole number ≥ 0, got ${JSON.stringify(minElements)}.`);
+  const maxItems = o.maxItems ?? DEFAULT_MAX_ITEMS;
+  if (!(Number.isInteger(maxItems) && maxItems >= 1)) throw bad(`maxItems must be a whole number ≥ 1, got ${JSON.stringify(maxItems)}.`, 'A few hundred items calibrate well.');
+  return { calibration, method, percentile, perChannel, activations, reduceRange, ops, exclude: { nodes: stringList(o.exclude?.nodes, 'exclude.nodes'), ops: excludeOps }, minElements, maxItems };
+}
+
+/** The full JSON options the recipe records. */
+export function normalizeStaticQuantOptions(o: StaticQuantOptions): { [k: string]: Json } {
+  const s = settings(o);
+  return { ...s, calibration: s.calibration as unknown as Json, ops: [...s.ops], exclude: { nodes: [...s.exclude.nodes], ops: [...s.exclude.ops] } };
+}
+
+/** A weighted node's int8 weight input: which input, and its channel axis. */
+interface WeightInput {
+  index: number;
+  axis: number;
+}
+
+/** One node the pass quantizes and the role of each of its inputs. */
+interface QuantNode {
+  node: NodeProto;
+  weight?: WeightInput;
+  /** Input index of a constant bias that becomes int32 (Gemm C, Conv B). */
+  bias?: number;
+  /** Input indices of other constants, quantized like activations from their own values. */
+  constants: number[];
+}
+
+/** What the pass rewrites: nodes, the activation tensors to calibrate, and tensors that inherit a scale. */
+export interface StaticQuantPlan {
+  nodes: QuantNode[];
+  /** Activations whose ranges come from calibration, in graph order. */
+  calibrated: string[];
+  /** Outputs of data-movement ops → the tensor whose scale they keep. */
+  inherited: Map<string, string>;
+  skipped: { name: string; op: string; reason: string }[];
+}
+
+function isFloat(view: GraphView, name: string): boolean {
+  return view.valueInfo(name).dtype === 'float32';
+}
+
+/** The weight input of a MatMul/Gemm/Conv and its output-channel axis, if it is a float32 constant of the right rank. */
+function weightInput(view: GraphView, n: NodeProto): WeightInput | undefined {
+  const t = view.constantTensor(n.input[1]);
+  if (!t || dtypeOf(t.dataType) !== 'float32') return undefined;
+  const rank = t.dims.length;
+  if (n.opType === 'Conv') return rank >= 3 ? { index: 1, axis: 0 } : undefined;
+  if (rank !== 2) return undefined;
+  if (n.opType === 'Gemm') return { index: 1, axis: attrInt(n, 'transB') === 1 ? 0 : 1 };
+  return { index: 1, axis: 1 };
+}
+
+function elementCount(view: GraphView, name: string): number {
+  return tensorDims(view.constantTensor(name)!).reduce((a, b) => a * b, 1);
+}
+
+function skipReason(view: GraphView, n: NodeProto, s: Settings): string | undefined {
+  if (s.exclude.nodes.includes(n.name) || s.exclude.ops.includes(n.opType)) return 'excluded';
+  if (n.opType === 'Gemm' && (attrInt(n, 'transA') ?? 0) !== 0) return 'Gemm with transA';
+  const reads = n.input.filter((x, i) => x !== '' && !(DATA_MOVEMENT_OPS.includes(n.opType) && i > 0));
+  if (reads.some((x) => !isFloat(view, x))) return 'not float32';
+  if (WEIGHTED_OPS.includes(n.opType)) {
+    const w = weightInput(view, n);
+    if (!w && n.opType !== 'MatMul') return 'weight not a constant';
+    if (w && elementCount(view, n.input[1]) < s.minElements) return 'under minElements';
+  }
+  if (reads.every((x) => view.constantTensor(x) !== undefined)) return 'all inputs constant';
+  return undefined;
+}
+
+function plan(view: GraphView, s: Settings): StaticQuantPlan {
+  const nodes: QuantNode[] = [];
+  const activations = new Set<string>();
+  const skipped: StaticQuantPlan['skipped'] = [];
+  const inherited = new Map<string, string>();
+  const isConstant = (x: string) => view.constantTensor(x) !== undefined;
+  for (const n of view.nodes) {
+    if (n.domain !== '' || !s.ops.includes(n.opType) || DATA_MOVEMENT_OPS.includes(n.opType)) continue;
+    const reason = skipReason(view, n, s);
+    if (reason) {
+      skipped.push({ name: n.name || n.output[0], op: n.opType, reason });
+      continue;
+    }
+    const q: QuantNode = { node: n, constants: [] };
+    if (WEIGHTED_OPS.includes(n.opType)) {
+      q.weight = weightInput(view, n);
+      if (n.input[2] && n.opType !== 'MatMul') {
+        if (!isConstant(n.input[2])) {
+          skipped.push({ name: n.name || n.output[0], op: n.opType, reason: 'bias not constant' });
+          continue;
+        }
+        q.bias = 2;
+      }
+    }
+    n.input.forEach((x, i) => {
+      if (x === '' || i === q.weight?.index || i === q.bias) return;
+      if (!isConstant(x)) activations.add(x);
+      else if (ELEMENTWISE_OPS.includes(n.opType)) q.constants.push(i);
+    });
+    for (const o of n.output) if (o) activations.add(o);
+    nodes.push(q);
+  }
+  // Data-movement ops join when their input is quantized: their output keeps the input's scale, so
+  // onnxruntime can drop the Q/DQ around them and move int8 data.
+  for (const n of view.nodes) {
+    if (n.domain !== '' || !s.ops.includes(n.opType) || !DATA_MOVEMENT_OPS.includes(n.opType)) continue;
+    const from = n.input[0];
+    if (!activations.has(from) && !inherited.has(from)) continue;
+    const reason = skipReason(view, n, s);
+    if (reason) {
+      skipped.push({ name: n.name || n.output[0], op: n.opType, reason });
+      continue;
+    }
+    inherited.set(n.output[0], inherited.get(from) ?? from);
+    nodes.push({ node: n, constants: [] });
+  }
+  for (const t of inherited.keys()) activations.delete(t);
+  const calibrated = [...activations].filter((t) => isFloat(view, t));
+  return { nodes, calibrated, inherited, skipped };
+}
+
+/** Names of a tensor's scale and zero-point initializers. */
+interface QuantNames {
+  scale: string;
+  zeroPoint: string;
+}
+
+function addParams(e: GraphEditor, base: string, p: ActivationParams, dims: number[] = [], scales?: Float32Array, zeroPoints?: Int8Array): QuantNames {
+  const names = { scale: e.uniqueName(`${base}_scale`), zeroPoint: e.uniqueName(`${base}_zero_point`) };
+  e.addInitializer(makeTensor(names.scale, 'float32', dims, scales ?? Float32Array.of(p.scale)));
+  const zp = zeroPoints ?? (p.dtype === 'uint8' ? Uint8Array.of(p.zeroPoint) : Int8Array.of(p.zeroPoint));
+  e.addInitializer(makeTensor(names.zeroPoint, p.dtype, dims, zp));
+  return names;
+}
+
+/** Codes of a constant quantized with params p (for Add/Mul constants). */
+function quantizeValues(values: Float32Array, p: ActivationParams): Uint8Array | Int8Array {
+  const [lo, hi] = p.dtype === 'uint8' ? [0, 255] : [-128, 127];
+  const out = p.dtype === 'uint8' ? new Uint8Array(values.length) : new Int8Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Math.min(hi, Math.max(lo, Math.round(values[i] / p.scale) + p.zeroPoint));
+  return out;
+}
+
+function rangeOf(values: Float32Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}
+
+export interface StaticQuantResult {
+  model: OnnxModel;
+  report: StepReport;
+  /** Calibrated ranges of the quantized activations. */
+  ranges: CalibrationTable;
+}
+
+/**
+ * The pure pass: calibrates the activations the options select over `calibration`, then writes the
+ * QDQ model. The input model is not changed; untouched tensors are shared.
+ */
+export async function quantizeStatic(model: OnnxModel, options: StaticQuantOptions, calibration: Dataset, ctx: RunContext = {}): Promise<StaticQuantResult> {
+  const s = settings(options);
+  const view = GraphView.of(model.proto);
+  const opset = view.opset('') ?? 0;
+  if (opset < 13) {
+    throw new MmkitError('UNSUPPORTED', `${QUANTIZE_STATIC_OP}: per-channel DequantizeLinear needs ONNX opset ≥ 13; ${model.path ?? 'the model'} imports opset ${opset}.`, {
+      file: model.path,
+      hint: "Convert the model to a newer opset first, or use quantize({ mode: 'dynamic' }).",
+    });
+  }
+  const unknown = s.exclude.nodes.filter((name) => !view.nodes.some((n) => n.name === name));
+  if (unknown.length > 0) {
+    throw new MmkitError('BAD_OPTION', `${QUANTIZE_STATIC_OP}: exclude.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which the model does not have.`, {
+      node: unknown[0],
+      hint: 'Check the spelling against the ONNX node names of the model (e.g. "/vision/layers/0/mlp/fc1/MatMul").',
+    });
+  }
+  const p = plan(view, s);
+  const symmetric = s.activations === 'symmetric';
+  const ranges = p.nodes.length === 0 ? new Map() : await calibrate(model, calibration, {
+    tensors: p.calibrated,
+    method: s.method,
+    percentile: s.percentile,
+    symmetric,
+    maxItems: s.maxItems,
+    signal: ctx.signal,
+    onProgress: ctx.onProgress,
+  });
+  throwIfAborted(ctx.signal, 'Static quantization');
+  if (p.nodes.length === 0) return { model, report: staticQuantReport(s, p, ranges), ranges };
+  const params = new Map<string, ActivationParams>();
+  for (const t of p.calibrated) params.set(t, activationParams(ranges.get(t)!, symmetric, s.reduceRange));
+  for (const [t, from] of p.inherited) params.set(t, params.get(from)!);
+
+  const proto = editModel(model.proto, (e) => {
+    // Activations: every reader takes the dequantized copy (what onnxruntime's fusions look for).
+    const dequantized = new Map<string, string>();
+    const quantNames = new Map<string, QuantNames>();
+    for (const [t, prm] of params) {
+      const dq = e.uniqueName(`${t}_DequantizeLinear_Output`);
+      dequantized.set(t, dq);
+      e.replaceUses(t, dq);
+      const from = p.inherited.get(t);
+      const names = from && quantNames.has(from) ? quantNames.get(from)! : addParams(e, t, prm);
+      quantNames.set(t, names);
+      const q = e.uniqueName(`${t}_QuantizeLinear_Output`);
+      e.addNode(node('QuantizeLinear', [t, names.scale, names.zeroPoint], [q], {}, { name: e.uniqueName(`${t}_QuantizeLinear`) }));
+      e.addNode(node('DequantizeLinear', [q, names.scale, names.zeroPoint], [dq], {}, { name: e.uniqueName(`${t}_DequantizeLinear`) }));
+    }
+    const weights = new Map<string, { output: string; scales: Float32Array }>();
+    const constants = new Map<string, string>();
+    for (const q of p.nodes) {
+      const n = q.node;
+      let weightScales: Float32Array | undefined;
+      if (q.weight) {
+        const name = n.input[q.weight.index];
+        const key = `${name}:${q.weight.axis}`;
+        let w = weights.get(key);
+        if (!w) {
+          const t = view.constantTensor(name)!;
+          const dims = tensorDims(t);
+          const qw = quantizeAlongAxis(tensorArray(t, model) as Float32Array, dims, q.weight.axis, s.perChannel, weightQmax(s.reduceRange));
+          const values = e.uniqueName(`${name}_quantized`);
+          e.addInitializer(makeTensor(values, 'int8', dims, qw.values));
+          const channelDims = s.perChannel ? [dims[q.weight.axis]] : [];
+          const names = addParams(e, values, { dtype: 'int8', scale: 0, zeroPoint: 0 }, channelDims, qw.scales, new Int8Array(qw.scales.length));
+          const output = e.uniqueName(`${name}_DequantizeLinear_Output`);
+          e.addNode(node('DequantizeLinear', [values, names.scale, names.zeroPoint], [output], s.perChannel ? { axis: q.weight.axis } : {}, { name: e.uniqueName(`${name}_DequantizeLinear`) }));
+          w = { output, scales: qw.scales };
+          weights.set(key, w);
+        }
+        e.renameInput(n, q.weight.index, w.output);
+        weightScales = w.scales;
+      }
+      if (q.bias !== undefined) {
+        const name = n.input[q.bias];
+        const inputScale = params.get(n.input[0])!.scale;
+        const b = quantizeBias(tensorArray(view.constantTensor(name)!, model) as Float32Array, inputScale, weightScales!);
+        const values = e.uniqueName(`${name}_quantized`);
+        e.addInitializer(makeTensor(values, 'int32', [b.values.length], b.values));
+        const scale = e.uniqueName(`${name}_scale`);
+        e.addInitializer(makeTensor(scale, 'float32', [b.scales.length], b.scales));
+        const output = e.uniqueName(`${name}_DequantizeLinear_Output`);
+        e.addNode(node('DequantizeLinear', [values, scale], [output], { axis: 0 }, { name: e.uniqueName(`${name}_DequantizeLinear`) }));
+        e.renameInput(n, q.bias, output);
+      }
+      for (const i of q.constants) {
+        const name = n.input[i];
+        let output = constants.get(name);
+        if (!output) {
+          const t = view.constantTensor(name)!;
+          const values = tensorArray(t, model) as Float32Array;
+          const prm = activationParams(rangeOf(values), symmetric, s.reduceRange);
+          const codes = e.uniqueName(`${name}_quantized`);
+          e.addInitializer(makeTensor(codes, prm.dtype, tensorDims(t), quantizeValues(values, prm)));
+          const names = addParams(e, codes, prm);
+          output = e.uniqueName(`${name}_DequantizeLinear_Output`);
+          e.addNode(node('DequantizeLinear', [codes, names.scale, names.zeroPoint], [output], {}, { name: e.uniqueName(`${name}_DequantizeLinear`) }));
+          constants.set(name, output);
+        }
+        e.renameInput(n, i, output);
+      }
+    }
+    e.prune();
+  });
+  return { model: { ...model, proto }, report: staticQuantReport(s, p, ranges), ranges };
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** What the pass did: nodes per op, calibration, what stayed float, the calibrated ranges. */
+function staticQuantReport(s: Settings, p: StaticQuantPlan, ranges: CalibrationTable): StepReport {
+  const byOp = new Map<string, number>();
+  for (const q of p.nodes) byOp.set(q.node.opType, (byOp.get(q.node.opType) ?? 0) + 1);
+  const method = s.method === 'percentile' ? `percentile ${s.percentile}` : s.method;
+  const scheme = s.activations === 'asymmetric' ? 'uint8 asymmetric' : 'int8 symmetric';
+  const lines = [
+    `QDQ int8: ${[...byOp].map(([op, n]) => `${n} ${op}`).join(', ') || 'nothing'} quantized; weights int8 symmetric ${s.perChannel ? 'per-channel' : 'per-tensor'}, activations ${scheme}${s.reduceRange ? ', reduced range (7 bits)' : ''}.`,
+    `Calibration: ${method} over ${s.calibration.dataset.name ?? 'the calibration data'} (at most ${s.maxItems} items), ${plural(p.calibrated.length, 'activation tensor')}${p.inherited.size ? `, ${p.inherited.size} keep their input's scale` : ''}.`,
+  ];
+  const skippedBy = new Map<string, number>();
+  for (const x of p.skipped) skippedBy.set(`${x.op} ${x.reason}`, (skippedBy.get(`${x.op} ${x.reason}`) ?? 0) + 1);
+  if (skippedBy.size) lines.push(`Left float: ${[...skippedBy].map(([k, n]) => `${n} ${k}`).join(', ')}.`);
+  const warnings: string[] = [];
+  const clipped = [...ranges].filter(([, r]) => r.max < r.observed.max || r.min > r.observed.min);
+  if (s.method !== 'minmax' && clipped.length) lines.push(`${method} clipped the range of ${plural(clipped.length, 'tensor')}.`);
+  const constant = [...ranges].filter(([, r]) => r.max === r.min);
+  for (const [t] of constant) warnings.push(`Activation '${t}' was constant over the calibration data: its scale is 1; calibrate on more varied data.`);
+  const rows = [...ranges].map(([t, r]) => [t, r.observed.min, r.observed.max, r.min, r.max]);
+  return {
+    op: QUANTIZE_STATIC_OP,
+    title: 'static int8 (QDQ)',
+    lines,
+    warnings,
+    table: { columns: ['tensor', 'observed min', 'observed max', 'range min', 'range max'], rows },
+    data: { nodes: Object.fromEntries(byOp), calibrated: p.calibrated.length, skipped: p.skipped.length, method: s.method, reduceRange: s.reduceRange },
+  };
+}
+
+registerStep<StaticQuantOptions>({
+  op: QUANTIZE_STATIC_OP,
+  normalize: normalizeStaticQuantOptions,
+  checked: true,
+  async apply(model, options, ctx) {
+    const { model: out, report } = await quantizeStatic(model, options as unknown as StaticQuantOptions, ctx.refs.dataset('calibration'), ctx);
+    return { model: out, report };
+  },
+});
