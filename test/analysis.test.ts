@@ -334,6 +334,10 @@ describe('compareTensors on the MNIST ViT', () => {
     expect(worst.quantization).toBe('int8 per-tensor (DynamicQuantizeMatMul)');
     expect(worst.sqnrDb! + 3).toBeLessThan(next.sqnrDb!);
     expect(cmp.skipped.map((s) => s.tensor).sort()).toEqual(['classifier.weight', 'vision.patch_embed.weight']);
+    // It stands out from its per-channel peers, and the display says so; the clean model has no outlier.
+    expect(cmp.outliers().map((r) => r.layer)).toEqual([damaged]);
+    expect((await cmp[JUPYTER_DISPLAY]())['text/plain']).toContain(`Weight of ${damaged} stands out`);
+    expect((await compareTensors(base, perChannel)).outliers()).toEqual([]);
   });
 });
 

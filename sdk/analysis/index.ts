@@ -1,7 +1,7 @@
 export { compareTensors } from './compare';
 export type { CompareTensorsOptions } from './compare';
 export type { ModelInput } from './model-input';
-export { TensorComparison } from './tensor-comparison';
+export { TensorComparison, OUTLIER_MARGIN_DB } from './tensor-comparison';
 export type { TensorErrorRow, TensorKind } from './tensor-comparison';
 export { errorStats, ErrorAccumulator } from './error-stats';
 export type { ErrorStats } from './error-stats';

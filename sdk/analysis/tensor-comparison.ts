@@ -3,7 +3,7 @@ import type { DataFrame } from 'danfojs-node';
 import { Chart, type VegaLiteSpec } from '../report/chart';
 import { toDataFrame } from '../report/dataframe';
 import { JUPYTER_DISPLAY, type Displayable, type MimeBundle } from '../report/mime';
-import { Panel } from '../report/panel';
+import { Panel, Warning } from '../report/panel';
 import { Table, type Row } from '../report/table';
 import type { ErrorStats } from './error-stats';
 
@@ -22,6 +22,13 @@ export interface TensorErrorRow extends ErrorStats {
   /** How the candidate stores a weight ("int8 per-channel (DynamicQuantizeMatMul)"); null for activations. */
   quantization: string | null;
 }
+
+/**
+ * A row whose SQNR sits this far below the median of its kind stands out: each bit of precision
+ * is ~6 dB, so the layer is stored about a bit worse than its peers (per-tensor among per-channel
+ * layers, an outlier channel stretching the range, a block size too wide).
+ */
+export const OUTLIER_MARGIN_DB = 6;
 
 /** How many of the worst rows a chart highlights by default. */
 const HIGHLIGHTED = 3;
@@ -55,6 +62,19 @@ export class TensorComparison implements Displayable {
   worst(n = 5, kind?: TensorKind): TensorComparison {
     const rows = this.rows.filter((r) => !kind || r.kind === kind);
     return new TensorComparison([...rows].sort((a, b) => sqnrKey(a) - sqnrKey(b)).slice(0, n), [], this.items);
+  }
+
+  /** Rows at least `marginDb` below the median SQNR of their kind (weights and activations apart), worst first. */
+  outliers(marginDb = OUTLIER_MARGIN_DB): TensorErrorRow[] {
+    const found: TensorErrorRow[] = [];
+    for (const kind of ['weight', 'activation'] as const) {
+      const rows = this.rows.filter((r) => r.kind === kind && r.sqnrDb !== null);
+      if (rows.length < 3) continue; // no peers to stand out from
+      const sorted = rows.map((r) => r.sqnrDb!).sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)];
+      found.push(...rows.filter((r) => r.sqnrDb! <= median - marginDb));
+    }
+    return found.sort((a, b) => sqnrKey(a) - sqnrKey(b));
   }
 
   /** Rows as flat records, dims written "64×128" (not 'shape', which danfojs's DataFrame.shape would hide). */
@@ -127,7 +147,10 @@ export class TensorComparison implements Displayable {
   }
 
   async [JUPYTER_DISPLAY](): Promise<MimeBundle> {
-    const parts = this.rows.length > 0 ? [this.summary(), this.table(), this.chart()] : [this.summary()];
+    const outliers = this.outliers().map(
+      (r) => new Warning(`${r.kind === 'weight' ? 'Weight' : 'Activation'} of ${r.layer} stands out: ${r.sqnrDb!.toFixed(1)} dB, ${OUTLIER_MARGIN_DB}+ dB below the median of the ${r.kind}s${r.quantization ? ` (${r.quantization})` : ''}. Look at weightHistogram() and channelRanges() for that layer, or keep it in higher precision.`),
+    );
+    const parts = this.rows.length > 0 ? [this.summary(), ...outliers, this.table(), this.chart()] : [this.summary()];
     if (this.skipped.length > 0) parts.push(`Not compared: ${this.skipped.length} tensors (see .skipped).`);
     return new Panel('Float vs quantized, per tensor', parts)[JUPYTER_DISPLAY]();
   }
