@@ -6,8 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mm, isMmkitError } from '../sdk';
-import { mnist } from '../sdk/data';
-import type { TensorData } from '../sdk/data';
+import { mnist, shapes, type Dataset, type TensorData } from '../sdk/data';
 import { evaluateModel } from '../sdk/eval';
 import { GraphView, editModel, findAttention, findMlps, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type LinearMatch, type OnnxModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
@@ -15,6 +14,7 @@ import { PRUNE_STRUCTURED_OP, pruneStructured, type PruneStructuredOptions, type
 import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
+const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 const TOL = 1e-4;
 
 /** Zeroes output column `o` (and its bias entry) or input row `i` of a linear's weight, in its own layout. */
@@ -71,14 +71,17 @@ function zeroedHeads(model: OnnxModel, r: PruneStructuredResult): OnnxModel {
 
 const digits = mnist({ split: 'test', batchSize: 32 }).take(64);
 
-async function logits(model: OnnxModel): Promise<TensorData> {
+async function outputs(model: OnnxModel, data: Dataset): Promise<Record<string, TensorData>> {
   const session = await createSession(model, { reuse: false });
   try {
-    const out = await runBatched(session, digits);
-    return out[session.outputNames[0]];
+    return await runBatched(session, data);
   } finally {
     await session.dispose();
   }
+}
+
+async function logits(model: OnnxModel): Promise<TensorData> {
+  return Object.values(await outputs(model, digits))[0];
 }
 
 async function torchLogits(model: OnnxModel): Promise<Float32Array> {
@@ -183,6 +186,10 @@ describe('prune.structured: attention heads', () => {
     const pruned = await torchLogits(r.model);
     expect(maxAbsDiff(pruned, await torchLogits(zeroedHeads(torch, r)))).toBeLessThan(TOL);
     expect(maxAbsDiff(pruned, torchReference().logits.data)).toBeGreaterThan(1e-3);
+    // Global scope: blocks may keep different head counts (each block's run-time head count is rewritten on its own).
+    const global = await pruneStructured(torch, { target: 'heads', sparsity: 0.5, scope: 'global', score: 'l1' });
+    expect(global.layers.reduce((n, l) => n + l.kept.length, 0)).toBe(4);
+    expect(maxAbsDiff(await torchLogits(global.model), await torchLogits(zeroedHeads(torch, global)))).toBeLessThan(TOL);
     // Unpruned (sparsity 0) the fixture still reproduces torch's own logits.
     const same = await pruneStructured(torch, { target: 'heads', sparsity: 0 });
     expect(maxAbsDiff(await torchLogits(same.model), torchReference().logits.data)).toBeLessThan(1e-4);
@@ -209,6 +216,23 @@ describe('prune.structured: attention heads', () => {
   });
 });
 
+describe('prune.structured: CLIP (both towers, causal text attention)', () => {
+  it('chains heads then MLP pruning, data-driven on image–caption pairs; embeddings equal zeroing both in the float model', async () => {
+    const clip = await readModel(CLIP);
+    const pairs = shapes({ split: 'test', batchSize: 16 }).take(32);
+    const calibration = shapes({ split: 'train', batchSize: 16 }).take(32);
+    const heads = await pruneStructured(clip, { target: 'heads', sparsity: 0.5, score: 'activation', calibration });
+    expect(heads.layers.map((l) => l.name)).toEqual(['/vision/layers/0/attn', '/vision/layers/1/attn', '/vision/layers/2/attn', '/text/layers/0/attn', '/text/layers/1/attn']);
+    const both = await pruneStructured(heads.model, { target: 'mlp', sparsity: 0.5, multipleOf: 8 });
+    const pruned = await outputs(both.model, pairs);
+    const reference = await outputs(zeroedMlpUnits(zeroedHeads(clip, heads), both), pairs);
+    for (const name of ['image_embeds', 'text_embeds']) {
+      expect(pruned[name].dims).toEqual(reference[name].dims);
+      expect(maxAbsDiff(pruned[name].data as Float32Array, reference[name].data as Float32Array)).toBeLessThan(TOL);
+    }
+  });
+});
+
 describe('prune.structured: options and pipeline', () => {
   const bad = async (o: PruneStructuredOptions) => {
     const e = await pruneStructured(await readModel(VIT), o).catch((x: unknown) => x);
@@ -223,6 +247,18 @@ describe('prune.structured: options and pipeline', () => {
     expect(await bad({ target: 'heads', sparsity: 0.5, multipleOf: 64 })).toMatch(/multipleOf 64 leaves nothing to remove in layer '\/vision\/layers\/0\/attn'/);
     expect(await bad({ target: 'mlp', sparsity: 0.5, score: 'activation' })).toMatch(/calibration must be a Dataset/);
     expect(await bad({ target: 'neurons' as 'mlp', sparsity: 0.5 })).toMatch(/target "neurons"/);
+  });
+
+  it('multipleOf rounds kept head widths up (headDim 16, multipleOf 32: an even head count); progress is reported, cancellation honoured', async () => {
+    const vit = await readModel(VIT);
+    const progress: number[] = [];
+    const r = await pruneStructured(vit, { target: 'heads', sparsity: 0.75, multipleOf: 32 }, undefined, { onProgress: (done) => progress.push(done) });
+    expect(r.layers.map((l) => l.kept.length)).toEqual([2, 2, 2, 2]);
+    expect(progress).toEqual([1, 2, 3, 4]);
+    const controller = new AbortController();
+    controller.abort();
+    const e = await pruneStructured(vit, { target: 'mlp', sparsity: 0.5 }, undefined, { signal: controller.signal }).catch((x: unknown) => x);
+    expect(isMmkitError(e, 'CANCELLED')).toBe(true);
   });
 
   it('exclusions leave blocks whole and are reported', async () => {
