@@ -1,0 +1,10 @@
+export { checkCompression, normalizeCheckOptions, DEFAULT_THRESHOLDS, DEFAULT_CHECK_ITEMS, DEFAULT_LATENCY_BUDGET_MS } from './check';
+export type { CheckOptions, CheckThresholds, CheckFlag, CheckFlagKind, CompressionCheck, RuntimeRun } from './check';
+export type { Fidelity, OutputFidelity } from './fidelity';
+export type { WorstLayer } from './layer-drift';
+export type { LatencyCheck } from './latency';
+export type { SizeCheck } from './size';
+export type { RuntimeFailure } from './runtime-failure';
+export { compressionCheckView } from './view';
+export { ortWeb, createWebSession } from './web-runtime';
+export type { WebSession } from './web-runtime';

@@ -1,0 +1,54 @@
+/** How a compression check shows: its flags first and prominent, a ✓ line when there are none, then the numbers. */
+import { Panel, Warning, type PanelPart } from '../report/panel';
+import { Table, type Row } from '../report/table';
+import type { CompressionCheck } from './check';
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function runVerdict(run: CompressionCheck['runs']['node']): string {
+  if (run.skipped) return 'not checked';
+  return run.ok ? 'loads and runs' : `fails to ${run.failure?.stage === 'load' ? 'load' : 'run'}`;
+}
+
+function measures(check: CompressionCheck): Row[] {
+  const t = check.thresholds;
+  const flagged = new Set(check.flags.map((f) => f.kind));
+  const verdict = (kind: string) => (flagged.has(kind as never) ? '⚠' : '✓');
+  const rows: Row[] = [
+    { check: 'onnxruntime-node', value: runVerdict(check.runs.node), limit: '', verdict: check.runs.node.ok ? '✓' : '⚠' },
+    { check: 'onnxruntime-web (wasm)', value: runVerdict(check.runs.web), limit: '', verdict: check.runs.web.skipped ? '–' : check.runs.web.ok ? '✓' : '⚠' },
+  ];
+  const f = check.fidelity;
+  if (f) {
+    if (f.agreement !== null) rows.push({ check: 'top-1 agreement', value: pct(f.agreement), limit: check.synthetic ? 'not judged on synthetic data' : `≥ ${pct(t.agreement)}`, verdict: check.synthetic ? '–' : verdict('fidelity') });
+    rows.push({ check: 'output cosine', value: f.cosine.toFixed(5), limit: `≥ ${t.cosine}`, verdict: verdict('fidelity') });
+    rows.push({ check: 'max |Δ| of outputs', value: f.maxAbsDiff.toPrecision(3), limit: '', verdict: '' });
+  }
+  const l = check.latency;
+  if (l) rows.push({ check: `p50 latency, batch ${l.batch}`, value: `${l.candidateMs.toPrecision(3)} ms vs ${l.referenceMs.toPrecision(3)} ms (${l.ratio.toFixed(2)}×)`, limit: `≤ ${t.slower}×`, verdict: verdict('slower') });
+  const s = check.size;
+  rows.push({ check: 'file size', value: `${s.candidateBytes} vs ${s.referenceBytes} bytes (${s.ratio.toFixed(3)}×)`, limit: `≤ ${t.notSmaller}×`, verdict: flagged.has('larger') || flagged.has('not-smaller') ? '⚠' : '✓' });
+  return rows;
+}
+
+function okLine(check: CompressionCheck): string {
+  const f = check.fidelity;
+  const follows = f ? `follows the reference (${f.agreement === null ? '' : `top-1 agreement ${pct(f.agreement)}, `}cosine ${f.cosine.toFixed(4)})` : '';
+  const speed = check.latency ? `${check.latency.ratio.toFixed(2)}× the reference's latency` : '';
+  const where = check.runs.web.skipped ? 'onnxruntime-node' : 'onnxruntime-node and onnxruntime-web';
+  return `✓ Runs in ${where}, ${[follows, speed, `${check.size.ratio.toFixed(2)}× its size`].filter(Boolean).join(', ')}.`;
+}
+
+export function compressionCheckView(check: CompressionCheck, options: { name?: string } = {}): Panel {
+  const parts: PanelPart[] = [];
+  if (check.ok) parts.push(okLine(check));
+  for (const flag of check.flags) parts.push(new Warning(`${flag.kind}: ${flag.message} Likely cause: ${flag.cause}.`));
+  parts.push(new Table(measures(check), { title: `Against the reference, on ${check.data}` }));
+  const worst = check.fidelity?.worstLayers ?? [];
+  if (worst.length > 0) {
+    parts.push(new Table(worst.map((w) => ({ layer: w.node, op: w.op, 'median channel error': w.channelError, 'added over earlier layers': w.added, 'whole-tensor error': w.relativeError })), { title: 'Layers where the error starts (worst first)' }));
+  }
+  const bytes = check.size.byDtype.filter((d) => d.referenceBytes > 0 || d.candidateBytes > 0);
+  parts.push(new Table(bytes.map((d) => ({ dtype: d.dtype, 'reference bytes': d.referenceBytes, 'candidate bytes': d.candidateBytes })), { title: 'Weight bytes by element type' }));
+  return new Panel(`Compression check${options.name ? ` of ${options.name}` : ''}`, parts);
+}

@@ -1,0 +1,177 @@
+/**
+ * The never-silently-worse check on real models run by real onnxruntime sessions (node and
+ * web/wasm): a clean int8 ViT on MNIST digits, and one real case that trips each flag.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkCompression, compressionCheckView, type CompressionCheck } from '../sdk/check';
+import { mnist } from '../sdk/data';
+import { isMmkitError } from '../sdk/errors';
+import { ModelBuilder, readModel, writeModel, type OnnxModel } from '../sdk/onnx';
+import { normalizeDynamicQuantOptions, quantizeDynamic } from '../sdk/passes/quantize-dynamic';
+import { JUPYTER_DISPLAY } from '../sdk/report';
+import { seeded } from './onnx-models';
+
+const VIT = 'datasets/models/vit-tiny-mnist.onnx';
+const dynamic = (o: Parameters<typeof normalizeDynamicQuantOptions>[0]) => normalizeDynamicQuantOptions(o);
+const kinds = (c: CompressionCheck) => c.flags.map((f) => f.kind);
+const flag = (c: CompressionCheck, kind: string) => c.flags.find((f) => f.kind === kind);
+
+/** x [N, dim] → fc1 → Relu → fc2 → logits [N, classes], with torch-style names ('/fc1/MatMul', '/fc1/Add'). */
+function classifier(fc1: Float32Array, fc2: Float32Array, dim = 64, classes = 10): OnnxModel {
+  const b = new ModelBuilder({ opset: 17 });
+  const x = b.input('x', 'float32', ['N', dim]);
+  const h = b.op('Relu', [b.linear(x, dim, dim, fc1, seeded(dim, 11, 0.1), 'fc1')]);
+  const y = b.linear(h, dim, classes, fc2, seeded(classes, 12, 0.1), 'fc2');
+  b.output(y, 'float32', ['N', classes]);
+  return { proto: b.build() };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'mmkit-check-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('checkCompression', () => {
+  it('passes dynamic int8 of vit-tiny-mnist clean on 512 MNIST test digits, in onnxruntime-node and -web', async () => {
+    const reference = await readModel(VIT);
+    const candidate = quantizeDynamic(reference, dynamic({}));
+    const check = await checkCompression(reference, candidate, { data: mnist({ split: 'test' }), maxItems: 512 });
+    console.log(compressionCheckView(check).toText());
+    expect(check.flags).toEqual([]);
+    expect(check.ok).toBe(true);
+    expect(check.runs.node.ok && check.runs.web.ok).toBe(true);
+    expect(check.fidelity!.items).toBe(512);
+    expect(check.fidelity!.agreement).toBeGreaterThanOrEqual(0.99);
+    expect(check.fidelity!.cosine).toBeGreaterThan(0.999);
+    expect(check.latency!.ratio).toBeLessThanOrEqual(1.05);
+    expect(check.size.ratio).toBeLessThan(0.8);
+    expect(check.data).toMatch(/^mnist:test, 512 items in batches of 32$/);
+  });
+
+  it("flags 'fidelity' for per-tensor int8 of a weight with an outlier column, naming that layer", async () => {
+    // One column 200× the others: a per-tensor scale leaves the other 63 columns a few int8 steps.
+    const fc1 = seeded(64 * 64, 1, 0.2);
+    for (let r = 0; r < 64; r++) fc1[r * 64 + 5] *= 200;
+    const fc2 = seeded(64 * 10, 2, 0.3);
+    for (let c = 0; c < 10; c++) fc2[5 * 10 + c] /= 200; // the outlier channel does not drown the logits
+    const reference = classifier(fc1, fc2);
+    const candidate = quantizeDynamic(reference, dynamic({ perChannel: false, minElements: 0 }));
+    const check = await checkCompression(reference, candidate, { latencyBudgetMs: 0 });
+    console.log(compressionCheckView(check).toText());
+    const f = flag(check, 'fidelity')!;
+    expect(f).toBeDefined();
+    expect(check.fidelity!.cosine).toBeLessThan(0.99);
+    expect(check.fidelity!.worstLayers[0].node).toBe('/fc1/MatMul');
+    expect(f.cause).toContain("the error starts at layer '/fc1/MatMul' (MatMul, output '/fc1/Add_output_0')");
+    expect(check.data).toContain('synthetic');
+    // Per-channel weight scales fix fc1, but fc1's outlier channel then stretches the per-tensor
+    // scale of fc2's input, quantized at run time: the check moves on to fc2, and excluding it is clean.
+    const perChannel = await checkCompression(reference, quantizeDynamic(reference, dynamic({ minElements: 0 })), { latencyBudgetMs: 0 });
+    console.log(compressionCheckView(perChannel).toText());
+    expect(perChannel.fidelity!.worstLayers[0].node).toBe('/fc2/MatMul');
+    const fixed = await checkCompression(reference, quantizeDynamic(reference, dynamic({ minElements: 0, exclude: { nodes: ['/fc2/MatMul'] } })), { latencyBudgetMs: 0 });
+    expect(kinds(fixed)).toEqual([]);
+    expect(fixed.fidelity!.cosine).toBeGreaterThan(0.999);
+  });
+
+  it("flags 'larger' when a weight shared by a quantized and an excluded node keeps its float copy", async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('x', 'float32', ['N', 128]);
+    b.initializer('shared.weight', 'float32', [128, 128], seeded(128 * 128, 3));
+    b.node('MatMul', ['x', 'shared.weight'], {}, { name: 'proj_a', outputs: ['a'] });
+    b.node('MatMul', ['a', 'shared.weight'], {}, { name: 'proj_b', outputs: ['y'] });
+    b.output('y', 'float32', ['N', 128]);
+    const reference = { proto: b.build() };
+    const candidate = quantizeDynamic(reference, dynamic({ exclude: { nodes: ['proj_b'] } }));
+    const check = await checkCompression(reference, candidate, { latencyBudgetMs: 0 });
+    console.log(compressionCheckView(check).toText());
+    // Only the size: on synthetic inputs the 128-way argmax of a sound int8 copy flips on a few near-ties, which is not judged.
+    expect(kinds(check)).toEqual(['larger']);
+    const f = flag(check, 'larger')!;
+    expect(check.size.ratio).toBeGreaterThan(1.2); // 64 KiB float kept + 16 KiB int8 added
+    expect(f.cause).toContain("float weights kept next to their quantized copies: 'shared.weight'");
+    expect(f.cause).toContain("'proj_b'");
+  });
+
+  it("flags 'slower' when run-time activation quantization dominates (huge activations, 16×16 weights, 'qdq-integer')", async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    let h = b.input('x', 'float32', ['N', 4096, 16]);
+    for (let i = 0; i < 4; i++) h = b.op('Relu', [b.linear(h, 16, 16, seeded(256, 20 + i), undefined, `layer${i}`)]);
+    b.output(h, 'float32', ['N', 4096, 16]);
+    const reference = { proto: b.build() };
+    const candidate = quantizeDynamic(reference, dynamic({ format: 'qdq-integer', minElements: 0 }));
+    const check = await checkCompression(reference, candidate, { maxItems: 16, latencyBudgetMs: 200 });
+    console.log(compressionCheckView(check).toText());
+    expect(kinds(check)).toEqual(['slower']);
+    expect(check.fidelity!.agreement).toBeNull(); // [N, 4096, 16] is no class score
+    const f = flag(check, 'slower')!;
+    expect(check.latency!.ratio).toBeGreaterThan(1.05);
+    expect(f.cause).toContain('run-time activation quantization overhead: 4 layer(s)');
+    expect(f.cause).toContain('Cast churn');
+  });
+
+  it("flags 'fails-node' (and 'fails-web') for a float8 GEMM made for GPUs, naming the op", async () => {
+    const fc1 = seeded(64 * 64, 4, 0.2);
+    const reference = classifier(fc1, seeded(640, 5, 0.3));
+    // What an fp8 recipe for Hopper GPUs writes: com.microsoft GemmFloat8, which has only a CUDA kernel.
+    const b = new ModelBuilder({ opset: 19 });
+    b.input('x', 'float32', ['N', 64]);
+    const w = b.node('Cast', [b.initializer('w', 'float32', [64, 10], seeded(640, 5, 0.3))], { to: { i: 17 } }, { name: 'w_fp8' })[0];
+    const xs = b.node('Cast', ['x'], { to: { i: 17 } }, { name: 'x_fp8' })[0];
+    const one = b.initializer('one', 'float32', [], new Float32Array([1]));
+    b.node('GemmFloat8', [xs, w, '', one, one], { dtype: { i: 1 } }, { domain: 'com.microsoft', name: 'fc_fp8', outputs: ['y'] });
+    b.output('y', 'float32', ['N', 10]);
+    const check = await checkCompression(reference, { proto: b.build() });
+    console.log(compressionCheckView(check).toText());
+    expect(check.runs.node.ok).toBe(false);
+    expect(check.runs.node.failure!.stage).toBe('load');
+    expect(check.runs.node.failure!.ops).toEqual(['com.microsoft:GemmFloat8']);
+    expect(check.runs.node.failure!.node).toBe('fc_fp8');
+    expect(flag(check, 'fails-node')!.cause).toContain('onnxruntime-node has no kernel for com.microsoft:GemmFloat8');
+    expect(kinds(check)).toContain('fails-web');
+    // Nothing to compare or time without a node session; the size is still known.
+    expect(check.fidelity).toBeNull();
+    expect(check.latency).toBeNull();
+    expect(check.size.candidateBytes).toBeGreaterThan(0);
+  });
+
+  it("flags 'fails-web' for a model whose weights sit in an external data file, which onnxruntime-web does not read by itself", async () => {
+    const reference = classifier(seeded(64 * 64, 6, 0.2), seeded(640, 7, 0.3));
+    const quantized = quantizeDynamic(reference, dynamic({ minElements: 0, exclude: { nodes: ['/fc2/MatMul'] } }));
+    const file = join(tmp, 'external.onnx');
+    await writeModel(quantized, file, { externalData: { threshold: 1024 } });
+    const candidate = await readModel(file);
+    const check = await checkCompression(reference, candidate, { latencyBudgetMs: 0 });
+    console.log(compressionCheckView(check).toText());
+    expect(check.runs.node.ok).toBe(true);
+    expect(kinds(check)).toEqual(['fails-web']);
+    expect(flag(check, 'fails-web')!.cause).toMatch(/external data file.*externalData session option/);
+    expect(check.fidelity!.cosine).toBeGreaterThan(0.999);
+  });
+
+  it('skips the web run on request, and rejects bad options with BAD_OPTION', async () => {
+    const reference = classifier(seeded(64 * 64, 8, 0.2), seeded(640, 9, 0.3));
+    const check = await checkCompression(reference, reference, { web: false, latencyBudgetMs: 0, maxItems: 8 });
+    expect(check.runs.web).toEqual({ ok: false, skipped: true });
+    // The same model is not smaller: a check after a pass that changed nothing says so.
+    expect(kinds(check)).toEqual(['not-smaller']);
+    for (const bad of [{ thresholds: { agreement: 2 } }, { maxItems: 0 }, { batch: 1.5 }, { thresholds: { cosnie: 0.9 } }] as object[]) {
+      await expect(checkCompression(reference, reference, bad)).rejects.toSatisfy((e: unknown) => isMmkitError(e, 'BAD_OPTION'));
+    }
+  });
+
+  it('displays flags first with their causes, and a ✓ line when clean', async () => {
+    const reference = classifier(seeded(64 * 64, 10, 0.2), seeded(640, 11, 0.3));
+    const larger = await checkCompression(reference, reference, { latencyBudgetMs: 0, maxItems: 8 });
+    const view = compressionCheckView(larger, { name: 'mlp-int8' });
+    const text = view.toText();
+    expect(text.split('\n')[0]).toBe('Compression check of mlp-int8');
+    expect(text).toContain('⚠ not-smaller: The model file is hardly smaller');
+    const bundle = await view[JUPYTER_DISPLAY]();
+    expect(bundle['text/html']).toContain('mmkit-warning');
+    expect(bundle['text/plain']).toBe(text);
+    const clean: CompressionCheck = { ...larger, ok: true, flags: [] };
+    expect(compressionCheckView(clean).toText()).toMatch(/✓ Runs in onnxruntime-node and onnxruntime-web, follows the reference \(top-1 agreement 100\.0%, cosine 1\.0000\)/);
+  });
+});
