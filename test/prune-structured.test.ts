@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { mm, isMmkitError } from '../sdk';
 import { mnist, shapes, type Dataset, type TensorData } from '../sdk/data';
 import { evaluateModel } from '../sdk/eval';
-import { GraphView, editModel, findAttention, findMlps, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type LinearMatch, type OnnxModel } from '../sdk/onnx';
+import { GraphView, ModelBuilder, editModel, findAttention, findMlps, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type LinearMatch, type OnnxModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
 import { PRUNE_STRUCTURED_OP, pruneStructured, type PruneStructuredOptions, type PruneStructuredResult } from '../sdk/passes/prune-structured';
-import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './onnx-models';
+import { maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
@@ -125,6 +125,25 @@ describe('prune.structured: MLP hidden units', () => {
     expect(r.layers.map((l) => l.kept.length)).toEqual([32, 32]);
     const pruned = await torchLogits(r.model);
     expect(maxAbsDiff(pruned, await torchLogits(zeroedMlpUnits(torch, r)))).toBeLessThan(TOL);
+  });
+
+  it("prunes Gemm layers in torch's [out, in] layout (transB=1), biases included", async () => {
+    const b = new ModelBuilder({ name: 'gemm-mlp' });
+    b.input('x', 'float32', ['rows', 24]);
+    b.initializer('fc1.weight', 'float32', [40, 24], seeded(40 * 24, 5));
+    b.initializer('fc1.bias', 'float32', [40], seeded(40, 6, 0.2));
+    b.initializer('fc2.weight', 'float32', [24, 40], seeded(24 * 40, 7));
+    b.initializer('fc2.bias', 'float32', [24], seeded(24, 8, 0.2));
+    b.node('Gemm', ['x', 'fc1.weight', 'fc1.bias'], { transB: 1 }, { outputs: ['h'], name: 'fc1' });
+    b.node('Relu', ['h'], {}, { outputs: ['a'], name: 'relu' });
+    b.node('Gemm', ['a', 'fc2.weight', 'fc2.bias'], { transB: 1 }, { outputs: ['y'], name: 'fc2' });
+    b.output('y', 'float32', ['rows', 24]);
+    const model: OnnxModel = { proto: b.build() };
+    const r = await pruneStructured(model, { target: 'mlp', sparsity: 0.5, score: 'l1' });
+    expect([dimsOf(r.model, 'fc1.weight'), dimsOf(r.model, 'fc1.bias'), dimsOf(r.model, 'fc2.weight')]).toEqual([[20, 24], [20], [24, 20]]);
+    const x = seeded(8 * 24, 9, 2);
+    const pruned = await runOnce(serializeModel(r.model), 'x', x, [8, 24]);
+    expect(maxAbsDiff(pruned, await runOnce(serializeModel(zeroedMlpUnits(model, r)), 'x', x, [8, 24]))).toBeLessThan(TOL);
   });
 
   it('global scope ranks all units together; multipleOf keeps widths multiples of 8; every layer keeps ≥ 1 unit', async () => {
@@ -275,6 +294,9 @@ describe('prune.structured: options and pipeline', () => {
     const step = p.recipe.steps.at(-1)!;
     expect(step.options).toMatchObject({ target: 'mlp', scope: 'layer', score: 'activation', multipleOf: 1, calibration: { dataset: { size: 32 } } });
     const [report] = await p.reports();
+    // The recipe replays (rebuilding the calibration digits from their spec) to the same bytes.
+    const again = serializeModel(await mm.fromRecipe(JSON.stringify(p.recipe)).model());
+    expect(Buffer.from(again).equals(Buffer.from(serializeModel(await p.model())))).toBe(true);
     expect(report.table!.rows.map((row) => row[3])).toEqual([64, 64, 64, 64]);
     // Pruned without recovery the ViT still classifies most held-out digits.
     const r = await evaluateModel(await p.model(), mnist({ split: 'test', batchSize: 250 }).take(500));

@@ -106,10 +106,11 @@ function prunableGroups(model: OnnxModel, s: Settings): { groups: PruneGroup[]; 
     if (!names.has(n)) throw bad(`exclude.nodes names '${n}', which is no linear node of the model's ${what}.`, `Name a MatMul/Gemm of a block (${listing}), or use exclude.layers.`, n);
   }
   const excludedSet = new Set([...s.exclude.layers.map((i) => all[i]), ...s.exclude.nodes.map((n) => names.get(n)!)]);
-  const view32 = (g: PruneGroup) => [...g.producers, g.consumer].every((m) => dtypeOf(view.initializer(m.weight)!.dataType) === 'float32');
-  const groups = all.filter((g) => !excludedSet.has(g) && view32(g));
+  const isFloat32 = (g: PruneGroup) => [...g.producers, g.consumer].every((m) => dtypeOf(view.initializer(m.weight)!.dataType) === 'float32');
+  const groups = all.filter((g) => !excludedSet.has(g) && isFloat32(g));
   for (const g of groups) {
-    if (roundKept(g, 1, s.multipleOf) >= g.units && s.sparsity > 0) {
+    // A single-unit block simply stays; a multipleOf as wide as the block is a mistake.
+    if (s.multipleOf > 1 && s.sparsity > 0 && roundKept(g, 1, s.multipleOf) >= g.units) {
       throw bad(
         `multipleOf ${s.multipleOf} leaves nothing to remove in layer '${g.name}' (${g.units} ${s.target === 'mlp' ? 'hidden units' : `heads of ${g.unitWidth}`}).`,
         `Use a multipleOf that divides its width ${g.units * g.unitWidth} at least twice, or exclude the layer (exclude.layers: [${g.index}]).`,
