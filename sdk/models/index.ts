@@ -1,5 +1,5 @@
-export type { EncoderSpec, VisionTowerSpec, TextTowerSpec, VitSpec, ClipSpec, ModelSpec } from './spec';
-export { checkSpec, patchGrid, visionTokens, headDim } from './spec';
+export type { BlockSpec, EncoderSpec, VisionTowerSpec, TextTowerSpec, VitSpec, ClipSpec, ModelSpec } from './spec';
+export { checkSpec, patchGrid, visionTokens, headDim, blockSpec, attentionWidth } from './spec';
 export type { WeightTensor, Weights, ParamDecl } from './weights';
 export { paramDecls, initWeights, checkWeights, weightsFromOnnx } from './weights';
 export { buildOnnx, MASKED_SCORE } from './onnx-graph';

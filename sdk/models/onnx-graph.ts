@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { ModelBuilder, StringStringEntryProtoSchema, type ModelProto } from '../onnx';
-import { checkSpec, headDim, type ClipSpec, type EncoderSpec, type ModelSpec, type VisionTowerSpec, type VitSpec, type TextTowerSpec } from './spec';
+import { attentionWidth, blockSpec, checkSpec, headDim, type ClipSpec, type EncoderSpec, type ModelSpec, type VisionTowerSpec, type VitSpec, type TextTowerSpec } from './spec';
 import { checkWeights, type Weights } from './weights';
 
 /** Added to attention scores at padded text positions (before Softmax), in both the graph and tfjs. */
@@ -78,9 +78,9 @@ class GraphEmitter {
     return this.op('Mul', [this.op('Mul', [x, this.op('Add', [erf, this.float(1)], scope)], scope), this.float(0.5)], scope);
   }
 
-  attention(x: string, prefix: string, e: EncoderSpec, maskBias?: string): string {
+  attention(x: string, prefix: string, e: EncoderSpec, block: number, maskBias?: string): string {
     const scope = `${prefix}/attn`.replace(/\./g, '/');
-    const heads = this.ints([0, 0, e.heads, headDim(e)]);
+    const heads = this.ints([0, 0, blockSpec(e, block).heads, headDim(e)]);
     const split = (name: string, perm: number[]): string => this.op('Transpose', [this.op('Reshape', [this.linear(x, `${prefix}.attn.${name}`), heads], scope)], scope, { perm });
     const q = split('q', [0, 2, 1, 3]);
     const kT = split('k', [0, 2, 3, 1]);
@@ -89,7 +89,7 @@ class GraphEmitter {
     if (maskBias) scores = this.op('Add', [scores, maskBias], scope);
     const probs = this.op('Softmax', [scores], scope, { axis: -1 });
     const ctx = this.op('Transpose', [this.op('MatMul', [probs, v], scope)], scope, { perm: [0, 2, 1, 3] });
-    return this.linear(this.op('Reshape', [ctx, this.ints([0, 0, e.width])], scope), `${prefix}.attn.out`);
+    return this.linear(this.op('Reshape', [ctx, this.ints([0, 0, attentionWidth(e, block)])], scope), `${prefix}.attn.out`);
   }
 
   /** The encoder blocks and final LayerNorm over [batch, tokens, width]. */
@@ -97,7 +97,7 @@ class GraphEmitter {
     for (let i = 0; i < e.layers; i++) {
       const p = `${tower}.layers.${i}`;
       const scope = p.replace(/\./g, '/');
-      h = this.op('Add', [h, this.attention(this.layerNorm(h, `${p}.ln1`, e.layerNormEps), p, e, maskBias)], scope);
+      h = this.op('Add', [h, this.attention(this.layerNorm(h, `${p}.ln1`, e.layerNormEps), p, e, i, maskBias)], scope);
       const hidden = this.gelu(this.linear(this.layerNorm(h, `${p}.ln2`, e.layerNormEps), `${p}.mlp.fc1`), `${scope}/mlp`);
       h = this.op('Add', [h, this.linear(hidden, `${p}.mlp.fc2`)], scope);
     }

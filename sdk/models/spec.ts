@@ -1,12 +1,25 @@
 import { MmkitError } from '../errors';
 
+/** The sizes of one encoder block that structured pruning can shrink. */
+export interface BlockSpec {
+  mlpDim: number;
+  /** Attention heads, each of the encoder's headDim (width / heads of the spec). */
+  heads: number;
+}
+
 /** A pre-LayerNorm transformer encoder: `layers` blocks of attention + GELU MLP at `width`. */
 export interface EncoderSpec {
   width: number;
   layers: number;
+  /** Heads per block; width / heads is the head size of every block. */
   heads: number;
   mlpDim: number;
   layerNormEps: number;
+  /**
+   * Per-block sizes where they differ from `mlpDim` / `heads` (after structured pruning removed
+   * MLP units or heads), one entry per layer. Absent: every block has `mlpDim` and `heads`.
+   */
+  blocks?: BlockSpec[];
 }
 
 /** A ViT image tower: Conv patch embedding, class token, learned positions, encoder, final LayerNorm. */
@@ -57,6 +70,16 @@ export function headDim(e: EncoderSpec): number {
   return e.width / e.heads;
 }
 
+/** The sizes of block `i` (its entry in `blocks`, else the encoder-wide ones). */
+export function blockSpec(e: EncoderSpec, i: number): BlockSpec {
+  return e.blocks?.[i] ?? { mlpDim: e.mlpDim, heads: e.heads };
+}
+
+/** Width of block `i`'s attention (q, k, v outputs and the output projection's input): its heads × headDim. */
+export function attentionWidth(e: EncoderSpec, i: number): number {
+  return blockSpec(e, i).heads * headDim(e);
+}
+
 function positiveInt(what: string, n: number): void {
   if (!(Number.isInteger(n) && n >= 1)) {
     throw new MmkitError('BAD_OPTION', `Model spec: ${what} must be a whole number ≥ 1, got ${n}.`, { hint: 'Fix the spec passed to the model builder.' });
@@ -67,6 +90,15 @@ function checkEncoder(what: string, e: EncoderSpec): void {
   for (const key of ['width', 'layers', 'heads', 'mlpDim'] as const) positiveInt(`${what}.${key}`, e[key]);
   if (e.width % e.heads !== 0) {
     throw new MmkitError('BAD_OPTION', `Model spec: ${what}.width (${e.width}) is not divisible by ${what}.heads (${e.heads}).`, { hint: 'Pick a head count that divides the width.' });
+  }
+  if (e.blocks !== undefined) {
+    if (!Array.isArray(e.blocks) || e.blocks.length !== e.layers) {
+      throw new MmkitError('BAD_OPTION', `Model spec: ${what}.blocks must have one entry per layer (${e.layers}).`, { hint: 'Give { mlpDim, heads } for every block, or leave blocks out.' });
+    }
+    e.blocks.forEach((b, i) => {
+      positiveInt(`${what}.blocks[${i}].mlpDim`, b.mlpDim);
+      positiveInt(`${what}.blocks[${i}].heads`, b.heads);
+    });
   }
   if (!(e.layerNormEps > 0)) throw new MmkitError('BAD_OPTION', `Model spec: ${what}.layerNormEps must be > 0, got ${e.layerNormEps}.`);
 }

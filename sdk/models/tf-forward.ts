@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { MASKED_SCORE } from './onnx-graph';
-import { headDim, patchGrid, type ClipSpec, type EncoderSpec, type TextTowerSpec, type VisionTowerSpec, type VitSpec } from './spec';
+import { attentionWidth, blockSpec, headDim, patchGrid, type ClipSpec, type EncoderSpec, type TextTowerSpec, type VisionTowerSpec, type VitSpec } from './spec';
 
 /** Parameters as tfjs tensors (trainable variables or constants), by the names of weights.ts. */
 export type TfParams = Record<string, tf.Tensor>;
@@ -50,19 +50,20 @@ function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, tf.add(tf.erf(tf.div(x, Math.SQRT2)), 1)), 0.5);
 }
 
-function attention(p: TfParams, x: tf.Tensor, prefix: string, e: EncoderSpec, maskBias?: tf.Tensor): tf.Tensor {
+function attention(p: TfParams, x: tf.Tensor, prefix: string, e: EncoderSpec, block: number, maskBias?: tf.Tensor): tf.Tensor {
   const [batch, tokens] = x.shape;
-  const split = (name: string, perm: number[]): tf.Tensor => tf.transpose(linear(p, x, `${prefix}.attn.${name}`).reshape([batch, tokens, e.heads, headDim(e)]), perm);
+  const heads = blockSpec(e, block).heads;
+  const split = (name: string, perm: number[]): tf.Tensor => tf.transpose(linear(p, x, `${prefix}.attn.${name}`).reshape([batch, tokens, heads, headDim(e)]), perm);
   let scores = tf.div(matMul(split('q', [0, 2, 1, 3]), split('k', [0, 2, 3, 1])), Math.sqrt(headDim(e)));
   if (maskBias) scores = tf.add(scores, maskBias);
   const ctx = tf.transpose(matMul(tf.softmax(scores, -1), split('v', [0, 2, 1, 3])), [0, 2, 1, 3]);
-  return linear(p, ctx.reshape([batch, tokens, e.width]), `${prefix}.attn.out`);
+  return linear(p, ctx.reshape([batch, tokens, attentionWidth(e, block)]), `${prefix}.attn.out`);
 }
 
 function encoder(p: TfParams, h: tf.Tensor, tower: string, e: EncoderSpec, maskBias?: tf.Tensor): tf.Tensor {
   for (let i = 0; i < e.layers; i++) {
     const prefix = `${tower}.layers.${i}`;
-    h = tf.add(h, attention(p, layerNorm(p, h, `${prefix}.ln1`, e.layerNormEps), prefix, e, maskBias));
+    h = tf.add(h, attention(p, layerNorm(p, h, `${prefix}.ln1`, e.layerNormEps), prefix, e, i, maskBias));
     h = tf.add(h, linear(p, gelu(linear(p, layerNorm(p, h, `${prefix}.ln2`, e.layerNormEps), `${prefix}.mlp.fc1`)), `${prefix}.mlp.fc2`));
   }
   return layerNorm(p, h, `${tower}.ln_final`, e.layerNormEps);

@@ -1,7 +1,7 @@
 import { MmkitError } from '../errors';
 import { mulberry32 } from '../data/random';
 import { tensorArray, tensorDims, type OnnxModel } from '../onnx';
-import { visionTokens, type EncoderSpec, type ModelSpec, type TextTowerSpec, type VisionTowerSpec } from './spec';
+import { attentionWidth, blockSpec, visionTokens, type EncoderSpec, type ModelSpec, type TextTowerSpec, type VisionTowerSpec } from './spec';
 
 /** One float32 parameter in plain memory, row-major. Linear weights are [in, out] (ONNX MatMul form). */
 export interface WeightTensor {
@@ -40,15 +40,17 @@ function encoderParams(prefix: string, e: EncoderSpec): ParamDecl[] {
   const out: ParamDecl[] = [];
   for (let i = 0; i < e.layers; i++) {
     const p = `${prefix}.layers.${i}`;
+    const attn = attentionWidth(e, i);
+    const { mlpDim } = blockSpec(e, i);
     out.push(
       ...layerNorm(`${p}.ln1`, e.width),
-      ...linear(`${p}.attn.q`, e.width, e.width),
-      ...linear(`${p}.attn.k`, e.width, e.width),
-      ...linear(`${p}.attn.v`, e.width, e.width),
-      ...linear(`${p}.attn.out`, e.width, e.width),
+      ...linear(`${p}.attn.q`, e.width, attn),
+      ...linear(`${p}.attn.k`, e.width, attn),
+      ...linear(`${p}.attn.v`, e.width, attn),
+      ...linear(`${p}.attn.out`, attn, e.width),
       ...layerNorm(`${p}.ln2`, e.width),
-      ...linear(`${p}.mlp.fc1`, e.width, e.mlpDim),
-      ...linear(`${p}.mlp.fc2`, e.mlpDim, e.width),
+      ...linear(`${p}.mlp.fc1`, e.width, mlpDim),
+      ...linear(`${p}.mlp.fc2`, mlpDim, e.width),
     );
   }
   out.push(...layerNorm(`${prefix}.ln_final`, e.width));
