@@ -191,6 +191,10 @@ describe('prune.structured: attention heads', () => {
     const pruned = (await logits(r.model)).data as Float32Array;
     expect(maxAbsDiff(pruned, (await logits(zeroedHeads(vit, r))).data as Float32Array)).toBeLessThan(TOL);
     expect(maxAbsDiff(pruned, (await logits(vit)).data as Float32Array)).toBeGreaterThan(1e-2);
+    // Global scope: blocks keep different head counts although our export shares one Reshape shape constant between them.
+    const global = await pruneStructured(vit, { target: 'heads', sparsity: 0.5, scope: 'global' });
+    expect(new Set(global.layers.map((l) => l.kept.length)).size).toBeGreaterThan(1);
+    expect(maxAbsDiff((await logits(global.model)).data as Float32Array, (await logits(zeroedHeads(vit, global))).data as Float32Array)).toBeLessThan(TOL);
   });
 
   it('prunes heads of the PyTorch export (packed in_proj, shapes computed at run time) and matches zeroing', async () => {
