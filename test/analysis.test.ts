@@ -6,6 +6,7 @@ import { isMmkitError } from '../sdk/errors';
 import { editModel, findLinears, GraphView, makeTensor, ModelBuilder, node, readModel, tensorArray, type OnnxModel } from '../sdk/onnx';
 import { quantizeDynamic, normalizeDynamicQuantOptions, type DynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
 import { quantizeInt4, type QuantizeInt4Options } from '../sdk/passes/quantize-int4';
+import { quantizeStatic } from '../sdk/passes/quantize-static';
 import { quantizeWeight, transposeWeight } from '../sdk/passes/quant-weights';
 import { quantizeRows } from '../sdk/passes/quantize-gather';
 import { toFloat16 } from '../sdk/passes/float16';
@@ -338,6 +339,34 @@ describe('compareTensors on the MNIST ViT', () => {
     expect(cmp.outliers().map((r) => r.layer)).toEqual([damaged]);
     expect((await cmp[JUPYTER_DISPLAY]())['text/plain']).toContain(`Weight of ${damaged} stands out`);
     expect((await compareTensors(base, perChannel)).outliers()).toEqual([]);
+  });
+});
+
+describe('quantize.static (QDQ)', () => {
+  it('matches layers whose MatMul output is quantized before the bias Add; activation grids come from the QuantizeLinear', async () => {
+    const base = await readModel(VIT);
+    const calibration = digits(64);
+    const { model: q } = await quantizeStatic(base, { calibration }, calibration);
+    const cmp = await compareTensors(base, q, { data: mnist({ split: 'test', batchSize: 100 }).skip(1000).take(200) });
+    const weights = cmp.only('weight').rows;
+    expect(weights).toHaveLength(24);
+    for (const r of weights) {
+      expect(r.quantization).toBe('int8 per-channel (DequantizeLinear→MatMul)');
+      expect(r.sqnrDb!).toBeGreaterThan(35);
+    }
+    const logits = cmp.rows.find((r) => r.tensor === 'logits')!;
+    console.log(`static minmax (64 calibration digits) on 200 other digits: logits SQNR ${logits.sqnrDb!.toFixed(2)} dB; worst activation ${cmp.worst(1, 'activation').rows[0].layer} ${cmp.worst(1, 'activation').rows[0].sqnrDb!.toFixed(2)} dB`);
+    expect(logits.sqnrDb!).toBeGreaterThan(20);
+
+    const layer = referenceLayers(base).find((l) => l.node === '/vision/layers/1/mlp/fc2/MatMul')!;
+    const ql = GraphView.of(q.proto).consumers(layer.input).find((n) => n.opType === 'QuantizeLinear')!;
+    const scale = tensorArray(GraphView.of(q.proto).constantTensor(ql.input[1])!)[0] as number;
+    const zp = tensorArray(GraphView.of(q.proto).constantTensor(ql.input[2])!)[0] as number;
+    type Layered = { layer: { data: { values: Record<string, number>[] } }[]; title: { subtitle: string[] } };
+    const spec = (await activationHistogram(base, layer.node, digits(50), { quantized: q })).spec as unknown as Layered;
+    expect(spec.title.subtitle[0]).toMatch(/^static uint8 \(QuantizeLinear\)/);
+    expect(spec.layer[2].data.values.map((v) => v.x)).toEqual([Math.fround((0 - zp) * scale), Math.fround((255 - zp) * scale)]);
+    expect((await weightHistogram(base, layer.node, { quantized: q })).title).toBe(`Weights of ${layer.node}`);
   });
 });
 

@@ -83,7 +83,7 @@ function stats(e: LayerError): ErrorStats {
 /** Rows for the quantized weights of `candidate`, matched to reference layers by the value they produce. */
 function compareWeights(layers: ReferenceLayer[], candidate: OnnxModel): { rows: TensorErrorRow[]; skipped: { tensor: string; reason: string }[] } {
   const byOutput = new Map<string, ReferenceLayer>();
-  for (const l of layers) byOutput.set(l.output, l);
+  for (const l of layers) for (const o of l.outputs) byOutput.set(o, l);
   const { weights, unrecovered } = effectiveWeights(candidate);
   const skipped = unrecovered.map((u) => ({ tensor: u.node, reason: `its quantized weight cannot be dequantized: ${u.reason}` }));
   const rows: TensorErrorRow[] = [];

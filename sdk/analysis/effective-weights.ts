@@ -51,13 +51,13 @@ function recover(view: GraphView, model: OnnxModel, n: NodeProto): EffectiveWeig
 const LAYER_DEPTH = 6;
 
 /**
- * The dequantized weight of the layer that produces `output`, dequantizing only the nodes a few
- * steps upstream of it rather than the whole model; undefined when that layer is not quantized.
+ * The dequantized weight of the layer that produces one of `outputs`, dequantizing only the nodes
+ * a few steps upstream of them rather than the whole model; undefined when that layer is not quantized.
  */
-export function effectiveWeightOf(model: OnnxModel, output: string): EffectiveWeight | undefined {
+export function effectiveWeightOf(model: OnnxModel, outputs: readonly string[]): EffectiveWeight | undefined {
   const view = GraphView.of(model.proto);
   const near = new Set<NodeProto>();
-  let frontier = [output];
+  let frontier = [...outputs];
   for (let depth = 0; depth < LAYER_DEPTH && frontier.length > 0; depth++) {
     const next: string[] = [];
     for (const name of frontier) {
@@ -69,5 +69,5 @@ export function effectiveWeightOf(model: OnnxModel, output: string): EffectiveWe
     }
     frontier = next;
   }
-  return effectiveWeights(model, view.nodes.filter((n) => near.has(n))).weights.find((w) => w.outputs.includes(output));
+  return effectiveWeights(model, view.nodes.filter((n) => near.has(n))).weights.find((w) => w.outputs.some((o) => outputs.includes(o)));
 }

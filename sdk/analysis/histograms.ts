@@ -98,7 +98,7 @@ function levelDensity(grid: QuantGrid, bins: { start: number; end: number }[]): 
 
 /** The candidate's dequantized weight for a reference layer (matched by the value the layer produces). */
 async function quantizedWeightOf(layer: ReferenceLayer, quantized: ModelInput, ctx: RunContext) {
-  const w = effectiveWeightOf(await modelOf(quantized, ctx), layer.output);
+  const w = effectiveWeightOf(await modelOf(quantized, ctx), layer.outputs);
   if (!w) {
     throw new MmkitError('BAD_OPTION', `The quantized model does not quantize the weight of layer '${layer.node}' ('${layer.weight}').`, {
       node: layer.node,

@@ -11,9 +11,14 @@ export interface ReferenceLayer {
   node: string;
   op: string;
   weight: string;
-  /** The activation the layer reads (what an activation quantizer sees) and the value it produces. */
+  /** The activation the layer reads (what an activation quantizer sees) and the value it produces (after the bias). */
   input: string;
   output: string;
+  /**
+   * Every value that identifies the layer in a quantized copy: the output, and the MatMul's own
+   * output before the bias Add (static QDQ quantizes that one before the Add reads it).
+   */
+  outputs: string[];
   /** Float weight, [in, out] for linears (Gemm's [out, in] transposed), as stored for Conv and embeddings. */
   values: Float32Array;
   dims: number[];
@@ -32,6 +37,7 @@ export function referenceLayers(model: OnnxModel): ReferenceLayer[] {
       weight: l.weight,
       input: l.input,
       output: l.output,
+      outputs: [...new Set([l.output, l.matmul.output[0]])],
       values: l.layout === 'out_in' ? transposeWeight(stored, l.outDim, l.inDim) : stored,
       dims: [l.inDim, l.outDim],
       channelAxis: 1,
@@ -39,11 +45,11 @@ export function referenceLayers(model: OnnxModel): ReferenceLayer[] {
   });
   for (const c of findConvs(view)) {
     const w = view.initializer(c.weight)!;
-    layers.push({ node: c.conv.name, op: 'Conv', weight: c.weight, input: c.input, output: c.output, values: floatValues(w, model), dims: tensorDims(w), channelAxis: 0 });
+    layers.push({ node: c.conv.name, op: 'Conv', weight: c.weight, input: c.input, output: c.output, outputs: [c.output], values: floatValues(w, model), dims: tensorDims(w), channelAxis: 0 });
   }
   for (const e of findEmbeddings(view)) {
     const [g] = e.gathers;
-    layers.push({ node: g.name, op: 'Gather', weight: e.table, input: g.input[1], output: g.output[0], values: floatValues(view.initializer(e.table)!, model), dims: e.dims, channelAxis: 0 });
+    layers.push({ node: g.name, op: 'Gather', weight: e.table, input: g.input[1], output: g.output[0], outputs: e.gathers.map((x) => x.output[0]), values: floatValues(view.initializer(e.table)!, model), dims: e.dims, channelAxis: 0 });
   }
   return layers;
 }
