@@ -1,0 +1,301 @@
+/**
+ * Magnitude pruning: the weights of MatMul, Gemm and Conv layers with the smallest |w| become
+ * exact zeros, unstructured (a fraction per layer, or one threshold across all layers) or in the
+ * N:M pattern sparse tensor cores run (2:4 by default). Shapes do not change: the model computes
+ * the same way, with zeros. On onnxruntime's CPU provider that saves no time; it saves bytes when
+ * the model is saved with sparse initializers (save({ sparse: true })) or compressed.
+ */
+import { MmkitError } from '../errors';
+import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel } from '../onnx';
+import type { Json } from '../pipeline/recipe';
+import { registerStep, type RunContext, type StepReport } from '../pipeline/steps';
+import { throwIfAborted } from '../runtime/batched';
+import { countZeros, zeroNM, zeroSmallest, type ReductionLayout } from './prune-magnitude-select';
+
+export const PRUNE_MAGNITUDE_OP = 'prune.magnitude';
+
+export type PrunableOp = 'MatMul' | 'Gemm' | 'Conv';
+export type PruneScope = 'layer' | 'global';
+export type PrunePattern = 'unstructured' | 'N:M';
+
+export interface PruneMagnitudeOptions {
+  /**
+   * Fraction of the selected weights to zero, in [0, 1). Unstructured: required. N:M: implied
+   * (1 − n/m); when given it must agree.
+   */
+  sparsity?: number;
+  /** 'layer' (default): each layer loses `sparsity` of its own weights; 'global': one |w| threshold across all layers. Unstructured only. */
+  scope?: PruneScope;
+  /** 'unstructured' (default) or 'N:M': in every group of m consecutive weights along the reduction axis, n stay. */
+  pattern?: PrunePattern;
+  /** N:M only: weights kept per group (default 2). */
+  n?: number;
+  /** N:M only: group size (default 4). */
+  m?: number;
+  /** Layer types to prune (default all: MatMul, Gemm, Conv). */
+  ops?: PrunableOp[];
+  /** Layers to leave dense: by node name, or by op type. A weight shared with an excluded layer stays dense too. */
+  exclude?: { nodes?: string[]; ops?: PrunableOp[] };
+  /**
+   * Weights with fewer elements stay dense (default 4096): on a small ViT that spares the patch
+   * embedding and the classifier head, where every weight counts most; set 0 to prune everything.
+   */
+  minElements?: number;
+}
+
+export const PRUNE_MIN_ELEMENTS = 4096;
+const PRUNABLE_OPS: readonly PrunableOp[] = ['MatMul', 'Gemm', 'Conv'];
+const OPTION_KEYS = ['sparsity', 'scope', 'pattern', 'n', 'm', 'ops', 'exclude', 'minElements'];
+const MAX_GROUP = 64;
+
+function bad(message: string, hint: string): MmkitError {
+  return new MmkitError('BAD_OPTION', `${PRUNE_MAGNITUDE_OP}: ${message}`, { hint });
+}
+
+function opList(value: unknown, what: string, fallback: readonly PrunableOp[]): PrunableOp[] {
+  if (value === undefined) return [...fallback];
+  if (!Array.isArray(value) || value.some((v) => !PRUNABLE_OPS.includes(v as PrunableOp))) {
+    throw bad(`${what} must be a list of ${PRUNABLE_OPS.map((o) => `'${o}'`).join(', ')}, got ${JSON.stringify(value)}.`, 'Only MatMul, Gemm and Conv weights are pruned.');
+  }
+  return [...new Set(value as PrunableOp[])];
+}
+
+function wholeNumber(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw bad(`${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}.`, 'For 2:4 sparsity use { pattern: "N:M", n: 2, m: 4 }.');
+  }
+  return value;
+}
+
+/** The full JSON options a recipe records: defaults explicit, values checked (n and m only for N:M). */
+export function normalizePruneMagnitudeOptions(o: PruneMagnitudeOptions): { [k: string]: Json } {
+  if (typeof o !== 'object' || o === null) throw bad('options must be an object.', 'Use e.g. { sparsity: 0.5 } or { pattern: "N:M" }.');
+  const unknown = Object.keys(o).filter((k) => !OPTION_KEYS.includes(k));
+  if (unknown.length) throw bad(`unknown option ${unknown.map((k) => `'${k}'`).join(', ')}.`, `Options are ${OPTION_KEYS.join(', ')}.`);
+  const pattern = o.pattern ?? 'unstructured';
+  if (pattern !== 'unstructured' && pattern !== 'N:M') throw bad(`pattern ${JSON.stringify(pattern)} is not supported.`, "Use 'unstructured' or 'N:M'.");
+  const scope = o.scope ?? 'layer';
+  if (scope !== 'layer' && scope !== 'global') throw bad(`scope ${JSON.stringify(scope)} is not supported.`, "Use 'layer' or 'global'.");
+  const ops = opList(o.ops, 'ops', PRUNABLE_OPS);
+  if (ops.length === 0) throw bad('ops is empty, so nothing would be pruned.', "List at least one of 'MatMul', 'Gemm', 'Conv', or leave ops out.");
+  const nodes = o.exclude?.nodes ?? [];
+  if (!Array.isArray(nodes) || nodes.some((x) => typeof x !== 'string')) throw bad('exclude.nodes must be a list of node names.', 'E.g. ["/classifier/MatMul"].');
+  const exclude = { nodes: [...nodes], ops: opList(o.exclude?.ops, 'exclude.ops', []) };
+  const minElements = o.minElements ?? PRUNE_MIN_ELEMENTS;
+  if (typeof minElements !== 'number' || !Number.isInteger(minElements) || minElements < 0) {
+    throw bad(`minElements must be a whole number ≥ 0, got ${JSON.stringify(minElements)}.`, 'Use 0 to prune every selected layer.');
+  }
+  const common = { scope, pattern, ops, exclude, minElements };
+  if (pattern === 'N:M') {
+    if (scope !== 'layer') throw bad("scope 'global' does not apply to pattern 'N:M'.", 'N:M keeps n of every m weights everywhere; leave scope out.');
+    const m = wholeNumber(o.m ?? 4, 'm', 2, MAX_GROUP);
+    const n = wholeNumber(o.n ?? 2, 'n', 1, m - 1);
+    const implied = 1 - n / m;
+    if (o.sparsity !== undefined && Math.abs(o.sparsity - implied) > 1e-9) {
+      throw bad(`sparsity ${JSON.stringify(o.sparsity)} contradicts ${n}:${m}, which zeroes ${implied} of the weights.`, 'Leave sparsity out with pattern "N:M", or pick n and m that give it.');
+    }
+    return { sparsity: implied, ...common, n, m };
+  }
+  if (o.n !== undefined || o.m !== undefined) throw bad('n and m apply to pattern "N:M" only.', 'Add pattern: "N:M", or leave n and m out.');
+  if (typeof o.sparsity !== 'number' || !(o.sparsity >= 0 && o.sparsity < 1)) {
+    throw bad(`sparsity must be a fraction in [0, 1), got ${JSON.stringify(o.sparsity)}.`, 'It is the fraction of weights to zero, e.g. { sparsity: 0.5 }.');
+  }
+  return { sparsity: o.sparsity, ...common };
+}
+
+interface Settings {
+  sparsity: number;
+  scope: PruneScope;
+  pattern: PrunePattern;
+  n: number;
+  m: number;
+  ops: PrunableOp[];
+  exclude: { nodes: string[]; ops: PrunableOp[] };
+  minElements: number;
+}
+
+function settings(o: PruneMagnitudeOptions): Settings {
+  const j = normalizePruneMagnitudeOptions(o) as unknown as Settings;
+  return { ...j, n: j.n ?? 0, m: j.m ?? 0 };
+}
+
+/** A weight the pass looks at: the layers reading it and its [output, k] layout. */
+interface Candidate {
+  nodes: string[];
+  op: PrunableOp;
+  weight: string;
+  dims: number[];
+  elements: number;
+  layout: ReductionLayout;
+}
+
+export interface PrunedLayer {
+  /** The MatMul/Gemm/Conv nodes reading the weight (several when a weight is shared). */
+  nodes: string[];
+  op: PrunableOp;
+  weight: string;
+  dims: number[];
+  elements: number;
+  /** Length of the reduction axis (K: in_features, or in·kh·kw for Conv), along which N:M groups run. */
+  k: number;
+  /** Exact zeros in the weight after pruning. */
+  zeros: number;
+  sparsity: number;
+}
+
+export type PruneSkipReason = 'excluded' | 'op not selected' | 'under minElements' | 'not float32' | 'shared with an excluded layer';
+
+export interface SkippedWeight {
+  nodes: string[];
+  op: PrunableOp;
+  weight: string;
+  elements: number;
+  reason: PruneSkipReason;
+}
+
+export interface PruneMagnitudeResult {
+  model: OnnxModel;
+  report: StepReport;
+  layers: PrunedLayer[];
+  skipped: SkippedWeight[];
+}
+
+/** Every MatMul/Gemm/Conv weight, once, with the layout of its reduction axis. */
+function candidates(view: GraphView): Map<string, Candidate[]> {
+  const byWeight = new Map<string, Candidate[]>();
+  const add = (c: Candidate) => byWeight.set(c.weight, [...(byWeight.get(c.weight) ?? []), c]);
+  for (const l of findLinears(view)) {
+    const dims = tensorDims(view.initializer(l.weight)!);
+    // MatMul / Gemm transB=0: B is [K, N], groups run down each column; Gemm transB=1: [N, K], along each row.
+    const layout = l.layout === 'in_out' ? { outputs: l.outDim, k: l.inDim, outStride: 1, kStride: l.outDim } : { outputs: l.outDim, k: l.inDim, outStride: l.inDim, kStride: 1 };
+    add({ nodes: [l.matmul.name], op: l.matmul.opType as PrunableOp, weight: l.weight, dims, elements: l.inDim * l.outDim, layout });
+  }
+  for (const c of findConvs(view)) {
+    const dims = tensorDims(view.initializer(c.weight)!);
+    const k = dims.slice(1).reduce((a, d) => a * d, 1);
+    // [out, in/group, kh, kw] read as [out, in·kh·kw]: the K axis of the im2col GEMM, along each row.
+    add({ nodes: [c.conv.name], op: 'Conv', weight: c.weight, dims, elements: c.outChannels * k, layout: { outputs: c.outChannels, k, outStride: k, kStride: 1 } });
+  }
+  return byWeight;
+}
+
+function skipReason(view: GraphView, uses: Candidate[], s: Settings): PruneSkipReason | undefined {
+  const excluded = uses.filter((c) => s.exclude.ops.includes(c.op) || c.nodes.some((n) => s.exclude.nodes.includes(n)));
+  if (excluded.length === uses.length) return 'excluded';
+  if (excluded.length > 0) return 'shared with an excluded layer';
+  if (!uses.some((c) => s.ops.includes(c.op))) return 'op not selected';
+  if (dtypeOf(view.initializer(uses[0].weight)!.dataType) !== 'float32') return 'not float32';
+  return uses[0].elements >= s.minElements ? undefined : 'under minElements';
+}
+
+function plan(model: OnnxModel, s: Settings): { targets: Candidate[]; skipped: SkippedWeight[] } {
+  const view = GraphView.of(model.proto);
+  const missing = s.exclude.nodes.filter((name) => !view.nodes.some((x) => x.name === name));
+  if (missing.length) {
+    throw new MmkitError('BAD_OPTION', `${PRUNE_MAGNITUDE_OP}: exclude.nodes names ${missing.map((x) => `'${x}'`).join(', ')}, which ${model.path ?? 'the model'} does not have.`, {
+      node: missing[0],
+      file: model.path,
+      hint: 'Use the ONNX node name of a MatMul, Gemm or Conv (e.g. "/classifier/MatMul"); the step report lists them.',
+    });
+  }
+  const targets: Candidate[] = [];
+  const skipped: SkippedWeight[] = [];
+  for (const uses of candidates(view).values()) {
+    const merged = { ...uses[0], nodes: uses.flatMap((c) => c.nodes) };
+    const reason = skipReason(view, uses, s);
+    if (reason) skipped.push({ nodes: merged.nodes, op: merged.op, weight: merged.weight, elements: merged.elements, reason });
+    else targets.push(merged);
+  }
+  return { targets, skipped };
+}
+
+const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+function buildReport(s: Settings, layers: PrunedLayer[], skipped: SkippedWeight[]): StepReport {
+  const total = layers.reduce((n, l) => n + l.elements, 0);
+  const zeros = layers.reduce((n, l) => n + l.zeros, 0);
+  const overall = total ? zeros / total : 0;
+  const nm = s.pattern === 'N:M';
+  const lines = [
+    `${zeros} of ${total} weights in ${layers.length} layers are now zero: ${percent(overall)} realized sparsity (requested ${percent(s.sparsity)}, ${nm ? `${s.n}:${s.m} pattern` : `${s.scope} scope`}).`,
+  ];
+  if (nm) {
+    lines.push(`In every group of ${s.m} consecutive weights along each output's reduction (K) axis the ${s.n} largest |w| stay: down the columns of MatMul [K, N] weights, along the rows of Gemm transB=1 [N, K] and Conv [out, in·kh·kw] weights, as sparse tensor cores expect.`);
+  }
+  if (skipped.length) {
+    const by = new Map<string, number>();
+    for (const x of skipped) by.set(x.reason, (by.get(x.reason) ?? 0) + 1);
+    lines.push(`Left dense: ${[...by].map(([r, n]) => `${n} ${r}`).join(', ')}.`);
+  }
+  const sparseSavable = layers.filter((l) => l.sparsity > 2 / 3).length;
+  lines.push(
+    'Unstructured sparsity saves bytes (with sparse save / compression), not milliseconds, on onnxruntime CPU: the zeros are still multiplied.' +
+      (nm ? ` ${s.n}:${s.m} runs faster only on sparse tensor cores (NVIDIA Ampere and later, e.g. through TensorRT).` : ''),
+    `save({ sparse: true }) shrinks a float32 weight beyond 2/3 zeros (int64 indices cost 8 bytes per kept value): ${sparseSavable} of ${layers.length} pruned weights qualify.`,
+  );
+  const warnings: string[] = [];
+  const ragged = nm ? layers.filter((l) => l.k % s.m !== 0) : [];
+  if (ragged.length) {
+    warnings.push(
+      `K is not a multiple of ${s.m} for ${ragged.map((l) => `'${l.weight}' (K ${l.k})`).join(', ')}: each output's last group of r < ${s.m} weights was treated as padded with zeros and keeps its min(${s.n}, r) largest.`,
+    );
+  }
+  if (layers.length === 0) warnings.push('No weight was pruned: every MatMul/Gemm/Conv weight was excluded, too small (minElements) or not float32.');
+  const rows: (string | number | null)[][] = [
+    ...layers.map((l) => [l.nodes.join(', '), l.op, l.weight, l.elements, l.zeros, Number(l.sparsity.toFixed(4)), 'pruned']),
+    ...skipped.map((x) => [x.nodes.join(', '), x.op, x.weight, x.elements, null, null, `dense (${x.reason})`]),
+  ];
+  return {
+    op: PRUNE_MAGNITUDE_OP,
+    title: nm ? `${s.n}:${s.m} magnitude pruning` : `Magnitude pruning, ${percent(s.sparsity)} unstructured (${s.scope} scope)`,
+    lines,
+    warnings,
+    table: { columns: ['layer', 'op', 'weight', 'elements', 'zeros', 'sparsity', 'status'], rows },
+    data: { sparsity: overall, zeros, total, layers: layers.length, skipped: skipped.length },
+  };
+}
+
+/** The pure pass: a new model whose selected weights are pruned (the input model is not changed). */
+export function pruneMagnitude(model: OnnxModel, options: PruneMagnitudeOptions, ctx: RunContext = {}): PruneMagnitudeResult {
+  const s = settings(options);
+  const { targets, skipped } = plan(model, s);
+  const view = GraphView.of(model.proto);
+  // Working copies: the input model's tensors are never written.
+  const values = targets.map((t) => Float32Array.from(tensorArray(view.initializer(t.weight)!, model) as Float32Array));
+  throwIfAborted(ctx.signal, 'Magnitude pruning');
+  if (s.pattern === 'N:M') {
+    targets.forEach((t, i) => {
+      throwIfAborted(ctx.signal, 'Magnitude pruning');
+      zeroNM(values[i], t.layout, s.n, s.m);
+      ctx.onProgress?.(i + 1, targets.length, PRUNE_MAGNITUDE_OP);
+    });
+  } else if (s.scope === 'global') {
+    const total = values.reduce((n, v) => n + v.length, 0);
+    zeroSmallest(values, Math.round(s.sparsity * total));
+    ctx.onProgress?.(targets.length, targets.length, PRUNE_MAGNITUDE_OP);
+  } else {
+    values.forEach((v, i) => {
+      throwIfAborted(ctx.signal, 'Magnitude pruning');
+      zeroSmallest([v], Math.round(s.sparsity * v.length));
+      ctx.onProgress?.(i + 1, targets.length, PRUNE_MAGNITUDE_OP);
+    });
+  }
+  const proto = targets.length
+    ? editModel(model.proto, (e) => targets.forEach((t, i) => e.replaceInitializer(t.weight, makeTensor(t.weight, 'float32', t.dims, values[i]))))
+    : model.proto;
+  const layers: PrunedLayer[] = targets.map((t, i) => {
+    const zeros = countZeros(values[i]);
+    return { nodes: t.nodes, op: t.op, weight: t.weight, dims: t.dims, elements: t.elements, k: t.layout.k, zeros, sparsity: zeros / t.elements };
+  });
+  return { model: proto === model.proto ? model : { ...model, proto }, report: buildReport(s, layers, skipped), layers, skipped };
+}
+
+registerStep<PruneMagnitudeOptions>({
+  op: PRUNE_MAGNITUDE_OP,
+  normalize: normalizePruneMagnitudeOptions,
+  checked: true,
+  async apply(model, options, ctx) {
+    const { model: pruned, report } = pruneMagnitude(model, options as unknown as PruneMagnitudeOptions, ctx);
+    return { model: pruned, report };
+  },
+});
