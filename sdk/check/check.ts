@@ -29,7 +29,7 @@ export interface CheckThresholds {
   agreement: number;
   /** Lowest mean cosine of output rows (default 0.999): see DEFAULT_THRESHOLDS. */
   cosine: number;
-  /** Highest candidate ÷ reference p50 latency (default 1.05: interleaved p50s on a busy CPU vary by a few percent). */
+  /** Highest candidate ÷ reference latency, best runs compared (default 1.05: best-run ratios on a busy CPU vary by a few percent). */
   slower: number;
   /** Highest candidate ÷ reference file size before 'not-smaller' (default 0.98: a compression that saves under 2% did not work). */
   notSmaller: number;
@@ -263,7 +263,7 @@ export async function checkCompression(reference: OnnxModel, candidate: OnnxMode
           const causes = slownessCauses(reference, candidate);
           flags.push({
             kind: 'slower',
-            message: `The model is slower than the reference: ${latency.ratio.toFixed(2)}× its time at batch ${latency.batch} (p50 ${latency.candidateMs.toPrecision(3)} ms vs ${latency.referenceMs.toPrecision(3)} ms, ${latency.runs} runs each on ${latency.threads || 'default'} thread(s)).`,
+            message: `The model is slower than the reference: ${latency.ratio.toFixed(2)}× its time at batch ${latency.batch} (best run ${latency.candidateBestMs.toPrecision(3)} ms vs ${latency.referenceBestMs.toPrecision(3)} ms, p50 ${latency.candidateMs.toPrecision(3)} vs ${latency.referenceMs.toPrecision(3)} ms, ${latency.runs} runs each on ${latency.threads || "onnxruntime's default"} thread(s)).`,
             cause: causes.length ? causes.join('; ') : `the graph shows no usual cause; on a busy machine this can be noise — check again with a larger latencyBudgetMs`,
           });
         }
