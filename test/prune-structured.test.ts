@@ -239,6 +239,22 @@ describe('prune.structured: attention heads', () => {
   });
 });
 
+describe('prune.structured: onnxruntime-web', () => {
+  it('the ViT with half its heads and MLP units removed runs in onnxruntime-web (wasm) with onnxruntime-node\'s logits', async () => {
+    const web = require('onnxruntime-web') as typeof import('onnxruntime-web');
+    const heads = await pruneStructured(await readModel(VIT), { target: 'heads', sparsity: 0.5 });
+    const bytes = serializeModel((await pruneStructured(heads.model, { target: 'mlp', sparsity: 0.5, multipleOf: 8 })).model);
+    const pixels = seeded(2 * 784, 41, 1);
+    const session = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    try {
+      const out = await session.run({ pixel_values: new web.Tensor('float32', pixels, [2, 1, 28, 28]) });
+      expect(maxAbsDiff(out[session.outputNames[0]].data as Float32Array, await runOnce(bytes, 'pixel_values', pixels, [2, 1, 28, 28]))).toBeLessThan(TOL);
+    } finally {
+      await session.release();
+    }
+  });
+});
+
 describe('prune.structured: CLIP (both towers, causal text attention)', () => {
   it('chains heads then MLP pruning, data-driven on image–caption pairs; embeddings equal zeroing both in the float model', async () => {
     const clip = await readModel(CLIP);
