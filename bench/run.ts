@@ -1,6 +1,7 @@
 import { benchIo } from './io';
 import { benchQuantize } from './quantize';
 import { benchAccuracy } from './accuracy';
+import { benchPrune } from './prune';
 
 /**
  * `npm run bench`: every benchmark prints one JSON line per figure, each a ratio against a
@@ -10,6 +11,7 @@ const benches: Record<string, () => Promise<void>> = {
   io: benchIo,
   quantize: benchQuantize,
   accuracy: benchAccuracy,
+  prune: benchPrune,
 };
 
 async function main(): Promise<void> {
