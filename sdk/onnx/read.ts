@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { MmkitError, messageOf } from '../errors';
 import { ModelProtoSchema, type ModelProto } from './proto';
+import { densifySparseInitializers } from './sparse';
 
 /** A parsed model and where it came from (baseDir is where its external data files are looked up). */
 export interface OnnxModel {
@@ -73,7 +74,8 @@ export function parseModel(bytes: Uint8Array, opts: ParseOptions = {}): OnnxMode
   if (!Object.prototype.hasOwnProperty.call(proto, 'irVersion') && proto.opsetImport.length === 0) {
     throw notOnnx('it has neither ir_version nor opset_import');
   }
-  return { proto, baseDir: opts.baseDir, fileBytes: bytes.byteLength };
+  // Sparse initializers (a sparse save) become dense ones again: passes and GraphView read only `initializer`.
+  return densifySparseInitializers({ proto, baseDir: opts.baseDir, fileBytes: bytes.byteLength });
 }
 
 // ModelProto's field numbers and wire types (0 varint, 2 length-delimited).

@@ -5,6 +5,7 @@ import { MmkitError } from '../errors';
 import { StringStringEntryProtoSchema, writeModel, type OnnxModel, type WriteOptions } from '../onnx';
 import { canonicalJson, RECIPE_METADATA_KEY, type Json, type Recipe } from './recipe';
 import { readModelMetadata } from './model-metadata';
+import { toSparseInitializers, type SparseTensorSaving } from '../onnx/sparse';
 
 export interface SaveOptions {
   /**
@@ -16,12 +17,20 @@ export interface SaveOptions {
   recipe?: boolean;
   /** Where weights go: inline (default, unless over protobuf's 2 GB limit) or an external data file. */
   externalData?: WriteOptions['externalData'];
+  /**
+   * Store initializers that are mostly zeros (pruned weights) as ONNX sparse initializers: values
+   * plus int64 indices, only for tensors whose file bytes shrink (a float32 tensor needs more than
+   * 2/3 zeros). onnxruntime and mmkit densify them when they load the file. Default false.
+   */
+  sparse?: boolean;
 }
 
 export interface SaveResult {
   path: string;
   bytes: number;
   files: string[];
+  /** With `sparse: true`: the tensors stored sparse and the file bytes that saved. */
+  sparse?: { tensors: SparseTensorSaving[]; bytesSaved: number; notice?: string };
 }
 
 function samePath(a: string, b: string): boolean {
@@ -56,16 +65,23 @@ export async function saveModelFile(model: OnnxModel, file: string, opts: Omit<S
       throw new MmkitError('FILE_EXISTS', `Refusing to overwrite ${file}: it exists and was not written by mmkit.`, { file, hint: 'Pick another path, or pass { overwrite: true } to replace it.' });
     }
   }
+  if (opts.sparse !== undefined && typeof opts.sparse !== 'boolean') {
+    throw new MmkitError('BAD_OPTION', `save: sparse must be true or false, got ${JSON.stringify(opts.sparse)}.`, { file, hint: 'Pass { sparse: true } to store pruned weights as sparse initializers.' });
+  }
   await fsp.mkdir(path.dirname(target), { recursive: true });
+  const sparse = opts.sparse ? toSparseInitializers(model) : undefined;
+  const base = sparse?.proto ?? model.proto;
   const proto = opts.recipe
     ? {
-        ...model.proto,
+        ...base,
         metadataProps: [
-          ...model.proto.metadataProps.filter((e) => e.key !== RECIPE_METADATA_KEY),
+          ...base.metadataProps.filter((e) => e.key !== RECIPE_METADATA_KEY),
           create(StringStringEntryProtoSchema, { key: RECIPE_METADATA_KEY, value: canonicalJson(opts.recipe as unknown as Json) }),
         ],
       }
-    : model.proto;
+    : base;
   const written = await writeModel({ ...model, proto }, target, { externalData: opts.externalData });
-  return { path: target, bytes: written.bytes, files: written.files };
+  const result: SaveResult = { path: target, bytes: written.bytes, files: written.files };
+  if (sparse) result.sparse = { tensors: sparse.tensors, bytesSaved: sparse.bytesSaved, ...(sparse.notice ? { notice: sparse.notice } : {}) };
+  return result;
 }
