@@ -25,6 +25,8 @@ export interface CheckDataOptions {
   /** Regroup into batches of this many items; default the data's own batches (synthetic: DEFAULT_CHECK_BATCH). */
   batch?: number;
   seed: number;
+  /** Sizes of symbolic input dimensions other than the batch, for synthetic inputs ({ sequence: 16 }). */
+  dims?: Record<string, number>;
   signal?: AbortSignal;
 }
 
@@ -51,7 +53,7 @@ function syntheticData(inputs: readonly TensorInfo[], opts: CheckDataOptions): C
   const batch = opts.batch ?? DEFAULT_CHECK_BATCH;
   const count = Math.max(1, Math.ceil(opts.maxItems / batch));
   // One seed per batch, so batches differ and the whole set is reproducible from opts.seed.
-  const batches: Batch[] = Array.from({ length: count }, (_, i) => ({ inputs: syntheticFeeds(inputs, { batchSize: batch, seed: opts.seed + i }) }));
+  const batches: Batch[] = Array.from({ length: count }, (_, i) => ({ inputs: syntheticFeeds(inputs, { batchSize: batch, seed: opts.seed + i, dims: opts.dims }) }));
   return {
     batches,
     items: count * batch,
