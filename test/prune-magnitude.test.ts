@@ -114,6 +114,11 @@ describe('prune.magnitude: unstructured', () => {
     const sparsities = r.layers.map((l) => l.sparsity);
     expect(Math.max(...sparsities) - Math.min(...sparsities)).toBeGreaterThan(0.1);
     expect((r.report.data as { sparsity: number }).sparsity).toBeCloseTo(0.7, 5);
+    // At 97% the global threshold empties some layers, and the report names them.
+    const deep = pruneMagnitude(vit, { sparsity: 0.97, scope: 'global', minElements: 0 });
+    const wiped = deep.layers.filter((l) => l.sparsity >= 0.95).map((l) => l.weight);
+    expect(wiped.length).toBeGreaterThan(0);
+    for (const w of wiped) expect(deep.report.warnings.join(' ')).toContain(`'${w}'`);
   });
 
   it('excluded layers (by node and by op) keep their very tensors; the report says why', async () => {
@@ -185,6 +190,7 @@ describe('prune.magnitude: N:M', () => {
     expect(conv.zeros).toBe(64 * 24);
     expect(r.report.warnings.join(' ')).toMatch(/K is not a multiple of 4 .*'vision.patch_embed.weight' \(K 49\)/);
     expect(r.report.title).toBe('2:4 magnitude pruning');
+    expect(r.report.lines.join(' ')).toContain('2:4 sparsity saves no milliseconds on onnxruntime CPU');
     const reference = (await logits(r.model)).data as Float32Array;
     expect(reference.every(Number.isFinite)).toBe(true);
   });

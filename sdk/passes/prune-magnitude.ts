@@ -2,8 +2,10 @@
  * Magnitude pruning: the weights of MatMul, Gemm and Conv layers with the smallest |w| become
  * exact zeros, unstructured (a fraction per layer, or one threshold across all layers) or in the
  * N:M pattern sparse tensor cores run (2:4 by default). Shapes do not change: the model computes
- * the same way, with zeros. On onnxruntime's CPU provider that saves no time; it saves bytes when
- * the model is saved with sparse initializers (save({ sparse: true })) or compressed.
+ * the same way, with zeros. On onnxruntime's CPU provider that saves no time (vit-tiny-mnist, batch
+ * 32, one thread, best of 5 rounds: 3.8 ms dense; 4.6, 3.6 and 3.9 ms at 50%, 90% and 2:4, i.e.
+ * noise); it saves bytes when the model is saved with sparse initializers (save({ sparse: true }))
+ * or compressed.
  */
 import { MmkitError } from '../errors';
 import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel } from '../onnx';
@@ -47,6 +49,8 @@ export const PRUNE_MIN_ELEMENTS = 4096;
 const PRUNABLE_OPS: readonly PrunableOp[] = ['MatMul', 'Gemm', 'Conv'];
 const OPTION_KEYS = ['sparsity', 'scope', 'pattern', 'n', 'm', 'ops', 'exclude', 'minElements'];
 const MAX_GROUP = 64;
+/** A layer this sparse after a global threshold is named in a warning. */
+const NEARLY_EMPTY = 0.95;
 
 function bad(message: string, hint: string): MmkitError {
   return new MmkitError('BAD_OPTION', `${PRUNE_MAGNITUDE_OP}: ${message}`, { hint });
@@ -229,8 +233,9 @@ function buildReport(s: Settings, layers: PrunedLayer[], skipped: SkippedWeight[
   }
   const sparseSavable = layers.filter((l) => l.sparsity > 2 / 3).length;
   lines.push(
-    'Unstructured sparsity saves bytes (with sparse save / compression), not milliseconds, on onnxruntime CPU: the zeros are still multiplied.' +
-      (nm ? ` ${s.n}:${s.m} runs faster only on sparse tensor cores (NVIDIA Ampere and later, e.g. through TensorRT).` : ''),
+    nm
+      ? `${s.n}:${s.m} sparsity saves no milliseconds on onnxruntime CPU (the zeros are still multiplied); it runs faster only on sparse tensor cores (NVIDIA Ampere and later, e.g. through TensorRT).`
+      : 'Unstructured sparsity saves bytes (with sparse save / compression), not milliseconds, on onnxruntime CPU: the zeros are still multiplied.',
     `save({ sparse: true }) shrinks a float32 weight beyond 2/3 zeros (int64 indices cost 8 bytes per kept value): ${sparseSavable} of ${layers.length} pruned weights qualify.`,
   );
   const warnings: string[] = [];
@@ -238,6 +243,12 @@ function buildReport(s: Settings, layers: PrunedLayer[], skipped: SkippedWeight[
   if (ragged.length) {
     warnings.push(
       `K is not a multiple of ${s.m} for ${ragged.map((l) => `'${l.weight}' (K ${l.k})`).join(', ')}: each output's last group of r < ${s.m} weights was treated as padded with zeros and keeps its min(${s.n}, r) largest.`,
+    );
+  }
+  const wiped = s.scope === 'global' && !nm ? layers.filter((l) => l.sparsity >= NEARLY_EMPTY) : [];
+  if (wiped.length) {
+    warnings.push(
+      `The global threshold zeroed ${percent(NEARLY_EMPTY)} or more of ${wiped.map((l) => `'${l.weight}' (${percent(l.sparsity)})`).join(', ')}: small-valued layers lose almost everything. Exclude them or use scope 'layer'.`,
     );
   }
   if (layers.length === 0) warnings.push('No weight was pruned: every MatMul/Gemm/Conv weight was excluded, too small (minElements) or not float32.');
