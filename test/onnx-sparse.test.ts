@@ -76,6 +76,20 @@ describe('save({ sparse: true })', () => {
     expect(await runOnce(serializeModel(q), 'pixel_values', x.data, x.dims)).toHaveLength(64 * 10);
   });
 
+  it('works beside external data: sparse weights stay in the .onnx file, the dense rest goes to the data file', async () => {
+    const vit = await readModel(VIT);
+    const pruned = pruneMagnitude(vit, { sparsity: 0.8 }).model;
+    const file = path.join(dir, 'vit-80-external.onnx');
+    const r = await saveModelFile(pruned, file, { sparse: true, externalData: { threshold: 256 } });
+    expect(r.files).toHaveLength(2);
+    expect(r.sparse!.tensors).toHaveLength(24);
+    const dense = path.join(dir, 'vit-80-external-dense.onnx');
+    await saveModelFile(pruned, dense, {});
+    expect(await ortOutputs(file)).toEqual(await ortOutputs(dense));
+    const back = await readModel(file);
+    for (const t of r.sparse!.tensors) expect(bitsOf(back, t.name)).toEqual(bitsOf(pruned, t.name));
+  });
+
   it('is not used where it would grow the file: 50% unstructured stays dense, byte for byte', async () => {
     const vit = await readModel(VIT);
     const pruned = pruneMagnitude(vit, { sparsity: 0.5 }).model;

@@ -20,7 +20,8 @@ export interface SaveOptions {
   /**
    * Store initializers that are mostly zeros (pruned weights) as ONNX sparse initializers: values
    * plus int64 indices, only for tensors whose file bytes shrink (a float32 tensor needs more than
-   * 2/3 zeros). onnxruntime and mmkit densify them when they load the file. Default false.
+   * 2/3 zeros). onnxruntime and mmkit densify them when they load the file. With externalData
+   * the sparse tensors stay in the .onnx file and the dense rest goes to the data file. Default false.
    */
   sparse?: boolean;
 }
