@@ -118,7 +118,7 @@ export async function distillModel(student: OnnxModel, teacher: OnnxModel, data:
       objective: distillObjective(spec, s.temperature, alpha),
       settings: s,
       lines: [
-        s.student ? `Student: a fresh ${spec.kind} of width ${spec.vision.width}, ${spec.vision.layers} layers (seed ${s.seed}).` : `Student: the ${spec.kind} model itself${spec.vision.blocks ? ' (pruned widths per block)' : ''}.`,
+        s.student ? `Student: a fresh ${spec.kind} of width ${spec.vision.width}, ${spec.vision.layers} block${spec.vision.layers === 1 ? '' : 's'} (seed ${s.seed}).` : `Student: the ${spec.kind} model itself${spec.vision.blocks ? ' (pruned widths per block)' : ''}.`,
         `Teacher: ${teacher.path ?? 'the teacher model'}, run in onnxruntime once over ${items.size} items${spec.kind === 'clip' ? ` (its image and text embeddings, logit scale ${outputs.kind === 'clip' ? outputs.scale.toFixed(2) : ''})` : ''}.`,
       ],
     },
