@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkCompression, compressionCheckView, type CompressionCheck } from '../sdk/check';
+import { checkCompression, checkStepReport, compressionCheckView, type CompressionCheck } from '../sdk/check';
 import { mnist } from '../sdk/data';
 import { isMmkitError } from '../sdk/errors';
 import { ModelBuilder, readModel, writeModel, type OnnxModel } from '../sdk/onnx';
@@ -187,5 +187,23 @@ describe('checkCompression', () => {
     expect(bundle['text/plain']).toBe(text);
     const clean: CompressionCheck = { ...larger, ok: true, flags: [] };
     expect(compressionCheckView(clean).toText()).toMatch(/✓ Runs in onnxruntime-node and onnxruntime-web, follows the reference \(top-1 agreement 100\.0%, cosine 1\.0000\)/);
+  });
+
+  it('reports progress, stops with CANCELLED when its signal aborts, and becomes a pipeline StepReport', async () => {
+    const reference = classifier(seeded(64 * 64, 12, 0.2), seeded(640, 13, 0.3));
+    const candidate = quantizeDynamic(reference, dynamic({ minElements: 0 }));
+    const labels = new Set<string>();
+    const check = await checkCompression(reference, candidate, { maxItems: 32, latencyBudgetMs: 20, onProgress: (_done, _total, label) => labels.add(label ?? '') });
+    expect([...labels]).toEqual(['runtimes', 'fidelity', 'latency', 'size']);
+    const report = checkStepReport(check, 'quantize.dynamic');
+    expect(report.title).toBe('Compression check after quantize.dynamic');
+    expect(report.warnings).toEqual(check.flags.map((f) => `${f.kind}: ${f.message} Likely cause: ${f.cause}.`));
+    expect(report.table!.columns).toEqual(['check', 'value', 'limit', 'verdict']);
+    expect(report.table!.rows[0]).toEqual(['onnxruntime-node', 'loads and runs', '', '✓']);
+    expect(report.lines.at(-1)).toBe(`Compared on ${check.data}.`);
+
+    const controller = new AbortController();
+    const stopped = checkCompression(reference, candidate, { maxItems: 64, onProgress: (_d, _t, label) => label === 'fidelity' && controller.abort(), signal: controller.signal });
+    await expect(stopped).rejects.toSatisfy((e: unknown) => isMmkitError(e, 'CANCELLED'));
   });
 });

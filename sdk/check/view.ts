@@ -1,7 +1,12 @@
 /** How a compression check shows: its flags first and prominent, a ✓ line when there are none, then the numbers. */
 import { Panel, Warning, type PanelPart } from '../report/panel';
 import { Table, type Row } from '../report/table';
-import type { CompressionCheck } from './check';
+import type { CheckFlag, CompressionCheck } from './check';
+
+/** A flag as one sentence pair: what was found, then its likely cause. */
+export function flagText(flag: CheckFlag): string {
+  return `${flag.kind}: ${flag.message} Likely cause: ${flag.cause}.`;
+}
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -10,7 +15,8 @@ function runVerdict(run: CompressionCheck['runs']['node']): string {
   return run.ok ? 'loads and runs' : `fails to ${run.failure?.stage === 'load' ? 'load' : 'run'}`;
 }
 
-function measures(check: CompressionCheck): Row[] {
+/** One row per check: what was measured, the limit, ✓ / ⚠. */
+export function checkMeasures(check: CompressionCheck): Row[] {
   const t = check.thresholds;
   const flagged = new Set(check.flags.map((f) => f.kind));
   const verdict = (kind: string) => (flagged.has(kind as never) ? '⚠' : '✓');
@@ -31,7 +37,8 @@ function measures(check: CompressionCheck): Row[] {
   return rows;
 }
 
-function okLine(check: CompressionCheck): string {
+/** The one-line summary of a check without flags. */
+export function okLine(check: CompressionCheck): string {
   const f = check.fidelity;
   const follows = f ? `follows the reference (${f.agreement === null ? '' : `top-1 agreement ${pct(f.agreement)}, `}cosine ${f.cosine.toFixed(4)})` : '';
   const speed = check.latency ? `${check.latency.ratio.toFixed(2)}× the reference's latency` : '';
@@ -42,8 +49,8 @@ function okLine(check: CompressionCheck): string {
 export function compressionCheckView(check: CompressionCheck, options: { name?: string } = {}): Panel {
   const parts: PanelPart[] = [];
   if (check.ok) parts.push(okLine(check));
-  for (const flag of check.flags) parts.push(new Warning(`${flag.kind}: ${flag.message} Likely cause: ${flag.cause}.`));
-  parts.push(new Table(measures(check), { title: `Against the reference, on ${check.data}` }));
+  for (const flag of check.flags) parts.push(new Warning(flagText(flag)));
+  parts.push(new Table(checkMeasures(check), { title: `Against the reference, on ${check.data}` }));
   const worst = check.fidelity?.worstLayers ?? [];
   if (worst.length > 0) {
     parts.push(new Table(worst.map((w) => ({ layer: w.node, op: w.op, 'median channel error': w.channelError, 'added over earlier layers': w.added, 'whole-tensor error': w.relativeError })), { title: 'Layers where the error starts (worst first)' }));
