@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MmkitError } from '../errors';
 import { editModel, makeTensor, type OnnxModel } from '../onnx';
 import { paramDecls, weightsFromOnnx, type ModelSpec, type TfParams, type Weights } from '../models';
+import { keepMask } from '../passes/prune-masks';
 import { specFromOnnx } from './spec-from-onnx';
 
 export interface Student {
@@ -32,7 +33,7 @@ export function pruningMasks(spec: ModelSpec, weights: Weights): PruningMasks {
     if (!d.decay) continue;
     const w = weights[d.name].data;
     if (!w.includes(0)) continue;
-    out[d.name] = Float32Array.from(w, (v) => (v === 0 ? 0 : 1));
+    out[d.name] = keepMask(w);
   }
   return out;
 }
