@@ -7,7 +7,6 @@ import type { Batch } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import { MmkitError } from '../errors';
 import { floatData } from '../eval/logits';
-import type { OnnxModel } from '../onnx';
 import type { RunContext } from '../pipeline/steps';
 import { runBatched } from '../runtime/batched';
 import type { Device } from '../runtime/device';
