@@ -105,7 +105,24 @@ describe('checkCompression', () => {
     const f = flag(check, 'larger')!;
     expect(check.size.ratio).toBeGreaterThan(1.2); // 64 KiB float kept + 16 KiB int8 added
     expect(f.cause).toContain("float weights kept next to their quantized copies: 'shared.weight'");
-    expect(f.cause).toContain("'proj_b'");
+    expect(f.cause).toContain("(e.g. 'proj_b')");
+  });
+
+  it("flags 'not-smaller' when the embedding table, most of the model, is left in float", async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('ids', 'int64', ['N', 8]);
+    b.initializer('token_embedding', 'float32', [1000, 64], seeded(64000, 14));
+    const tokens = b.node('Gather', ['token_embedding', 'ids'], {}, { name: 'embed' })[0];
+    const pooled = b.op('ReduceMean', [tokens], { axes: { ints: [1] }, keepdims: { i: 0 } }); // opset 17: axes is an attribute
+    b.output(b.linear(pooled, 64, 10, seeded(640, 15), undefined, 'head'), 'float32', ['N', 10]);
+    const reference = { proto: b.build() };
+    const candidate = quantizeDynamic(reference, dynamic({ embeddings: false }));
+    const check = await checkCompression(reference, candidate, { latencyBudgetMs: 0, maxItems: 16 });
+    console.log(compressionCheckView(check).toText());
+    expect(kinds(check)).toEqual(['not-smaller']);
+    const cause = flag(check, 'not-smaller')!.cause;
+    expect(cause).toContain("embeddings left in float: 'token_embedding', 250.0 KiB read by Gather");
+    expect(cause).toContain("weights under minElements (4096) stay float: 'head.weight'");
   });
 
   it("flags 'slower' when run-time activation quantization dominates (huge activations, 16×16 weights, 'qdq-integer')", async () => {

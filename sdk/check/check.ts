@@ -228,7 +228,7 @@ function fidelityFlag(f: Fidelity, t: CheckThresholds, synthetic: boolean): Chec
   const [worst, ...rest] = f.worstLayers;
   const cause = worst
     ? `the error starts at layer '${worst.node}' (${worst.op}, output '${worst.tensor}'): median channel error ${worst.channelError.toPrecision(2)} (whole tensor ${worst.relativeError.toPrecision(2)})${rest.length ? `; next ${rest.map((l) => `'${l.node}' (+${l.added.toPrecision(2)})`).join(', ')}` : ''} — exclude it (exclude.nodes), or give it finer scales (per-channel, smaller blocks)`
-    : 'no layer could be matched by name between the two graphs; compare them with analysis.compareTensors to find where the error starts';
+    : 'no layer could be matched by name between the two graphs; compare them tensor by tensor with compareTensors (sdk/analysis) to find where the error starts';
   return { kind: 'fidelity', message: `The outputs drift from the reference on ${f.items} items: ${parts.join(', ')}.`, cause };
 }
 

@@ -30,7 +30,7 @@ function opName(domain: string, op: string): string {
 }
 
 /** The op and node an onnxruntime error message names, completed from the graph. */
-export function namedInError(message: string, model: OnnxModel): { ops: string[]; node?: string } {
+function namedInError(message: string, model: OnnxModel): { ops: string[]; node?: string } {
   const view = GraphView.of(model.proto);
   for (const p of PATTERNS) {
     const m = p.re.exec(message);
@@ -45,7 +45,7 @@ export function namedInError(message: string, model: OnnxModel): { ops: string[]
 }
 
 /** Ops outside the standard ONNX domains: the usual suspects when a runtime refuses a model. */
-export function contribOps(model: OnnxModel): string[] {
+function contribOps(model: OnnxModel): string[] {
   const ops = new Set<string>();
   for (const n of GraphView.of(model.proto).nodes) if (n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'ai.onnx.ml') ops.add(opName(n.domain, n.opType));
   return [...ops].sort();

@@ -76,7 +76,7 @@ export function sizeCauses(reference: OnnxModel, candidate: OnnxModel, size: Siz
     (t) => refView.isInitializer(t.name) && refView.consumers(t.name).some((n) => n.name && !present.has(n.name)) && view.consumers(t.name).some((n) => referenceNodes.has(n.name)),
   );
   if (keptBeside.length > 0) {
-    causes.push(`float weights kept next to their quantized copies: ${listed(keptBeside)} — another node still reads the float tensor (e.g. '${view.consumers(keptBeside[0].name)[0].name}'), so both are stored; quantize or exclude every user of a shared weight alike`);
+    causes.push(`float weights kept next to their quantized copies: ${listed(keptBeside)} — a node the pass left alone still reads the float tensor (e.g. '${view.consumers(keptBeside[0].name).find((n) => referenceNodes.has(n.name))!.name}'), so both are stored; quantize or exclude every user of a shared weight alike`);
   }
   const embeddings = floats.filter((t) => tensorElementCount(t) >= SMALL_WEIGHT_ELEMENTS && stillRead(t) && view.consumers(t.name).every((n) => n.opType === 'Gather'));
   if (embeddings.length > 0) causes.push(`embeddings left in float: ${listed(embeddings)} read by Gather — quantize embedding tables too (quantize.dynamic embeddings: true)`);

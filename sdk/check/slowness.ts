@@ -37,7 +37,12 @@ export function slownessCauses(reference: OnnxModel, candidate: OnnxModel): stri
   const causes: string[] = [];
 
   // Each of these quantizes its float input to int8 on every run.
-  const runtimeQuant = nodes.filter((n) => n.opType === 'DynamicQuantizeMatMul' || (n.opType === 'MatMulInteger' && view.producer(n.input[0])?.opType === 'DynamicQuantizeLinear') || (n.opType === 'ConvInteger' && view.producer(n.input[0])?.opType === 'DynamicQuantizeLinear') || (n.opType === 'MatMulNBits' && attrInt(n, 'accuracy_level') === 4));
+  const quantizedAtRunTime = (n: NodeProto) =>
+    n.opType === 'DynamicQuantizeMatMul' ||
+    ((n.opType === 'MatMulInteger' || n.opType === 'ConvInteger') && view.producer(n.input[0])?.opType === 'DynamicQuantizeLinear') ||
+    // accuracy_level 4: int8 activations, quantized per block on every run
+    (n.opType === 'MatMulNBits' && attrInt(n, 'accuracy_level') === 4);
+  const runtimeQuant = nodes.filter(quantizedAtRunTime);
   if (runtimeQuant.length > 0) {
     const small = runtimeQuant.filter((n) => n.opType !== 'MatMulNBits' && (weightElements(view, n) ?? Infinity) < SMALL_WEIGHT_ELEMENTS);
     causes.push(
