@@ -3,8 +3,20 @@
  * with scales calibrated over a dataset (sdk/calibrate), weights are stored int8 (symmetric,
  * per output channel by default) behind a DequantizeLinear, Gemm/Conv biases int32 at scale s_x·s_w.
  * onnxruntime's CPU graph transformers fuse DQ → op → Q groups into QLinearMatMul, QLinearConv,
- * QGemm, QLinearAdd, QLinearMul; ops between quantized ones that only move data (Transpose,
- * Reshape, ...) can join with the scale of their input so that the data stays int8 across them.
+ * QGemm, QLinearAdd, QLinearMul (QLinearSoftmax too where a Softmax sits between quantized ops).
+ *
+ * Choices measured on vit-tiny-mnist, batch 64, onnxruntime-node 1.30 on this 2-core AVX-512 VNNI
+ * CPU (CPU time per run, one intra-op thread; fp32 = 1):
+ * - A MatMul's bias Add stays its own quantized Add (QLinearMatMul + QLinearAdd with a uint8
+ *   bias). An int32 bias at s_x·s_w on that Add is not fused by onnxruntime 1.30: it becomes
+ *   MatMulIntegerToFloat + float Add + QuantizeLinear (24 more Q/DQ nodes), no faster (0.87).
+ * - Default ops MatMul, Gemm, Conv, Add, Mul: 0.86–0.88. Adding Transpose/Reshape (int8 data
+ *   kept across them) measured 0.83–0.87, Softmax 0.87–0.89, LayerNormalization 0.86–0.87, Gather
+ *   0.86: within run-to-run noise, so they stay opt-in. Top-1 on the 1,996 test digits is
+ *   97.95–98.05% for all of them (float 97.95%). Dynamic int8 measured 0.72–0.74 on this tiny
+ *   model: its float LayerNorm/Softmax/GELU dominate, and static adds requantization steps.
+ * - Asymmetric uint8 activations are the default: symmetric int8 (s8×s8 kernels) ran at 1.16–1.19,
+ *   slower than float32, and the report warns about it.
  */
 import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMethod, type CalibrationTable } from '../calibrate';
 import { Dataset } from '../data/dataset';
@@ -403,6 +415,9 @@ function staticQuantReport(s: Settings, p: StaticQuantPlan, ranges: CalibrationT
   for (const x of p.skipped) skippedBy.set(`${x.op} ${x.reason}`, (skippedBy.get(`${x.op} ${x.reason}`) ?? 0) + 1);
   if (skippedBy.size) lines.push(`Left float: ${[...skippedBy].map(([k, n]) => `${n} ${k}`).join(', ')}.`);
   const warnings: string[] = [];
+  if (s.activations === 'symmetric') {
+    warnings.push("Symmetric int8 activations run onnxruntime's s8×s8 kernels, which measured slower than float32 on an x86 CPU (vit-tiny-mnist: 1.17×). Use activations: 'asymmetric' (uint8) for speed on x86.");
+  }
   const clipped = [...ranges].filter(([, r]) => r.max < r.observed.max || r.min > r.observed.min);
   if (s.method !== 'minmax' && clipped.length) lines.push(`${method} clipped the range of ${plural(clipped.length, 'tensor')}.`);
   const constant = [...ranges].filter(([, r]) => r.max === r.min);
