@@ -92,10 +92,14 @@ export function sparseFromDense(t: TensorProto, model?: OnnxModel): SparseTensor
   const nnz = countNonZeros(w);
   const values = new (w.constructor as new (n: number) => WordArray)(nnz);
   const indices = new BigInt64Array(nnz);
+  // Written as little-endian 32-bit halves: a BigInt per value would cost more than the whole copy.
+  const halves = new Uint32Array(indices.buffer);
   for (let i = 0, j = 0; i < w.length; i++) {
     if (w[i] != 0) {
       values[j] = w[i];
-      indices[j++] = BigInt(i);
+      halves[2 * j] = i >>> 0;
+      halves[2 * j + 1] = Math.floor(i / 2 ** 32);
+      j++;
     }
   }
   return create(SparseTensorProtoSchema, {

@@ -27,27 +27,25 @@ function magnitudeBits(w: Float32Array): Uint32Array {
 /**
  * Zeroes, in place, the `k` entries of smallest |w| across all arrays taken together. Ties at the
  * threshold are taken in order (earlier array, then lower index first), so exactly `k` entries end
- * up among the zeroed ones (entries already 0 count as the smallest). Returns the zeros per array.
+ * up among the zeroed ones (entries already 0 count as the smallest).
  */
-export function zeroSmallest(weights: readonly Float32Array[], k: number): number[] {
+export function zeroSmallest(weights: readonly Float32Array[], k: number): void {
   const bits = weights.map(magnitudeBits);
   const total = bits.reduce((n, b) => n + b.length, 0);
   if (!(k >= 0 && k <= total && Number.isInteger(k))) throw new RangeError(`zeroSmallest: k must be a whole number in [0, ${total}], got ${k}`);
-  if (k > 0) {
-    const { threshold, below } = kthMagnitudeBits(bits, k);
-    let ties = k - below;
-    for (const b of bits) {
-      for (let i = 0; i < b.length; i++) {
-        const m = b[i] & ABS_MASK;
-        if (m < threshold) b[i] = 0;
-        else if (m === threshold && ties > 0) {
-          b[i] = 0;
-          ties--;
-        }
+  if (k === 0) return;
+  const { threshold, below } = kthMagnitudeBits(bits, k);
+  let ties = k - below;
+  for (const b of bits) {
+    for (let i = 0; i < b.length; i++) {
+      const m = b[i] & ABS_MASK;
+      if (m < threshold) b[i] = 0;
+      else if (m === threshold && ties > 0) {
+        b[i] = 0;
+        ties--;
       }
     }
   }
-  return weights.map(countZeros);
 }
 
 /** The bits of the k-th smallest |w| (1-based) and how many entries lie strictly below it. */
@@ -82,17 +80,31 @@ export function countZeros(w: Float32Array): number {
  * sparse kernel pads K) and keeps its min(n, r) largest, so the padded group is still n:m.
  */
 export function zeroNM(w: Float32Array, layout: ReductionLayout, n: number, m: number): void {
-  const order: number[] = [];
-  for (let o = 0; o < layout.outputs; o++) {
-    const base = o * layout.outStride;
-    for (let g = 0; g < layout.k; g += m) {
-      const r = Math.min(m, layout.k - g);
-      if (r <= n) continue;
-      order.length = 0;
-      for (let j = 0; j < r; j++) order.push(base + (g + j) * layout.kStride);
-      // Largest first; the sort is stable, so equal magnitudes keep the lower k first.
-      order.sort((a, b) => Math.abs(w[b]) - Math.abs(w[a]));
-      for (let j = n; j < r; j++) w[order[j]] = 0;
+  // The group's positions ordered by |w|, largest first (insertion sort: groups are small).
+  const order = new Int32Array(m);
+  const mag = new Float32Array(m);
+  const group = (o: number, g: number) => {
+    const r = Math.min(m, layout.k - g);
+    if (r <= n) return;
+    for (let j = 0; j < r; j++) {
+      const at = o * layout.outStride + (g + j) * layout.kStride;
+      const a = Math.abs(w[at]);
+      let t = j;
+      // Strictly greater moves up, so equal magnitudes keep the lower k first.
+      for (; t > 0 && a > mag[t - 1]; t--) {
+        mag[t] = mag[t - 1];
+        order[t] = order[t - 1];
+      }
+      mag[t] = a;
+      order[t] = at;
     }
+    for (let j = n; j < r; j++) w[order[j]] = 0;
+  };
+  // Walk in memory order: when k is the slow axis ([K, N] MatMul weights) all outputs of a row
+  // block go first, otherwise ([N, K] rows) each output's groups go first.
+  if (layout.kStride > layout.outStride) {
+    for (let g = 0; g < layout.k; g += m) for (let o = 0; o < layout.outputs; o++) group(o, g);
+  } else {
+    for (let o = 0; o < layout.outputs; o++) for (let g = 0; g < layout.k; g += m) group(o, g);
   }
 }

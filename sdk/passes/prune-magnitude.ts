@@ -272,7 +272,7 @@ export function pruneMagnitude(model: OnnxModel, options: PruneMagnitudeOptions,
   const { targets, skipped } = plan(model, s);
   const view = GraphView.of(model.proto);
   // Working copies: the input model's tensors are never written.
-  const values = targets.map((t) => Float32Array.from(tensorArray(view.initializer(t.weight)!, model) as Float32Array));
+  const values = targets.map((t) => (tensorArray(view.initializer(t.weight)!, model) as Float32Array).slice());
   throwIfAborted(ctx.signal, 'Magnitude pruning');
   if (s.pattern === 'N:M') {
     targets.forEach((t, i) => {
