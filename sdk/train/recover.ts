@@ -96,16 +96,19 @@ export interface Objective {
   hits(student: tf.Tensor2D, batch: RecoveryBatch): tf.Tensor1D;
 }
 
-/** A ViT's logits, or CLIP's image→text logits and their transpose (text→image). */
-export function logitViews(params: TfParams, spec: ModelSpec, b: RecoveryBatch): tf.Tensor2D[] {
-  if (spec.kind === 'vit') return [vitLogits(params, spec, b.pixels)];
-  const { logitsPerImage } = clipForward(params, spec, b.pixels, b.text!.ids, b.text!.mask);
-  return [logitsPerImage, tf.transpose(logitsPerImage) as tf.Tensor2D];
-}
-
-/** The same views of the first view's matrix for teacher and targets (CLIP's caption targets are symmetric). */
+/**
+ * The rows a loss is taken over: a ViT's logits as they are; for CLIP the image→text logits and
+ * their transpose (text→image). Teacher logits and targets get the same views (CLIP's caption
+ * targets are symmetric).
+ */
 export function views(first: tf.Tensor2D, spec: ModelSpec): tf.Tensor2D[] {
   return spec.kind === 'vit' ? [first] : [first, tf.transpose(first) as tf.Tensor2D];
+}
+
+/** The student's logits views on a batch. */
+export function logitViews(params: TfParams, spec: ModelSpec, b: RecoveryBatch): tf.Tensor2D[] {
+  const first = spec.kind === 'vit' ? vitLogits(params, spec, b.pixels) : clipForward(params, spec, b.pixels, b.text!.ids, b.text!.mask).logitsPerImage;
+  return views(first, spec);
 }
 
 function gatherRows<T extends Float32Array | Int32Array>(src: T, indices: ArrayLike<number>, per: number, make: (n: number) => T): T {
