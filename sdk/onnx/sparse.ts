@@ -6,8 +6,11 @@
  * Form written: values [NNZ] + linearized int64 indices [NNZ] (the ONNX spec's format (b); the
  * spec requires INT64 indices). That costs 8 + element bytes per non-zero against element bytes
  * per element dense, so a float32 tensor only gets smaller beyond 2/3 zeros (float16: 4/5).
- * onnxruntime densifies sparse initializers when it loads a model; test/onnx-sparse.test.ts checks
- * that onnxruntime-node runs such files with the same outputs.
+ * The [NNZ, rank] coordinate form would cost rank × 8 bytes per value. onnxruntime 1.30 (node, and
+ * web's wasm backend) densifies sparse initializers at load time; it also accepts int32/int16
+ * indices (tried), but those break the spec, so mmkit does not write them. test/onnx-sparse.test.ts
+ * checks that onnxruntime runs such files with the same outputs. Only the main graph is handled
+ * (subgraph initializers of If/Loop bodies stay as they are).
  */
 import { create } from '@bufbuild/protobuf';
 import { MmkitError } from '../errors';
