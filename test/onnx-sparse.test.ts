@@ -14,6 +14,7 @@ import { DataType, GraphView, SparseTensorProtoSchema, TensorProtoSchema, findLi
 import { denseFromSparse, sparseFromDense, toSparseInitializers } from '../sdk/onnx/sparse';
 import { pruneMagnitude, PRUNE_MAGNITUDE_OP } from '../sdk/passes/prune-magnitude';
 import { quantizeDynamic } from '../sdk/passes/quantize-dynamic';
+import { toFloat16 } from '../sdk/passes/float16';
 import { RECIPE_METADATA_KEY } from '../sdk/pipeline/recipe';
 import { saveModelFile } from '../sdk/pipeline/save';
 import { runOnce } from './onnx-models';
@@ -88,6 +89,19 @@ describe('save({ sparse: true })', () => {
     expect(await ortOutputs(file)).toEqual(await ortOutputs(dense));
     const back = await readModel(file);
     for (const t of r.sparse!.tensors) expect(bitsOf(back, t.name)).toEqual(bitsOf(pruned, t.name));
+  });
+
+  it('stores float16 weights sparse beyond 4/5 zeros (90% pruned, then toFloat16); onnxruntime runs the file like the dense one', async () => {
+    const vit = await readModel(VIT);
+    const half = toFloat16(pruneMagnitude(vit, { sparsity: 0.9 }).model).model;
+    const dense = await saveModelFile(half, path.join(dir, 'vit-90-fp16-dense.onnx'), {});
+    const sparse = await saveModelFile(half, path.join(dir, 'vit-90-fp16-sparse.onnx'), { sparse: true });
+    expect(sparse.sparse!.tensors).toHaveLength(24);
+    expect(sparse.bytes).toBeLessThan(dense.bytes);
+    expect(await ortOutputs(sparse.path)).toEqual(await ortOutputs(dense.path));
+    // At 80% zeros a float16 value plus its int64 index (10 bytes) costs as much as 5 dense values: no gain, so dense.
+    const at80 = toFloat16(pruneMagnitude(vit, { sparsity: 0.8 }).model).model;
+    expect(toSparseInitializers(at80).tensors).toHaveLength(0);
   });
 
   it('is not used where it would grow the file: 50% unstructured stays dense, byte for byte', async () => {
