@@ -46,7 +46,7 @@ export interface CheckThresholds {
 export const DEFAULT_THRESHOLDS: CheckThresholds = { agreement: 0.99, cosine: 0.995, slower: 1.05, notSmaller: 0.98 };
 /** Items compared by default: enough for agreement steps of 1/128, a second or two for a tiny ViT. */
 export const DEFAULT_CHECK_ITEMS = 128;
-/** Timed milliseconds per model by default: a few hundred runs of a tiny ViT, the 5-run minimum of a large one. */
+/** Timed milliseconds per model by default: dozens of runs of a tiny ViT, the 3-run minimum of a large one. */
 export const DEFAULT_LATENCY_BUDGET_MS = 300;
 
 export interface CheckOptions {

@@ -38,15 +38,18 @@ export interface LatencyCheck {
 
 export interface LatencyOptions {
   threads: number;
-  /** Timed milliseconds to spend per model, at least MIN_RUNS runs each. */
+  /** Timed milliseconds to spend per model, at least MIN_RUNS runs each (a large model gets just those). */
   budgetMs: number;
   signal?: AbortSignal;
 }
 
-/** Untimed runs first: session start-up, lazy allocation, kernel selection. */
-export const WARMUP_RUNS = 2;
-/** Fewest timed runs per model: a median of fewer is not worth a verdict. */
-export const MIN_RUNS = 5;
+/**
+ * Untimed runs first (lazy allocation, kernel selection). One is enough for the fastest-run
+ * verdict, and a large model's run can take a second or more on a small CPU.
+ */
+export const WARMUP_RUNS = 1;
+/** Fewest timed runs per model, whatever the budget: the best of three still shrugs off a stray slow run. */
+export const MIN_RUNS = 3;
 const MAX_RUNS = 200;
 
 interface Timed {
