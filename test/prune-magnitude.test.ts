@@ -76,7 +76,7 @@ describe('prune.magnitude: unstructured', () => {
       // The input model is left as it was.
       expect(zerosIn(weightOf(vit, l.weight))).toBe(0);
     }
-    expect(r.report.data).toMatchObject({ sparsity: 0.5, zeros: 65536, total: 131072, layers: 24, skipped: 2 });
+    expect(r.report.data).toEqual({ sparsity: 0.5, zeros: 65536, total: 131072, layers: 24, skipped: 2, pattern: 'unstructured', scope: 'layer' });
     const reference = zeroedBySort(vit, new Map(r.layers.map((l) => [l.weight, l.elements / 2])));
     const pruned = (await logits(r.model)).data as Float32Array;
     expect(maxAbsDiff(pruned, (await logits(reference)).data as Float32Array)).toBe(0);
@@ -190,6 +190,8 @@ describe('prune.magnitude: N:M', () => {
     expect(conv.zeros).toBe(64 * 24);
     expect(r.report.warnings.join(' ')).toMatch(/K is not a multiple of 4 .*'vision.patch_embed.weight' \(K 49\)/);
     expect(r.report.title).toBe('2:4 magnitude pruning');
+    // Linears (K 64 or 128) lose exactly half; the Conv 24 of each 49.
+    expect(r.report.data).toMatchObject({ pattern: '2:4', zeros: (131072 + 640) / 2 + 64 * 24 });
     expect(r.report.lines.join(' ')).toContain('2:4 sparsity saves no milliseconds on onnxruntime CPU');
     const reference = (await logits(r.model)).data as Float32Array;
     expect(reference.every(Number.isFinite)).toBe(true);

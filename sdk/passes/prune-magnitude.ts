@@ -262,7 +262,7 @@ function buildReport(s: Settings, layers: PrunedLayer[], skipped: SkippedWeight[
     lines,
     warnings,
     table: { columns: ['layer', 'op', 'weight', 'elements', 'zeros', 'sparsity', 'status'], rows },
-    data: { sparsity: overall, zeros, total, layers: layers.length, skipped: skipped.length },
+    data: { sparsity: overall, zeros, total, layers: layers.length, skipped: skipped.length, pattern: nm ? `${s.n}:${s.m}` : 'unstructured', scope: s.scope },
   };
 }
 
