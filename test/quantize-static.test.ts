@@ -4,14 +4,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { mm, isMmkitError } from '../sdk';
-import { Dataset, mnist } from '../sdk/data';
+import { Dataset, mnist, renderShapes, shapeIndices, shapesTokenizer } from '../sdk/data';
+import { evaluateClip } from '../sdk/train/clip-eval';
 import { agreement, evaluateModel } from '../sdk/eval';
 import { dtypeOf, GraphView, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
-import { normalizeStaticQuantOptions, quantizeStatic, QUANTIZE_STATIC_OP, type StaticQuantOptions } from '../sdk/passes/quantize-static';
+import { MASK_MAGNITUDE, normalizeStaticQuantOptions, quantizeStatic, QUANTIZE_STATIC_OP, type StaticQuantOptions } from '../sdk/passes/quantize-static';
 import { TORCH_VIT, torchReference, runOnce, seeded } from './onnx-models';
 import { seededFloats } from './runtime-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';
+const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 const calibration = (n = 128): Dataset => mnist({ split: 'train', batchSize: 64 }).take(n);
 const test = () => mnist({ split: 'test', batchSize: 500 });
 
@@ -209,6 +211,25 @@ describe('quantize.static on the PyTorch fixture', () => {
     console.log(`torch fixture, every layer int8 (patch Conv and 64×10 head too): cosine to torch ${a.cosineMean.toFixed(5)}`);
     // Quantizing the patch Conv's noise input and the head too costs more: a looser bound.
     expect(a.cosineMean).toBeGreaterThan(0.95);
+  });
+});
+
+describe('quantize.static on CLIP-tiny (two inputs, a text attention mask)', () => {
+  it('leaves the mask-carrying tensors float and keeps zero-shot accuracy within 1.5 points', async () => {
+    const base = await readModel(CLIP);
+    const { pixels, scenes } = renderShapes('train', shapeIndices('train', 'retrieval').slice(0, 128));
+    const pairs = Dataset.fromTensors({ pixel_values: pixels, ...shapesTokenizer().encode(scenes.map((x) => x.caption)) }, undefined, { name: 'shapes:train', batchSize: 64 });
+    const { model: q, report, ranges } = await quantizeStatic(base, { calibration: pairs }, pairs);
+    // The text encoder adds −1e9 to masked scores: those tensors were calibrated but stay float.
+    const masks = [...ranges].filter(([, r]) => r.min <= -MASK_MAGNITUDE).map(([t]) => t);
+    expect(masks).toContain('/text/layers/0/attn/Add_output_0');
+    const view = GraphView.of(q.proto);
+    for (const t of masks) expect(view.consumers(t).some((c) => c.opType === 'QuantizeLinear')).toBe(false);
+    expect(report.lines.join('\n')).toMatch(/mask-like values/);
+    const [f, m] = [await evaluateClip(base), await evaluateClip(q)];
+    const drop = 100 * (f.zeroShotTop1 - m.zeroShotTop1);
+    console.log(`CLIP-tiny zero-shot on ${m.zeroShotItems} images: float ${(100 * f.zeroShotTop1).toFixed(1)}%, static int8 ${(100 * m.zeroShotTop1).toFixed(1)}% (drop ${drop.toFixed(1)} pt)`);
+    expect(drop).toBeLessThanOrEqual(1.5);
   });
 });
 
