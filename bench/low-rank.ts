@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { readModel, type OnnxModel } from '../sdk/onnx';
 import { timeModel } from '../sdk/eval';
 import { lowRank, type LowRankLayer } from '../sdk/passes/low-rank';
@@ -6,11 +7,17 @@ import { vitB16File } from './vit-b16';
 
 const BENCH = 'low-rank.vit-b16';
 
-/** Seconds spent in `fn`, and what it returned. */
-function timed<T>(fn: () => T): { value: T; seconds: number } {
+/**
+ * Wall and CPU seconds spent in the synchronous `fn`, and what it returned. This machine is shared
+ * (load averages of 8-12 on 2 cores were seen while engineers ran tests), so the wall time measures
+ * the load as much as the code; the CPU time of this single-threaded call is what an idle core takes.
+ */
+function timed<T>(fn: () => T): { value: T; wallSeconds: number; cpuSeconds: number } {
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const value = fn();
-  return { value, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  const cpu = process.cpuUsage(cpu0);
+  return { value, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** Best batch-8 p50 of each model over alternating rounds, so load from other processes on this shared machine lands on neither alone. */
@@ -36,16 +43,16 @@ const sum = (layers: LowRankLayer[], key: 'paramsBefore' | 'paramsAfter') => lay
  */
 export async function benchLowRank(): Promise<void> {
   const fp32 = await readModel(await vitB16File());
-  const { value: result, seconds } = timed(() => lowRank(fp32, { rank: 0.25 }));
+  const { value: result, wallSeconds, cpuSeconds } = timed(() => lowRank(fp32, { rank: 0.25 }));
   const factored = result.layers.filter((l) => l.rank !== null);
   report({
     bench: BENCH,
-    metric: 'time to factor all linears (rank 0.25 × min(in, out), randomized SVD, 1 power iteration)',
-    value: seconds,
+    metric: 'CPU time to factor all linears (rank 0.25 × min(in, out), randomized SVD, 1 power iteration, one thread)',
+    value: cpuSeconds,
     unit: 's',
     target: '< 60',
-    pass: seconds < 60,
-    detail: { layers: result.layers.length, factored: factored.length },
+    pass: cpuSeconds < 60,
+    detail: { wall_s: wallSeconds, load_average_1m: os.loadavg()[0], layers: result.layers.length, factored: factored.length },
   });
   const before = sum(result.layers, 'paramsBefore');
   const after = sum(result.layers, 'paramsAfter');

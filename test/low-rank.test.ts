@@ -9,7 +9,7 @@ import { mm, isMmkitError } from '../sdk';
 import { mnist } from '../sdk/data';
 import type { TensorData } from '../sdk/data';
 import { agreement, evaluateModel } from '../sdk/eval';
-import { GraphView, attrInt, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
+import { GraphView, attrInt, editModel, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
 import { mulABt, sumOfSquares, transpose } from '../sdk/linalg';
 import { LOW_RANK_OP, lowRank, normalizeLowRankOptions, type LowRankOptions } from '../sdk/passes/low-rank';
@@ -171,6 +171,9 @@ describe('low-rank as a pipeline step', () => {
     expect(report.table!.rows).toHaveLength(25);
     const model = await p.model();
     expect(opCount(model, 'MatMul')).toBeGreaterThan(opCount(await readModel(VIT), 'MatMul'));
+    // The recorded options normalize to themselves, and a replay of the recipe gives the same bytes (seeded sketch).
+    expect(normalizeLowRankOptions(p.steps.at(-1)!.options as LowRankOptions)).toEqual(p.steps.at(-1)!.options);
+    expect(serializeModel(await mm.fromRecipe(JSON.parse(JSON.stringify(p.recipe))).model())).toEqual(serializeModel(model));
   });
 
   it.each<[string, LowRankOptions]>([
@@ -190,6 +193,23 @@ describe('low-rank as a pipeline step', () => {
       caught = e;
     }
     expect(isMmkitError(caught, 'BAD_OPTION')).toBe(true);
+  });
+
+  it('names a weight holding NaN', async () => {
+    const vit = await readModel(VIT);
+    const view = GraphView.of(vit.proto);
+    const fc1 = view.nodes.find((n) => n.name === '/vision/layers/1/mlp/fc1/MatMul')!;
+    const w = Float32Array.from(weightOf(vit, fc1.input[1]));
+    w[5] = NaN;
+    const broken = { ...vit, proto: editModel(vit.proto, (e) => e.replaceInitializer(fc1.input[1], makeTensor(fc1.input[1], 'float32', [64, 128], w))) };
+    let caught: unknown;
+    try {
+      lowRank(broken, { rank: 8 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(isMmkitError(caught, 'BAD_MODEL')).toBe(true);
+    expect((caught as Error).message).toContain(fc1.input[1]);
   });
 
   it('names an excluded node the model does not have', async () => {

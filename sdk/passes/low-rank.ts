@@ -156,6 +156,13 @@ function decide(w: Float32Array, m: LinearMatch, s: Settings): Decision {
   // The stored matrix: [in, out], or [out, in] for Gemm transB=1.
   const [rows, cols] = m.layout === 'in_out' ? [m.inDim, m.outDim] : [m.outDim, m.inDim];
   const total = sumOfSquares(w);
+  if (!Number.isFinite(total)) {
+    throw new MmkitError('BAD_MODEL', `${LOW_RANK_OP}: weight '${m.weight}' of layer '${layerName(m)}' holds NaN or infinite values, which have no SVD.`, {
+      tensor: m.weight,
+      node: m.matmul.name,
+      hint: `Fix the model, or leave the layer out: exclude: { nodes: ['${m.matmul.name}'] }.`,
+    });
+  }
   const f: Svd = randomizedSvd(w, rows, cols, wanted ?? limit, { oversample: s.oversample, powerIterations: s.powerIterations, seed: s.seed });
   const rank = wanted ?? rankForEnergy(f.s, total, s.energy!);
   if (rank === undefined) {
@@ -258,6 +265,9 @@ function buildReport(s: Settings, layers: LowRankLayer[]): StepReport {
     const worst = done.reduce((w, l) => (l.relativeError! > w.relativeError! ? l : w));
     lines.push(`Largest relative weight error ‖W − A·B‖/‖W‖: ${worst.relativeError!.toFixed(4)} at '${worst.name}' (rank ${worst.rank} of ${Math.min(worst.inDim, worst.outDim)}).`);
   }
+  lines.push(
+    `SVD: randomized (Gaussian sketch + ${s.oversample} columns, ${s.powerIterations} power iteration${s.powerIterations === 1 ? '' : 's'}, seed ${s.seed}) where the sketch is narrower than min(in, out), exact otherwise.`,
+  );
   const warnings = done.filter((l) => l.paramsAfter >= l.paramsBefore).map((l) => `'${l.name}' grew from ${l.paramsBefore} to ${l.paramsAfter} parameters (minReduction ${s.minReduction} allows it): it is slower than before.`);
   if (layers.length && !done.length) warnings.push('No layer was factored: see the table for why. A smaller rank or energy, or a lower minReduction, factors more.');
   return {
