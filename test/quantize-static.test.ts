@@ -118,6 +118,18 @@ describe('quantize.static on the shipped MNIST ViT (128 train digits calibrate, 
     }
   });
 
+  it('reduceRange: 7-bit activations (uint8 codes 0..127) and weights (−64..64), still close to float', async () => {
+    const q = await quantized({ reduceRange: true, maxItems: 64 }, 64);
+    const view = GraphView.of(q.proto);
+    for (const n of nodesOf(q, 'QuantizeLinear')) expect((tensorArray(view.initializer(n.input[2])!) as Uint8Array)[0]).toBeLessThanOrEqual(127);
+    const weights = view.initializers.filter((t) => dtypeOf(t.dataType) === 'int8' && t.dims.length === 2);
+    expect(weights).toHaveLength(24);
+    for (const w of weights) expect(Math.max(...Array.from(tensorArray(w) as Int8Array, Math.abs))).toBe(64);
+    const r = await evaluateModel(q, test().take(500), { baseline: await readModel(VIT_MNIST) });
+    console.log(`reduceRange: agreement ${(100 * r.agreement!.top1).toFixed(2)}% on 500 digits, cosine ${r.agreement!.cosineMean.toFixed(5)}`);
+    expect(r.agreement!.cosineMean).toBeGreaterThan(0.99);
+  });
+
   it('honours exclusions by node name and op type, and pass-through ops keep their input scale', async () => {
     const fc1 = '/vision/layers/0/mlp/fc1/MatMul';
     const q = await quantized({ exclude: { nodes: [fc1], ops: ['Mul'] }, maxItems: 64 }, 64);
