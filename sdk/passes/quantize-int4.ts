@@ -173,6 +173,7 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
 registerStep<QuantizeInt4Options>({
   op: 'quantize.int4',
   normalize: normalizeInt4,
+  checked: true,
   async apply(model, options, ctx) {
     return quantizeInt4(model, options as QuantizeInt4Options, ctx);
   },

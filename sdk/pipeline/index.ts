@@ -1,5 +1,5 @@
 export { Pipeline } from './pipeline';
-export type { QuantizeOptions, FromRecipeOptions } from './pipeline';
+export type { QuantizeOptions, PruneOptions, StepCheckOptions, FromRecipeOptions } from './pipeline';
 export { parseRecipe, canonicalJson, RECIPE_METADATA_KEY } from './recipe';
 export type { Recipe, SourceRef, StepRecord, Json } from './recipe';
 export { registerStep, isDatasetRef, isPipelineRef } from './steps';

@@ -10,7 +10,11 @@ import '../passes'; // registers the pass steps
 import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
 import type { QuantizeInt4Options } from '../passes/quantize-int4';
 import type { Float16Options } from '../passes/float16';
+import type { StaticQuantOptions } from '../passes/quantize-static';
 import type { PruneStructuredOptions } from '../passes/prune-structured';
+import type { PruneMagnitudeOptions } from '../passes/prune-magnitude';
+import type { LowRankOptions } from '../passes/low-rank';
+import type { DistillStepOptions, FineTuneStepOptions } from '../passes/recover';
 import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
@@ -18,17 +22,36 @@ import { MMKIT_VERSION } from '../version';
 import { inspect } from 'node:util';
 import { JUPYTER_DISPLAY, evaluationView, summaryView, type MimeBundle } from '../report';
 import { pipelinePanel, withView } from './displays';
+import { checkCompression, checkStepReport, type CheckOptions, type CompressionCheck } from '../check';
+import { Panel, Warning } from '../report';
 
-export type QuantizeOptions = ({ mode: 'dynamic' } & DynamicQuantOptions) | ({ mode: 'int4' } & QuantizeInt4Options) | ({ mode: 'fp16' } & Float16Options);
+export type QuantizeOptions = (
+  | ({ mode: 'dynamic' } & DynamicQuantOptions)
+  | ({ mode: 'static' } & StaticQuantOptions)
+  | ({ mode: 'int4' } & QuantizeInt4Options)
+  | ({ mode: 'fp16' } & Float16Options)
+) & { check?: StepCheckOptions };
 
-/** Structured pruning (`target: 'mlp' | 'heads'`, sdk/passes/prune-structured.ts). */
-export type PruneOptions = PruneStructuredOptions;
+/**
+ * Magnitude pruning (unstructured or N:M, sdk/passes/prune-magnitude.ts), or with `target: 'mlp' |
+ * 'heads'` structured pruning that removes whole units (sdk/passes/prune-structured.ts).
+ */
+export type PruneOptions = ((PruneMagnitudeOptions & { target?: undefined }) | PruneStructuredOptions) & { check?: StepCheckOptions };
 
 interface Loaded {
   model: OnnxModel;
-  /** What this stage's step reported, if anything. */
-  report?: StepReport;
+  /** What this stage's step reported, then its compression check's report. */
+  reports: StepReport[];
+  /** The never-silently-worse check of a compression step against its input. */
+  check?: CompressionCheck;
 }
+
+/**
+ * How a compression step's result is checked against its input (see sdk/check): false skips the
+ * check. The calibration data, when the step has some, is what the check compares on. Not part of
+ * the recipe: it never changes the model.
+ */
+export type StepCheckOptions = false | Omit<CheckOptions, 'signal' | 'onProgress'>;
 
 /** A Dataset or Pipeline given as a step option: kept live beside the JSON ref the recipe records. */
 type Bound = Dataset | Pipeline;
@@ -59,6 +82,7 @@ export class Pipeline {
     private readonly pinnedSha256?: string,
     /** This step's Dataset and Pipeline options, by option key. */
     private readonly bound: ReadonlyMap<string, Bound> = new Map(),
+    private readonly checkOptions: StepCheckOptions = {},
   ) {}
 
   static load(src: string): Pipeline {
@@ -87,7 +111,7 @@ export class Pipeline {
    * Adds a step by name; the compression methods (prune, quantize, ...) are sugar over this.
    * (Not called `then`: that would make every pipeline a thenable that `await` tries to run.)
    */
-  step<O>(op: string, options: O): Pipeline {
+  step<O>(op: string, options: O, check: StepCheckOptions = {}): Pipeline {
     const kind = stepKind(op);
     // Datasets and pipelines are not JSON: the step keeps them live and normalize sees their refs.
     const bound = new Map<string, Bound>();
@@ -103,7 +127,7 @@ export class Pipeline {
       withRefs = copy;
     }
     const normalized = (kind.normalize as (o: unknown) => { [k: string]: Json })(withRefs);
-    return new Pipeline(this.uri, this, { op, options: normalized }, undefined, bound);
+    return new Pipeline(this.uri, this, { op, options: normalized }, undefined, bound, check);
   }
 
   /**
@@ -113,8 +137,8 @@ export class Pipeline {
    * 'fp16'`: float16 (sdk/passes/float16.ts). Those files give options and defaults.
    */
   quantize(options: QuantizeOptions): Pipeline {
-    const { mode, ...rest } = options;
-    return this.step(`quantize.${mode}`, rest);
+    const { mode, check, ...rest } = options;
+    return this.step(`quantize.${mode}`, rest, check);
   }
 
   /** Same as quantize({ mode: 'fp16' }): float16 weights and compute, float32 inputs/outputs kept (sdk/passes/float16.ts). */
@@ -123,11 +147,32 @@ export class Pipeline {
   }
 
   /**
-   * Prunes the model. With `target: 'mlp' | 'heads'` whole MLP hidden units or attention heads
-   * are removed, so the matrices really shrink (sdk/passes/prune-structured.ts).
+   * Prunes the model: by default the smallest weights are zeroed (`pattern: 'unstructured' | 'N:M'`);
+   * with `target: 'mlp' | 'heads'` whole MLP hidden units or attention heads are removed, so the
+   * matrices really shrink.
    */
   prune(options: PruneOptions): Pipeline {
-    return this.step('prune.structured', options);
+    const { check, ...rest } = options;
+    return this.step(rest.target === undefined ? 'prune.magnitude' : 'prune.structured', rest, check);
+  }
+
+  /** Factors linear weights into two thinner matmuls by truncated SVD where that saves work (sdk/passes/low-rank.ts). */
+  lowRank(options: LowRankOptions & { check?: StepCheckOptions }): Pipeline {
+    const { check, ...rest } = options;
+    return this.step('low-rank', rest, check);
+  }
+
+  /**
+   * Trains this model (in tfjs, pruning masks fixed) to follow a teacher pipeline's outputs over
+   * `data`, and optionally the labels (sdk/train/distill.ts).
+   */
+  distill(options: DistillStepOptions): Pipeline {
+    return this.step('distill', options);
+  }
+
+  /** Trains this model on labelled `data`, pruning masks fixed (sdk/train/fine-tune.ts). */
+  fineTune(options: FineTuneStepOptions): Pipeline {
+    return this.step('fine-tune', options);
   }
 
   /** The steps of this pipeline, root first. */
@@ -150,6 +195,15 @@ export class Pipeline {
   async reports(ctx: RunContext = {}): Promise<StepReport[]> {
     await this.materialize(ctx);
     return this.computedReports();
+  }
+
+  /**
+   * The never-silently-worse checks of the chain's compression steps (each against its input:
+   * runs in onnxruntime-node and -web, fidelity, latency, size), computing what is needed.
+   */
+  async checks(ctx: RunContext = {}): Promise<CompressionCheck[]> {
+    await this.materialize(ctx);
+    return (await this.computedStages()).flatMap((l) => (l.check ? [l.check] : []));
   }
 
   /** Plain JSON that mm.fromRecipe() replays. The source hash appears once the source was read. */
@@ -181,11 +235,17 @@ export class Pipeline {
     return withView(await summarize(await this.model(), opts), (s) => summaryView(s, { name: this.uri }));
   }
 
-  async evaluate(data: Dataset | AsyncIterable<Batch>, opts: Omit<EvaluateOptions, 'baseline'> & { baseline?: Pipeline; device?: Device } = {}): Promise<EvaluationReport> {
+  /** Evaluates the model (accuracy, latency, size; against a baseline when given). The report carries the chain's compression checks. */
+  async evaluate(data: Dataset | AsyncIterable<Batch>, opts: Omit<EvaluateOptions, 'baseline'> & { baseline?: Pipeline; device?: Device } = {}): Promise<EvaluationReport & { checks: CompressionCheck[] }> {
     const { baseline, ...rest } = opts;
     const [model, base] = await Promise.all([this.model(), baseline?.model()]);
-    const report = await evaluateModel(model, data, { ...rest, baseline: base });
-    return withView(report, (r) => evaluationView(r, { name: this.label(), baselineName: baseline?.label() }));
+    const checks = await this.checks();
+    const report = Object.assign(await evaluateModel(model, data, { ...rest, baseline: base }), { checks });
+    return withView(report, (r) => {
+      const view = evaluationView(r, { name: this.label(), baselineName: baseline?.label() });
+      const flags = r.checks.flatMap((c) => checkStepReport(c).warnings.map((w) => new Warning(w)));
+      return flags.length ? new Panel(view.title, [...flags, ...view.parts], view.facts) : view;
+    });
   }
 
   /** A short name for tables and charts: the source file's name and the steps' ops. */
@@ -204,10 +264,15 @@ export class Pipeline {
 
   /** Reports of the stages already computed, root first; computes nothing. */
   private async computedReports(): Promise<StepReport[]> {
-    const out: StepReport[] = [];
+    return (await this.computedStages()).flatMap((l) => l.reports);
+  }
+
+  /** The stages of the chain already computed, root first. */
+  private async computedStages(): Promise<Loaded[]> {
+    const out: Loaded[] = [];
     for (let p: Pipeline | undefined = this; p; p = p.parent) {
       const loaded = p.result && (await p.result.catch(() => undefined));
-      if (loaded?.report) out.unshift(loaded.report);
+      if (loaded) out.unshift(loaded);
     }
     return out;
   }
@@ -243,15 +308,25 @@ export class Pipeline {
         });
       }
       this.loaded = { sha256, pinnedUri, protect };
-      return { model };
+      return { model, reports: [] };
     }
     const input = await this.parent.materialize(ctx);
-    const out = await stepKind(this.record.op).apply(input.model, this.record.options, { ...ctx, refs: this.refs(ctx) });
-    const { model, report } = 'proto' in out ? { model: out, report: undefined } : (out as StepResult);
-    if (model.proto === input.model.proto) return { model, report };
+    const kind = stepKind(this.record.op);
+    const out = await kind.apply(input.model, this.record.options, { ...ctx, refs: this.refs(ctx) });
+    const { model: result, report } = 'proto' in out ? { model: out, report: undefined } : (out as StepResult);
     // A changed model is no longer the file it came from: sizes must come from the new bytes.
     // baseDir stays, so weights still in the source's external data files can be read.
-    return { model: { proto: model.proto, baseDir: model.baseDir }, report };
+    const model = result.proto === input.model.proto ? result : { proto: result.proto, baseDir: result.baseDir };
+    const reports = report ? [report] : [];
+    if (!kind.checked || this.checkOptions === false || result.proto === input.model.proto) return { model, reports };
+    const calibration = this.bound.get('calibration');
+    const check = await checkCompression(input.model, model, {
+      data: calibration instanceof Dataset ? calibration : undefined,
+      ...this.checkOptions,
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    });
+    return { model, reports: [...reports, checkStepReport(check, this.record.op)], check };
   }
 
   private refs(ctx: RunContext): StepContext['refs'] {
