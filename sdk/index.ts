@@ -14,7 +14,7 @@ export const mm = {
 };
 
 export { Pipeline } from './pipeline';
-export type { QuantizeOptions, FromRecipeOptions, StepReport, Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
+export type { QuantizeOptions, PruneOptions, StepCheckOptions, FromRecipeOptions, StepReport, Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
 export { Dataset } from './data';
 export type { Batch, TensorData, MnistOptions } from './data';
 export { MmkitError, isMmkitError } from './errors';
@@ -41,3 +41,8 @@ export type { Weights } from './models/weights';
 export { VIT_TINY_MNIST, CLIP_TINY_SHAPES } from './models/presets';
 export type { VitSpec, ClipSpec, ModelSpec } from './models/spec';
 export { WordTokenizer } from './models/tokenizer';
+// Quantization error analysis (notebook 02) and the never-silently-worse check.
+export { compareTensors, weightHistogram, activationHistogram, channelRanges, TensorComparison } from './analysis';
+export type { TensorErrorRow, CompareTensorsOptions, ModelInput } from './analysis';
+export { checkCompression, compressionCheckView } from './check';
+export type { CompressionCheck, CheckFlag, CheckOptions } from './check';

@@ -11,3 +11,4 @@ export * from './attrs';
 export * from './builder';
 export * from './graph';
 export * from './patterns';
+export * from './sparse';
