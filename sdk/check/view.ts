@@ -1,7 +1,7 @@
 /** How a compression check shows: its flags first and prominent, a ✓ line when there are none, then the numbers. */
 import { Panel, Warning, type PanelPart } from '../report/panel';
 import { Table, type Row } from '../report/table';
-import type { CheckFlag, CompressionCheck } from './check';
+import type { CheckFlag, CheckFlagKind, CompressionCheck } from './check';
 
 /** A flag as one sentence pair: what was found, then its likely cause. */
 export function flagText(flag: CheckFlag): string {
@@ -19,21 +19,22 @@ function runVerdict(run: CompressionCheck['runs']['node']): string {
 export function checkMeasures(check: CompressionCheck): Row[] {
   const t = check.thresholds;
   const flagged = new Set(check.flags.map((f) => f.kind));
-  const verdict = (kind: string) => (flagged.has(kind as never) ? '⚠' : '✓');
+  const mark = (bad: boolean) => (bad ? '⚠' : '✓');
+  const verdict = (kind: CheckFlagKind) => mark(flagged.has(kind));
   const rows: Row[] = [
-    { check: 'onnxruntime-node', value: runVerdict(check.runs.node), limit: '', verdict: check.runs.node.ok ? '✓' : '⚠' },
-    { check: 'onnxruntime-web (wasm)', value: runVerdict(check.runs.web), limit: '', verdict: check.runs.web.skipped ? '–' : check.runs.web.ok ? '✓' : '⚠' },
+    { check: 'onnxruntime-node', value: runVerdict(check.runs.node), limit: '', verdict: mark(!check.runs.node.ok) },
+    { check: 'onnxruntime-web (wasm)', value: runVerdict(check.runs.web), limit: '', verdict: check.runs.web.skipped ? '–' : mark(!check.runs.web.ok) },
   ];
   const f = check.fidelity;
   if (f) {
-    if (f.agreement !== null) rows.push({ check: 'top-1 agreement', value: pct(f.agreement), limit: check.synthetic ? 'not judged on synthetic data' : `≥ ${pct(t.agreement)}`, verdict: check.synthetic ? '–' : verdict('fidelity') });
-    rows.push({ check: 'output cosine', value: f.cosine.toFixed(5), limit: `≥ ${t.cosine}`, verdict: verdict('fidelity') });
+    if (f.agreement !== null) rows.push({ check: 'top-1 agreement', value: pct(f.agreement), limit: check.synthetic ? 'not judged on synthetic data' : `≥ ${pct(t.agreement)}`, verdict: check.synthetic ? '–' : mark(f.agreement < t.agreement) });
+    rows.push({ check: 'output cosine', value: f.cosine.toFixed(5), limit: `≥ ${t.cosine}`, verdict: mark(f.cosine < t.cosine) });
     rows.push({ check: 'max |Δ| of outputs', value: f.maxAbsDiff.toPrecision(3), limit: '', verdict: '' });
   }
   const l = check.latency;
   if (l) rows.push({ check: `latency, batch ${l.batch} (best of ${l.runs})`, value: `${l.candidateBestMs.toPrecision(3)} ms vs ${l.referenceBestMs.toPrecision(3)} ms (${l.ratio.toFixed(2)}×)`, limit: `≤ ${t.slower}×`, verdict: verdict('slower') });
   const s = check.size;
-  rows.push({ check: 'file size', value: `${s.candidateBytes} vs ${s.referenceBytes} bytes (${s.ratio.toFixed(3)}×)`, limit: `≤ ${t.notSmaller}×`, verdict: flagged.has('larger') || flagged.has('not-smaller') ? '⚠' : '✓' });
+  rows.push({ check: 'file size', value: `${s.candidateBytes} vs ${s.referenceBytes} bytes (${s.ratio.toFixed(3)}×)`, limit: `≤ ${t.notSmaller}×`, verdict: mark(flagged.has('larger') || flagged.has('not-smaller')) });
   return rows;
 }
 
