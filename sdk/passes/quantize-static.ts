@@ -21,11 +21,12 @@
 import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMethod, type CalibrationTable } from '../calibrate';
 import { Dataset } from '../data/dataset';
 import { MmkitError } from '../errors';
-import { attrInt, dtypeOf, editModel, GraphView, makeTensor, node, tensorArray, tensorDims, type GraphEditor, type NodeProto, type OnnxModel } from '../onnx';
+import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
-import { activationParams, cpuNeedsReduceRange, quantizeAlongAxis, quantizeBias, weightQmax, type ActivationParams } from './qdq-params';
+import { addActivationParams, addActivationQdq, addInt32Bias, addInt8Weight, addQuantizedConstant, type QuantNames } from './qdq-nodes';
+import { activationParams, cpuNeedsReduceRange, weightQmax, type ActivationParams } from './qdq-params';
 import { DEFAULT_MIN_ELEMENTS } from './quantize-dynamic';
 
 export const QUANTIZE_STATIC_OP = 'quantize.static';
@@ -155,7 +156,7 @@ interface QuantNode {
 }
 
 /** What the pass rewrites: nodes, the activation tensors to calibrate, and tensors that inherit a scale. */
-export interface StaticQuantPlan {
+interface StaticQuantPlan {
   nodes: QuantNode[];
   /** Activations whose ranges come from calibration, in graph order. */
   calibrated: string[];
@@ -248,38 +249,6 @@ function plan(view: GraphView, s: Settings): StaticQuantPlan {
   return { nodes, calibrated, inherited, skipped };
 }
 
-/** Names of a tensor's scale and zero-point initializers. */
-interface QuantNames {
-  scale: string;
-  zeroPoint: string;
-}
-
-function addParams(e: GraphEditor, base: string, p: ActivationParams, dims: number[] = [], scales?: Float32Array, zeroPoints?: Int8Array): QuantNames {
-  const names = { scale: e.uniqueName(`${base}_scale`), zeroPoint: e.uniqueName(`${base}_zero_point`) };
-  e.addInitializer(makeTensor(names.scale, 'float32', dims, scales ?? Float32Array.of(p.scale)));
-  const zp = zeroPoints ?? (p.dtype === 'uint8' ? Uint8Array.of(p.zeroPoint) : Int8Array.of(p.zeroPoint));
-  e.addInitializer(makeTensor(names.zeroPoint, p.dtype, dims, zp));
-  return names;
-}
-
-/** Codes of a constant quantized with params p (for Add/Mul constants). */
-function quantizeValues(values: Float32Array, p: ActivationParams): Uint8Array | Int8Array {
-  const [lo, hi] = p.dtype === 'uint8' ? [0, 255] : [-128, 127];
-  const out = p.dtype === 'uint8' ? new Uint8Array(values.length) : new Int8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = Math.min(hi, Math.max(lo, Math.round(values[i] / p.scale) + p.zeroPoint));
-  return out;
-}
-
-function rangeOf(values: Float32Array): { min: number; max: number } {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of values) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return { min, max };
-}
-
 /**
  * Values this large are attention masks (−1e4, −1e9, float32's lowest: "minus infinity" added to
  * scores), not signal: one 8-bit scale over [−1e9, 10] would round every real score to the same
@@ -340,18 +309,13 @@ export async function quantizeStatic(model: OnnxModel, options: StaticQuantOptio
 
   const proto = editModel(model.proto, (e) => {
     // Activations: every reader takes the dequantized copy (what onnxruntime's fusions look for).
-    const dequantized = new Map<string, string>();
+    // Outputs of data-movement ops share their input's scale and zero-point initializers.
     const quantNames = new Map<string, QuantNames>();
     for (const [t, prm] of params) {
-      const dq = e.uniqueName(`${t}_DequantizeLinear_Output`);
-      dequantized.set(t, dq);
-      e.replaceUses(t, dq);
       const from = p.inherited.get(t);
-      const names = from && quantNames.has(from) ? quantNames.get(from)! : addParams(e, t, prm);
+      const names = from && quantNames.has(from) ? quantNames.get(from)! : addActivationParams(e, t, prm);
       quantNames.set(t, names);
-      const q = e.uniqueName(`${t}_QuantizeLinear_Output`);
-      e.addNode(node('QuantizeLinear', [t, names.scale, names.zeroPoint], [q], {}, { name: e.uniqueName(`${t}_QuantizeLinear`) }));
-      e.addNode(node('DequantizeLinear', [q, names.scale, names.zeroPoint], [dq], {}, { name: e.uniqueName(`${t}_DequantizeLinear`) }));
+      addActivationQdq(e, t, names);
     }
     const weights = new Map<string, { output: string; scales: Float32Array }>();
     const constants = new Map<string, string>();
@@ -360,52 +324,19 @@ export async function quantizeStatic(model: OnnxModel, options: StaticQuantOptio
       let weightScales: Float32Array | undefined;
       if (q.weight) {
         const name = n.input[q.weight.index];
-        const key = `${name}:${q.weight.axis}`;
-        let w = weights.get(key);
-        if (!w) {
-          const t = view.constantTensor(name)!;
-          const dims = tensorDims(t);
-          const qw = quantizeAlongAxis(tensorArray(t, model) as Float32Array, dims, q.weight.axis, s.perChannel, weightQmax(s.reduceRange));
-          const values = e.uniqueName(`${name}_quantized`);
-          e.addInitializer(makeTensor(values, 'int8', dims, qw.values));
-          const channelDims = s.perChannel ? [dims[q.weight.axis]] : [];
-          const names = addParams(e, values, { dtype: 'int8', scale: 0, zeroPoint: 0 }, channelDims, qw.scales, new Int8Array(qw.scales.length));
-          const output = e.uniqueName(`${name}_DequantizeLinear_Output`);
-          e.addNode(node('DequantizeLinear', [values, names.scale, names.zeroPoint], [output], s.perChannel ? { axis: q.weight.axis } : {}, { name: e.uniqueName(`${name}_DequantizeLinear`) }));
-          w = { output, scales: qw.scales };
-          weights.set(key, w);
-        }
+        const key = `${name}:${q.weight.axis}`; // a weight shared by several nodes is stored once
+        if (!weights.has(key)) weights.set(key, addInt8Weight(e, model, name, q.weight.axis, s.perChannel, weightQmax(s.reduceRange)));
+        const w = weights.get(key)!;
         e.renameInput(n, q.weight.index, w.output);
         weightScales = w.scales;
       }
       // An int32 bias needs the input's scale; a Gemm/Conv whose input stays float keeps its float bias.
-      if (q.bias !== undefined && params.has(n.input[0])) {
-        const name = n.input[q.bias];
-        const inputScale = params.get(n.input[0])!.scale;
-        const b = quantizeBias(tensorArray(view.constantTensor(name)!, model) as Float32Array, inputScale, weightScales!);
-        const values = e.uniqueName(`${name}_quantized`);
-        e.addInitializer(makeTensor(values, 'int32', [b.values.length], b.values));
-        const scale = e.uniqueName(`${name}_scale`);
-        e.addInitializer(makeTensor(scale, 'float32', [b.scales.length], b.scales));
-        const output = e.uniqueName(`${name}_DequantizeLinear_Output`);
-        e.addNode(node('DequantizeLinear', [values, scale], [output], { axis: 0 }, { name: e.uniqueName(`${name}_DequantizeLinear`) }));
-        e.renameInput(n, q.bias, output);
-      }
+      const input = params.get(n.input[0]);
+      if (q.bias !== undefined && input && weightScales) e.renameInput(n, q.bias, addInt32Bias(e, model, n.input[q.bias], input.scale, weightScales));
       for (const i of q.constants) {
         const name = n.input[i];
-        let output = constants.get(name);
-        if (!output) {
-          const t = view.constantTensor(name)!;
-          const values = tensorArray(t, model) as Float32Array;
-          const prm = activationParams(rangeOf(values), symmetric, s.reduceRange);
-          const codes = e.uniqueName(`${name}_quantized`);
-          e.addInitializer(makeTensor(codes, prm.dtype, tensorDims(t), quantizeValues(values, prm)));
-          const names = addParams(e, codes, prm);
-          output = e.uniqueName(`${name}_DequantizeLinear_Output`);
-          e.addNode(node('DequantizeLinear', [codes, names.scale, names.zeroPoint], [output], {}, { name: e.uniqueName(`${name}_DequantizeLinear`) }));
-          constants.set(name, output);
-        }
-        e.renameInput(n, i, output);
+        if (!constants.has(name)) constants.set(name, addQuantizedConstant(e, model, name, symmetric, s.reduceRange));
+        e.renameInput(n, i, constants.get(name)!);
       }
     }
     e.prune();
