@@ -46,3 +46,5 @@ export { compareTensors, weightHistogram, activationHistogram, channelRanges, Te
 export type { TensorErrorRow, CompareTensorsOptions, ModelInput } from './analysis';
 export { checkCompression, compressionCheckView } from './check';
 export type { CompressionCheck, CheckFlag, CheckOptions } from './check';
+// The type of toDataFrame() results, so notebook cells can hold one in a variable (tslab must be able to name its type).
+export type { DataFrame } from 'danfojs-node';
