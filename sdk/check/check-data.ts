@@ -31,6 +31,18 @@ export interface CheckDataOptions {
 }
 
 export const DEFAULT_CHECK_BATCH = 8;
+/**
+ * Size given to named free dimensions other than the batch (a text model's sequence) when no data
+ * and no dims were given: 1 broadcasts against learned position tables of any length.
+ */
+export const DEFAULT_FREE_DIM = 1;
+
+/** Named symbolic dimensions of the inputs after the batch axis. */
+function freeDims(inputs: readonly TensorInfo[]): string[] {
+  const names = new Set<string>();
+  for (const input of inputs) input.dims?.forEach((d, axis) => axis > 0 && typeof d === 'string' && names.add(d));
+  return [...names];
+}
 
 export async function checkData(inputs: readonly TensorInfo[], opts: CheckDataOptions): Promise<CheckData> {
   if (!opts.data) return syntheticData(inputs, opts);
@@ -53,12 +65,15 @@ function syntheticData(inputs: readonly TensorInfo[], opts: CheckDataOptions): C
   const batch = opts.batch ?? DEFAULT_CHECK_BATCH;
   const count = Math.max(1, Math.ceil(opts.maxItems / batch));
   // One seed per batch, so batches differ and the whole set is reproducible from opts.seed.
-  const batches: Batch[] = Array.from({ length: count }, (_, i) => ({ inputs: syntheticFeeds(inputs, { batchSize: batch, seed: opts.seed + i, dims: opts.dims }) }));
+  const defaulted = freeDims(inputs).filter((d) => opts.dims?.[d] === undefined);
+  const dims = { ...Object.fromEntries(defaulted.map((d) => [d, DEFAULT_FREE_DIM])), ...opts.dims };
+  const batches: Batch[] = Array.from({ length: count }, (_, i) => ({ inputs: syntheticFeeds(inputs, { batchSize: batch, seed: opts.seed + i, dims }) }));
+  const sized = defaulted.length ? `, ${defaulted.map((d) => `'${d}'`).join(', ')} = ${DEFAULT_FREE_DIM}` : '';
   return {
     batches,
     items: count * batch,
     batch,
-    description: `${count * batch} synthetic items (seeded uniform floats in [-1, 1), zeros for integer inputs; seed ${opts.seed}) in batches of ${batch}: no data was given`,
+    description: `${count * batch} synthetic items (seeded uniform floats in [-1, 1), zeros for integer inputs; seed ${opts.seed}${sized}) in batches of ${batch}: no data was given`,
     synthetic: true,
   };
 }
