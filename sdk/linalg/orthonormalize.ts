@@ -5,21 +5,22 @@ const BLOCK = 16;
 
 /**
  * Makes the `rows` row vectors (length `cols`) of `a` orthonormal in place, in order: block
- * Gram–Schmidt, each block projected off the rows before it twice ("twice is enough": one pass
- * loses orthogonality in proportion to the condition number, which power iterations make huge),
- * then modified Gram–Schmidt, also twice, inside the block. The projections go through the blocked
+ * Gram–Schmidt, each block projected off the rows before it, then modified Gram–Schmidt inside
+ * the block. With `passes` 2 (default) both run twice ("twice is enough": one pass loses
+ * orthogonality in proportion to the condition number, which power iterations make huge); 1 pass
+ * is enough where the rows only need to be well conditioned, not exactly orthonormal. The projections go through the blocked
  * product kernel, ~3× faster here than row-by-row Gram–Schmidt. A row that lies in the span of the
  * earlier ones (numerically) becomes zero, so a rank-deficient sketch yields zero directions rather
  * than amplified rounding noise.
  */
-export function orthonormalizeRows(a: Float64Array, rows: number, cols: number): void {
+export function orthonormalizeRows(a: Float64Array, rows: number, cols: number, passes: 1 | 2 = 2): void {
   for (let i0 = 0; i0 < rows; i0 += BLOCK) {
     const i1 = Math.min(rows, i0 + BLOCK);
     const before = Array.from({ length: i1 - i0 }, (_, r) => Math.sqrt(dot(a, (i0 + r) * cols, a, (i0 + r) * cols, cols)));
-    if (i0 > 0) for (let pass = 0; pass < 2; pass++) projectOffEarlier(a, i0, i1, cols);
+    if (i0 > 0) for (let pass = 0; pass < passes; pass++) projectOffEarlier(a, i0, i1, cols);
     for (let i = i0; i < i1; i++) {
       const ri = i * cols;
-      for (let pass = 0; pass < 2; pass++) {
+      for (let pass = 0; pass < passes; pass++) {
         for (let j = i0; j < i; j++) axpy(a, ri, -dot(a, ri, a, j * cols, cols), j * cols, cols);
       }
       const norm = Math.sqrt(dot(a, ri, a, ri, cols));

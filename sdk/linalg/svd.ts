@@ -100,14 +100,16 @@ export function randomizedSvd(a: RealArray, m: number, n: number, k: number, opt
   if (l >= small) return svd(a, m, n, rank);
   const w = a instanceof Float64Array ? a : Float64Array.from(a);
   const wt = transpose(w, m, n);
-  // Qᵀ (l×m): rows span the range of A·Ω.
+  // Qᵀ (l×m): rows span the range of A·Ω. Between power iterations a single Gram–Schmidt pass
+  // keeps the bases well conditioned; the final Q, which A is projected on, gets two.
+  const iterations = opts.powerIterations ?? 2;
   let qt = mulABt(gaussianMatrix(l, n, opts.seed ?? 0), l, n, w, m);
-  orthonormalizeRows(qt, l, m);
-  for (let it = 0; it < (opts.powerIterations ?? 2); it++) {
+  orthonormalizeRows(qt, l, m, iterations === 0 ? 2 : 1);
+  for (let it = 0; it < iterations; it++) {
     const zt = mulABt(qt, l, m, wt, n); // (Aᵀ·Q)ᵀ
-    orthonormalizeRows(zt, l, n);
+    orthonormalizeRows(zt, l, n, 1);
     qt = mulABt(zt, l, n, w, m); // (A·Z)ᵀ
-    orthonormalizeRows(qt, l, m);
+    orthonormalizeRows(qt, l, m, it === iterations - 1 ? 2 : 1);
   }
   const b = mulABt(qt, l, m, wt, n); // Qᵀ·A, l×n
   const { ut, s, vt } = wideSvd(b, l, n, rank);
