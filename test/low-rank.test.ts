@@ -107,7 +107,8 @@ describe('low-rank on the MNIST ViT', () => {
     const out = await logits(r.model);
     expect(out.dims).toEqual([64, 10]);
     const a = agreement((await logits(vit)).data as Float32Array, out.data as Float32Array, 10);
-    // A quarter rank keeps ~70% of the energy: without recovery (distill/fineTune) the logits drift far.
+    // A quarter rank keeps ~92% of a block weight's energy but only 43% of the 10-class head's (rank 3):
+    // without recovery (distill / fineTune) or excluding the head, the logits drift far.
     console.log(`rank 0.25: agreement with float on 64 digits ${(100 * a.top1).toFixed(1)}%, cosine ${a.cosineMean.toFixed(4)}`);
     expect((out.data as Float32Array).every(Number.isFinite)).toBe(true);
   });
