@@ -148,8 +148,10 @@ describe('distill', () => {
     expect(report.table!.rows).toHaveLength(1);
     const step = recovered.recipe.steps.at(-1)!;
     expect(step.options).toMatchObject({ temperature: 2, alpha: null, epochs: 1, teacher: { pipeline: { steps: [] } }, data: { dataset: { name: 'mnist:train', size: 1500 } } });
-    // The recipe's teacher and data refs rebuild live objects: the replayed chain records the same steps.
-    expect(mm.fromRecipe(recovered.recipe).recipe.steps).toEqual(recovered.recipe.steps);
+    // The recipe's teacher and data refs rebuild live objects: the replay trains to the same bytes.
+    const replay = mm.fromRecipe(recovered.recipe);
+    expect(replay.recipe.steps).toEqual(recovered.recipe.steps);
+    expect(serializeModel(await replay.model())).toEqual(serializeModel(recoveredModel));
   });
 
   it('trains a smaller student spec from scratch against the teacher', async () => {
