@@ -13,6 +13,14 @@ export interface OnnxModel {
   fileBytes?: number;
 }
 
+/**
+ * A pass's result: a new graph is no longer the file it came from (sizes must come from its own
+ * bytes), but keeps baseDir so weights still in the source's external data files can be read.
+ */
+export function derivedModel(from: OnnxModel, proto: ModelProto): OnnxModel {
+  return proto === from.proto ? from : { proto, baseDir: from.baseDir };
+}
+
 export interface ParseOptions {
   /** Names the bytes' origin in error messages (a path or URL). */
   source?: string;

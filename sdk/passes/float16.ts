@@ -34,6 +34,7 @@ import {
   type OnnxModel,
   type TensorProto,
   type ValueInfoProto,
+  derivedModel,
 } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { registerStep, type StepReport } from '../pipeline/steps';
@@ -264,7 +265,7 @@ export function toFloat16(model: OnnxModel, options: Float16Options = {}): Float
     update(e.graphOutputs);
     update(e.graphInputs);
   });
-  return { model: { ...model, proto }, report: buildReport(view, p, casts, clamped) };
+  return { model: derivedModel(model, proto), report: buildReport(view, p, casts, clamped) };
 }
 
 function buildReport(view: GraphView, p: Plan, casts: number, clamped: ClampedTensor[]): StepReport {

@@ -8,7 +8,7 @@
  * or compressed.
  */
 import { MmkitError } from '../errors';
-import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel } from '../onnx';
+import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel, derivedModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { registerStep, type RunContext, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
@@ -298,7 +298,7 @@ export function pruneMagnitude(model: OnnxModel, options: PruneMagnitudeOptions,
     const zeros = countZeros(values[i]);
     return { nodes: t.nodes, op: t.op, weight: t.weight, dims: t.dims, elements: t.elements, k: t.layout.k, zeros, sparsity: zeros / t.elements };
   });
-  return { model: proto === model.proto ? model : { ...model, proto }, report: buildReport(s, layers, skipped), layers, skipped };
+  return { model: derivedModel(model, proto), report: buildReport(s, layers, skipped), layers, skipped };
 }
 
 registerStep<PruneMagnitudeOptions>({

@@ -6,7 +6,7 @@
  */
 import { Dataset } from '../data';
 import { MmkitError } from '../errors';
-import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel } from '../onnx';
+import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel, derivedModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
 import { resizedValues, rewriteHeadShapes, sliceGroupWeights, type HeadCountEdits } from './prune-structured-edit';
@@ -200,7 +200,7 @@ export async function pruneStructured(model: OnnxModel, options: PruneStructured
     e.valueInfos.splice(0, e.valueInfos.length, ...keep);
     e.prune();
   });
-  const result: OnnxModel = { ...model, proto };
+  const result: OnnxModel = derivedModel(model, proto);
   const layers = groups.map((g, k) => ({ index: g.index, name: g.name, units: g.units, kept: kept[k], paramsBefore: groupParams(g, g.units), paramsAfter: groupParams(g, kept[k].length) }));
   return { model: result, report: buildReport(s, layers, excluded, modelParams(model), modelParams(result)), layers };
 }

@@ -16,7 +16,7 @@
  * default keeps the smaller graph, one node per linear.
  */
 import { MmkitError } from '../errors';
-import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
+import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel, derivedModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { registerStep, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
@@ -253,7 +253,7 @@ export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json }
     // The float tensors go once nothing reads them (a weight shared with an unquantized node stays).
     e.prune();
   });
-  return { ...model, proto };
+  return derivedModel(model, proto);
 }
 
 function fusedNodes(l: LinearMatch, w: WeightNames, base: string, e: GraphEditor) {

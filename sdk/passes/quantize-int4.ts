@@ -16,6 +16,7 @@ import {
   type GraphEditor,
   type LinearMatch,
   type OnnxModel,
+  derivedModel,
 } from '../onnx';
 import { registerStep, type RunContext } from '../pipeline/steps';
 import { quantizeInt4Blocks } from './int4-blocks';
@@ -167,7 +168,7 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
     }
     e.setOpset(MS_DOMAIN, 1);
   });
-  return { ...model, proto };
+  return derivedModel(model, proto);
 }
 
 registerStep<QuantizeInt4Options>({

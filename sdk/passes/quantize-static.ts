@@ -21,7 +21,7 @@
 import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMethod, type CalibrationTable } from '../calibrate';
 import { Dataset } from '../data/dataset';
 import { MmkitError } from '../errors';
-import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel } from '../onnx';
+import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel, derivedModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
@@ -341,7 +341,7 @@ export async function quantizeStatic(model: OnnxModel, options: StaticQuantOptio
     }
     e.prune();
   });
-  return { model: { ...model, proto }, report: staticQuantReport(s, p, ranges, masks), ranges };
+  return { model: derivedModel(model, proto), report: staticQuantReport(s, p, ranges, masks), ranges };
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;

@@ -1,5 +1,5 @@
 import { MmkitError } from '../errors';
-import type { OnnxModel } from '../onnx';
+import { derivedModel, type OnnxModel } from '../onnx';
 import { createSession, type Device, type SessionOptions } from '../runtime';
 import type { Batch, TensorData } from '../data';
 import { Dataset, datasetFromSpec, isTensorData } from '../data';
@@ -314,9 +314,7 @@ export class Pipeline {
     const kind = stepKind(this.record.op);
     const out = await kind.apply(input.model, this.record.options, { ...ctx, refs: this.refs(ctx) });
     const { model: result, report } = 'proto' in out ? { model: out, report: undefined } : (out as StepResult);
-    // A changed model is no longer the file it came from: sizes must come from the new bytes.
-    // baseDir stays, so weights still in the source's external data files can be read.
-    const model = result.proto === input.model.proto ? result : { proto: result.proto, baseDir: result.baseDir };
+    const model = derivedModel(input.model, result.proto);
     const reports = report ? [report] : [];
     if (!kind.checked || this.checkOptions === false || result.proto === input.model.proto) return { model, reports };
     const calibration = this.bound.get('calibration');
