@@ -8,14 +8,14 @@ import { vitB16File } from './vit-b16';
 const BENCH = 'low-rank.vit-b16';
 
 /**
- * Wall and CPU seconds spent in the synchronous `fn`, and what it returned. This machine is shared
+ * Wall and CPU seconds spent in `fn` (nothing else runs meanwhile), and what it returned. This machine is shared
  * (load averages of 8-12 on 2 cores were seen while engineers ran tests), so the wall time measures
- * the load as much as the code; the CPU time of this single-threaded call is what an idle core takes.
+ * the load as much as the code; the CPU time of this single-threaded work is what an idle core takes.
  */
-function timed<T>(fn: () => T): { value: T; wallSeconds: number; cpuSeconds: number } {
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; wallSeconds: number; cpuSeconds: number }> {
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  const value = fn();
+  const value = await fn();
   const cpu = process.cpuUsage(cpu0);
   return { value, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
@@ -43,7 +43,7 @@ const sum = (layers: LowRankLayer[], key: 'paramsBefore' | 'paramsAfter') => lay
  */
 export async function benchLowRank(): Promise<void> {
   const fp32 = await readModel(await vitB16File());
-  const { value: result, wallSeconds, cpuSeconds } = timed(() => lowRank(fp32, { rank: 0.25 }));
+  const { value: result, wallSeconds, cpuSeconds } = await timed(() => lowRank(fp32, { rank: 0.25 }));
   const factored = result.layers.filter((l) => l.rank !== null);
   report({
     bench: BENCH,

@@ -55,7 +55,7 @@ function productOf(model: OnnxModel, layer: string): { product: Float64Array; in
 describe('low-rank on the MNIST ViT', () => {
   it('at full rank (minReduction −2 lets every layer grow) computes the float logits on 64 real digits', async () => {
     const vit = await readModel(VIT);
-    const r = lowRank(vit, { rank: 1000, minReduction: -2 });
+    const r = await lowRank(vit, { rank: 1000, minReduction: -2 });
     expect(r.layers.every((l) => l.rank === Math.min(l.inDim, l.outDim))).toBe(true);
     expect(opCount(r.model, 'MatMul')).toBe(opCount(vit, 'MatMul') + 25);
     for (const l of r.layers) expect(l.relativeError).toBeLessThan(1e-6);
@@ -68,7 +68,7 @@ describe('low-rank on the MNIST ViT', () => {
   it('energy 0.99: 20 of 25 linears factored, fewer multiply-adds, top-1 on the 1,996 test digits within 1 point of float', async () => {
     const vit = await readModel(VIT);
     const before = serializeModel(vit);
-    const r = lowRank(vit, { energy: 0.99 });
+    const r = await lowRank(vit, { energy: 0.99 });
     expect(serializeModel(vit)).toEqual(before); // input not mutated
     const done = r.layers.filter((l) => l.rank !== null);
     expect(done).toHaveLength(20);
@@ -94,7 +94,7 @@ describe('low-rank on the MNIST ViT', () => {
 
   it('rank 0.25: the graph holds the SVD truncation of each weight (error as reported), and onnxruntime runs it', async () => {
     const vit = await readModel(VIT);
-    const r = lowRank(vit, { rank: 0.25 });
+    const r = await lowRank(vit, { rank: 0.25 });
     const view = GraphView.of(vit.proto);
     for (const l of r.layers.filter((x) => x.rank !== null)) {
       expect(l.rank).toBe(l.name === '/classifier/MatMul' ? 3 : 16); // round(0.25 × min(in, out))
@@ -116,23 +116,23 @@ describe('low-rank on the MNIST ViT', () => {
   it('exclusions by node and op type, ops, and minReduction choose the layers', async () => {
     const vit = await readModel(VIT);
     const fc1 = '/vision/layers/0/mlp/fc1/MatMul';
-    const r = lowRank(vit, { rank: 8, exclude: { nodes: [fc1] } });
+    const r = await lowRank(vit, { rank: 8, exclude: { nodes: [fc1] } });
     expect(r.layers.find((l) => l.name === fc1)!.skipped).toBe('excluded');
     expect(r.layers.filter((l) => l.rank !== null)).toHaveLength(24);
     expect(GraphView.of(r.model.proto).nodes.find((n) => n.name === fc1)!.input[1]).toBe(GraphView.of(vit.proto).nodes.find((n) => n.name === fc1)!.input[1]);
     // 64×64 at rank 24 keeps 75% of the work: below a required 30% reduction, only the 64×128 layers (rank 24: 56%) go.
-    const strict = lowRank(vit, { rank: 24, minReduction: 0.3 });
+    const strict = await lowRank(vit, { rank: 24, minReduction: 0.3 });
     expect(strict.layers.filter((l) => l.rank !== null).map((l) => l.inDim * l.outDim)).toEqual(Array(8).fill(8192));
     // No Gemm here: excluding MatMul (or factoring only Gemm) leaves the very same model.
-    expect(lowRank(vit, { rank: 8, exclude: { ops: ['MatMul'] } }).model).toBe(vit);
-    expect(lowRank(vit, { rank: 8, ops: ['Gemm'] }).model).toBe(vit);
+    expect((await lowRank(vit, { rank: 8, exclude: { ops: ['MatMul'] } })).model).toBe(vit);
+    expect((await lowRank(vit, { rank: 8, ops: ['Gemm'] })).model).toBe(vit);
   });
 });
 
 describe('low-rank on the PyTorch fixture', () => {
   it('factors MatMul and Gemm (transB=1) layers: exact at full rank, B keeps the [out, r] layout and the bias', async () => {
     const torch = await readModel(TORCH_VIT);
-    const full = lowRank(torch, { rank: 1000, minReduction: -3 });
+    const full = await lowRank(torch, { rank: 1000, minReduction: -3 });
     const gemms = full.layers.filter((l) => l.op === 'Gemm');
     expect(gemms.length).toBeGreaterThan(0);
     expect(full.layers.every((l) => l.rank !== null)).toBe(true);
@@ -150,7 +150,7 @@ describe('low-rank on the PyTorch fixture', () => {
     expect(diff).toBeLessThan(1e-3);
     // The fixture's weights are torch's random init (a flat spectrum): half rank changes the logits
     // a lot, so this only checks that the truncated Gemm layers run and give finite logits.
-    const half = lowRank(torch, { rank: 0.5 });
+    const half = await lowRank(torch, { rank: 0.5 });
     const halfLogits = await torchLogits(half.model);
     console.log(`torch fixture rank 0.5: ${half.layers.filter((l) => l.rank !== null).length} of ${half.layers.length} factored, cosine to torch ${agreement(ref, halfLogits, 10).cosineMean.toFixed(4)}`);
     expect(half.layers.filter((l) => l.op === 'Gemm' && l.rank !== null).length).toBeGreaterThan(0);
@@ -196,6 +196,20 @@ describe('low-rank as a pipeline step', () => {
     expect(isMmkitError(caught, 'BAD_OPTION')).toBe(true);
   });
 
+  it('reports progress per layer and stops between layers when its signal aborts', async () => {
+    const vit = await readModel(VIT);
+    const controller = new AbortController();
+    const seen: number[] = [];
+    let caught: unknown;
+    try {
+      await lowRank(vit, { rank: 8 }, { signal: controller.signal, onProgress: (done, total) => (seen.push(done), expect(total).toBe(25), done === 3 && controller.abort()) });
+    } catch (e) {
+      caught = e;
+    }
+    expect(isMmkitError(caught, 'CANCELLED')).toBe(true);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
   it('names a weight holding NaN', async () => {
     const vit = await readModel(VIT);
     const view = GraphView.of(vit.proto);
@@ -205,7 +219,7 @@ describe('low-rank as a pipeline step', () => {
     const broken = { ...vit, proto: editModel(vit.proto, (e) => e.replaceInitializer(fc1.input[1], makeTensor(fc1.input[1], 'float32', [64, 128], w))) };
     let caught: unknown;
     try {
-      lowRank(broken, { rank: 8 });
+      await lowRank(broken, { rank: 8 });
     } catch (e) {
       caught = e;
     }
@@ -217,7 +231,7 @@ describe('low-rank as a pipeline step', () => {
     const vit = await readModel(VIT);
     let caught: unknown;
     try {
-      lowRank(vit, { rank: 8, exclude: { nodes: ['/vision/layers/0/mlp/fc9/MatMul'] } });
+      await lowRank(vit, { rank: 8, exclude: { nodes: ['/vision/layers/0/mlp/fc9/MatMul'] } });
     } catch (e) {
       caught = e;
     }

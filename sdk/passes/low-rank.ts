@@ -198,11 +198,16 @@ function knownNodes(view: GraphView, s: Settings): void {
   }
 }
 
+/** Lets timers, I/O and abort signals through between layers (a ViT-B weight takes ~1 s). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * The pure pass: a new model whose chosen linears are factored (the input is not changed), with a
  * report of every layer's rank, energy kept, parameters before and after, and relative error.
+ * It yields to the event loop after each layer, so progress shows and a notebook interrupt
+ * (ctx.signal) stops it between layers.
  */
-export function lowRank(model: OnnxModel, options: LowRankOptions, ctx: RunContext = {}): LowRankResult {
+export async function lowRank(model: OnnxModel, options: LowRankOptions, ctx: RunContext = {}): Promise<LowRankResult> {
   const s = settings(options);
   const view = GraphView.of(model.proto);
   knownNodes(view, s);
@@ -211,7 +216,8 @@ export function lowRank(model: OnnxModel, options: LowRankOptions, ctx: RunConte
   const factored: { m: LinearMatch; key: string }[] = [];
   // Layers that share (tie) a weight in the same layout share its factors too.
   const byWeight = new Map<string, Decision>();
-  linears.forEach((m, i) => {
+  for (const [i, m] of linears.entries()) {
+    await yieldToEventLoop();
     throwIfAborted(ctx.signal, `${LOW_RANK_OP} at layer '${layerName(m)}'`);
     const params = m.inDim * m.outDim;
     const entry: LowRankLayer = { name: layerName(m), op: m.matmul.opType as LowRankLinearOp, inDim: m.inDim, outDim: m.outDim, rank: null, energyKept: null, relativeError: null, paramsBefore: params, paramsAfter: params };
@@ -230,7 +236,7 @@ export function lowRank(model: OnnxModel, options: LowRankOptions, ctx: RunConte
       }
     }
     ctx.onProgress?.(i + 1, linears.length, LOW_RANK_OP);
-  });
+  }
   if (factored.length === 0) return { model, report: buildReport(s, layers), layers };
   const proto = editModel(model.proto, (e) => {
     const added = new Map<string, { a: string; b: string }>();
@@ -288,7 +294,7 @@ registerStep<LowRankOptions>({
   normalize: normalizeLowRankOptions,
   checked: true,
   async apply(model, options, ctx) {
-    const { model: out, report } = lowRank(model, options as LowRankOptions, ctx);
+    const { model: out, report } = await lowRank(model, options as LowRankOptions, ctx);
     return { model: out, report };
   },
 });
