@@ -8,8 +8,9 @@ import { MmkitError } from '../errors';
 import type { Json } from '../pipeline/recipe';
 import { isDatasetRef, isPipelineRef, registerStep, type DatasetRef, type PipelineRef } from '../pipeline/steps';
 import type { Pipeline } from '../pipeline/pipeline';
-import { DISTILL_OP, distillModel, distillSettings, type DistillOptions } from '../train/distill';
-import { FINE_TUNE_OP, fineTuneModel, fineTuneSettings, type FineTuneOptions } from '../train/fine-tune';
+// Only the options here: the training modules load tfjs, so they are imported when a step runs
+// (a native import(), which needs the file's extension).
+import { DISTILL_OP, FINE_TUNE_OP, distillSettings, fineTuneSettings, type DistillOptions, type FineTuneOptions } from '../train/recover-options';
 
 export { DISTILL_OP, FINE_TUNE_OP };
 
@@ -56,6 +57,7 @@ registerStep<DistillStepOptions>({
   op: DISTILL_OP,
   normalize: normalizeDistillOptions,
   async apply(model, options, ctx) {
+    const { distillModel } = await import('../train/distill.js');
     const { model: out, report } = await distillModel(model, await ctx.refs.model('teacher'), ctx.refs.dataset('data'), options as unknown as DistillOptions, ctx);
     return { model: out, report };
   },
@@ -65,6 +67,7 @@ registerStep<FineTuneStepOptions>({
   op: FINE_TUNE_OP,
   normalize: normalizeFineTuneOptions,
   async apply(model, options, ctx) {
+    const { fineTuneModel } = await import('../train/fine-tune.js');
     const { model: out, report } = await fineTuneModel(model, ctx.refs.dataset('data'), options as unknown as FineTuneOptions, ctx);
     return { model: out, report };
   },

@@ -9,48 +9,9 @@ import { TOKENIZER_METADATA_KEY, buildOnnx, checkSpec, initWeights, type ModelSp
 import type { OnnxModel } from '../onnx';
 import type { RunContext } from '../pipeline/steps';
 import { collectRecoveryData, teacherOutputs } from './recover-data';
-import { recoverSettings, runRecovery, softCrossEntropy, views, type Objective, type RecoverOptions, type RecoverSettings, type RecoveryResult } from './recover';
+import { runRecovery, softCrossEntropy, views, type Objective, type RecoveryResult } from './recover';
+import { DISTILL_OP, distillSettings, type DistillOptions } from './recover-options';
 import { studentFromOnnx, withWeights, type Student } from './student';
-
-export const DISTILL_OP = 'distill';
-
-export interface DistillOptions extends RecoverOptions {
-  /** Softmax temperature T of the teacher and student outputs (default 2); the KL term is scaled by T². */
-  temperature?: number;
-  /**
-   * Weight of the distillation term; 1 − alpha weighs cross-entropy on the labels (for CLIP: on
-   * the true image–caption pairs). Default 0.5 with labels, 1 for data without labels.
-   */
-  alpha?: number | null;
-  /** Train a fresh student of this spec (seeded by `seed`) instead of the model itself. */
-  student?: ModelSpec | null;
-}
-
-export interface DistillSettings extends RecoverSettings {
-  temperature: number;
-  alpha: number | null;
-  student: ModelSpec | null;
-}
-
-/** Checks the options and makes their defaults explicit. */
-export function distillSettings(o: DistillOptions): DistillSettings {
-  const temperature = o.temperature ?? 2;
-  if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
-    throw new MmkitError('BAD_OPTION', `${DISTILL_OP}: temperature must be > 0, got ${JSON.stringify(temperature)}.`, { hint: 'Use e.g. temperature: 2 (1 matches the plain softmax).' });
-  }
-  const alpha = o.alpha ?? null;
-  if (alpha !== null && (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1))) {
-    throw new MmkitError('BAD_OPTION', `${DISTILL_OP}: alpha must be in [0, 1], got ${JSON.stringify(alpha)}.`, { hint: 'alpha weighs the teacher term, 1 − alpha the labels; use e.g. 0.5.' });
-  }
-  const student = o.student ?? null;
-  if (student !== null) {
-    if (typeof student !== 'object' || (student.kind !== 'vit' && student.kind !== 'clip')) {
-      throw new MmkitError('BAD_OPTION', `${DISTILL_OP}: student must be a ViT or CLIP model spec ({ kind: 'vit' | 'clip', ... }).`, { hint: 'Start from VIT_TINY_MNIST or CLIP_TINY_SHAPES and change the sizes.' });
-    }
-    checkSpec(student);
-  }
-  return { ...recoverSettings(DISTILL_OP, o), temperature, alpha, student };
-}
 
 /** KL(softmax(t/T) ‖ softmax(s/T)) · T², averaged over rows. */
 export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, temperature: number): tf.Scalar {

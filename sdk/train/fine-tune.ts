@@ -8,18 +8,10 @@ import { MmkitError } from '../errors';
 import type { OnnxModel } from '../onnx';
 import type { RunContext } from '../pipeline/steps';
 import { collectRecoveryData } from './recover-data';
-import { recoverSettings, runRecovery, softCrossEntropy, views, type Objective, type RecoverOptions, type RecoverSettings, type RecoveryResult } from './recover';
+import { runRecovery, softCrossEntropy, views, type Objective, type RecoveryResult } from './recover';
+import { FINE_TUNE_OP, fineTuneSettings, type FineTuneOptions } from './recover-options';
 import { studentFromOnnx, withWeights } from './student';
 import type { ModelSpec } from '../models';
-
-export const FINE_TUNE_OP = 'fine-tune';
-
-export type FineTuneOptions = RecoverOptions;
-export type FineTuneSettings = RecoverSettings;
-
-export function fineTuneSettings(o: FineTuneOptions): FineTuneSettings {
-  return recoverSettings(FINE_TUNE_OP, o);
-}
 
 function fineTuneObjective(spec: ModelSpec): Objective {
   return {

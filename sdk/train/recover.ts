@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32, permutation } from '../data';
 import { MmkitError } from '../errors';
+import type { RecoverSettings } from './recover-options';
 import { clipForward, toVariables, vitLogits, type ModelSpec, type TfParams, type Weights } from '../models';
 import type { OnnxModel } from '../onnx';
 import type { RunContext, StepReport } from '../pipeline/steps';
@@ -14,65 +15,6 @@ import { useTrainingBackend } from './backend';
 import { trainLoop, type EpochRecord } from './loop';
 import type { RecoveryData, TeacherOutputs } from './recover-data';
 import { maskTensors, maskedCount, maskedParams, pruningMasks, type Student } from './student';
-
-/** Training options common to distill and fineTune. */
-export interface RecoverOptions {
-  /** Passes over the training items (default 3). */
-  epochs?: number;
-  /** Items per step (default 32). */
-  batchSize?: number;
-  /** Peak learning rate of the warm-up + cosine schedule (default 5e-4: the student is trained already). */
-  lr?: number;
-  /** AdamW's decoupled weight decay on linear weights (default 0.01). */
-  weightDecay?: number;
-  /** Seeds the batch order (and a fresh student's init): equal seeds give equal models (default 0). */
-  seed?: number;
-  /** Use at most this many items of the data (default: all). */
-  maxItems?: number | null;
-  /**
-   * Items held out from the start of the data to pick the best epoch and report before/after
-   * (default: a tenth of the items, at most 256).
-   */
-  validationItems?: number | null;
-}
-
-export interface RecoverSettings {
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  weightDecay: number;
-  seed: number;
-  maxItems: number | null;
-  validationItems: number | null;
-}
-
-function bad(op: string, message: string, hint: string): MmkitError {
-  return new MmkitError('BAD_OPTION', `${op}: ${message}`, { hint });
-}
-
-function wholeAtLeast(op: string, key: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw bad(op, `${key} must be a whole number ≥ ${min}, got ${JSON.stringify(v)}.`, `Pass e.g. ${key}: ${Math.max(min, 1) * 32}.`);
-  return v;
-}
-
-/** Checks the training options and makes their defaults explicit (for recipes). */
-export function recoverSettings(op: string, o: RecoverOptions): RecoverSettings {
-  const lr = o.lr ?? 5e-4;
-  if (typeof lr !== 'number' || !(lr > 0 && lr < 1)) throw bad(op, `lr must be in (0, 1), got ${JSON.stringify(lr)}.`, 'Use e.g. 5e-4 to recover a trained model.');
-  const weightDecay = o.weightDecay ?? 0.01;
-  if (typeof weightDecay !== 'number' || !(weightDecay >= 0 && weightDecay < 1)) throw bad(op, `weightDecay must be in [0, 1), got ${JSON.stringify(weightDecay)}.`, 'Use e.g. 0.01, or 0 for none.');
-  const seed = o.seed ?? 0;
-  if (!Number.isInteger(seed)) throw bad(op, `seed must be a whole number, got ${JSON.stringify(seed)}.`, 'Use e.g. seed: 0.');
-  return {
-    epochs: wholeAtLeast(op, 'epochs', o.epochs ?? 3, 1),
-    batchSize: wholeAtLeast(op, 'batchSize', o.batchSize ?? 32, 2),
-    lr,
-    weightDecay,
-    seed,
-    maxItems: o.maxItems == null ? null : wholeAtLeast(op, 'maxItems', o.maxItems, 2),
-    validationItems: o.validationItems == null ? null : wholeAtLeast(op, 'validationItems', o.validationItems, 1),
-  };
-}
 
 /** One batch as tfjs tensors (disposed after its step). */
 export interface RecoveryBatch {
