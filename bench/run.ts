@@ -2,6 +2,7 @@ import { benchIo } from './io';
 import { benchQuantize } from './quantize';
 import { benchAccuracy } from './accuracy';
 import { benchPrune } from './prune';
+import { benchRecover } from './recover';
 
 /**
  * `npm run bench`: every benchmark prints one JSON line per figure, each a ratio against a
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   quantize: benchQuantize,
   accuracy: benchAccuracy,
   prune: benchPrune,
+  recover: benchRecover,
 };
 
 async function main(): Promise<void> {
