@@ -19,7 +19,11 @@ async function mnistTop1(p: Pipeline): Promise<number> {
 export async function benchAccuracy(): Promise<void> {
   const vit = mm.load(VIT);
   const float = await mnistTop1(vit);
-  const modes: { mode: QuantizeOptions; target: number }[] = [{ mode: { mode: 'dynamic' }, target: 0.3 }];
+  const calibration = mm.datasets.mnist({ split: 'train' }).take(128);
+  const modes: { mode: QuantizeOptions; target: number }[] = [
+    { mode: { mode: 'dynamic' }, target: 0.3 },
+    { mode: { mode: 'static', calibration }, target: 0.5 },
+  ];
   for (const { mode, target } of modes) {
     const drop = float - (await mnistTop1(vit.quantize(mode)));
     report({ bench: 'accuracy.vit-tiny-mnist', metric: `top-1 drop, ${mode.mode} int8 (points)`, value: drop, unit: 'points', target: `<= ${target}`, pass: drop <= target, detail: { float_top1: float } });
@@ -29,4 +33,8 @@ export async function benchAccuracy(): Promise<void> {
   const clipInt8 = (await evaluateClip(await clip.quantize({ mode: 'dynamic' }).model())).zeroShotTop1 * 100;
   const drop = clipFloat - clipInt8;
   report({ bench: 'accuracy.clip-tiny-shapes', metric: 'zero-shot top-1 drop, dynamic int8 (points)', value: drop, unit: 'points', target: '<= 1', pass: drop <= 1, detail: { float: clipFloat, int8: clipInt8 } });
+  // Static int8, calibrated on 128 training image–caption pairs.
+  const pairs = mm.datasets.shapes({ split: 'train' }).take(128);
+  const clipStatic = (await evaluateClip(await clip.quantize({ mode: 'static', calibration: pairs }).model())).zeroShotTop1 * 100;
+  report({ bench: 'accuracy.clip-tiny-shapes', metric: 'zero-shot top-1 drop, static int8 (points)', value: clipFloat - clipStatic, unit: 'points', target: '<= 1', pass: clipFloat - clipStatic <= 1, detail: { float: clipFloat, int8: clipStatic } });
 }
