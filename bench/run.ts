@@ -3,6 +3,7 @@ import { benchQuantize } from './quantize';
 import { benchAccuracy } from './accuracy';
 import { benchPrune } from './prune';
 import { benchRecover } from './recover';
+import { benchLowRank } from './low-rank';
 
 /**
  * `npm run bench`: every benchmark prints one JSON line per figure, each a ratio against a
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<void>> = {
   quantize: benchQuantize,
   accuracy: benchAccuracy,
   prune: benchPrune,
+  'low-rank': benchLowRank,
   recover: benchRecover,
 };
 
