@@ -129,7 +129,7 @@ describe('the tutorial report (npm run tutorial) in Chromium', () => {
     for (const table of tables) expect(table.rows).toBeGreaterThanOrEqual(1);
     const text = tables.map((t) => t.text).join('\n');
     expect(text).toContain('top-1');
-    expect(text).toContain('vit-tiny-mnist-int8-replayed.onnx');
+    expect(text).toContain('vit-tiny-mnist-compressed-replayed.onnx');
     expect(text).toContain('onnxruntime-node');
   });
 
