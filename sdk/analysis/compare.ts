@@ -12,7 +12,7 @@ import type { RunContext } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
 import type { Device } from '../runtime/device';
 import { effectiveWeights, schemeOf } from './effective-weights';
-import { errorStats, type ErrorStats } from './error-stats';
+import { errorStats, type ErrorStats } from '../eval/error-stats';
 import { modelOf, type ModelInput } from './model-input';
 import { referenceLayers, type ReferenceLayer } from './reference-layers';
 import { TensorComparison, type TensorErrorRow } from './tensor-comparison';

@@ -5,7 +5,7 @@ import { toDataFrame } from '../report/dataframe';
 import { JUPYTER_DISPLAY, type Displayable, type MimeBundle } from '../report/mime';
 import { Panel, Warning } from '../report/panel';
 import { Table, type Row } from '../report/table';
-import type { ErrorStats } from './error-stats';
+import type { ErrorStats } from '../eval/error-stats';
 
 export type TensorKind = 'weight' | 'activation';
 

@@ -7,6 +7,7 @@ import { suggestion } from '../runtime/names';
 import { createSession, type Session } from '../runtime/session';
 import { tensorNames } from '../runtime/taps';
 import { floatData } from './logits';
+import { ErrorAccumulator } from './error-stats';
 
 /** What a compared tensor is in the baseline: a linear or conv layer's output, a graph output, or a tensor the caller named. */
 export type LayerKind = 'linear' | 'conv' | 'output' | 'tensor';
@@ -71,41 +72,19 @@ export function layerTensors(model: OnnxModel): Candidate[] {
   return out;
 }
 
-/** Running sums for one tensor. */
-class ErrorSums {
-  elements = 0;
-  diff2 = 0;
-  base2 = 0;
-  model2 = 0;
-  dot = 0;
-  maxAbs = 0;
-
-  add(base: Float32Array, model: Float32Array): void {
-    for (let i = 0; i < base.length; i++) {
-      const b = base[i];
-      const m = model[i];
-      const d = m - b;
-      this.diff2 += d * d;
-      this.base2 += b * b;
-      this.model2 += m * m;
-      this.dot += b * m;
-      this.maxAbs = Math.max(this.maxAbs, Math.abs(d));
-    }
-    this.elements += base.length;
-  }
-
-  result(c: Candidate): LayerError {
-    const bothZero = this.base2 === 0 && this.model2 === 0;
-    return {
-      ...c,
-      elements: this.elements,
-      mse: this.diff2 / this.elements,
-      relativeError: this.base2 > 0 ? Math.sqrt(this.diff2 / this.base2) : this.diff2 > 0 ? Infinity : 0,
-      cosine: bothZero ? 1 : this.base2 === 0 || this.model2 === 0 ? 0 : this.dot / Math.sqrt(this.base2 * this.model2),
-      maxAbs: this.maxAbs,
-      snrDb: this.diff2 === 0 ? null : 10 * Math.log10(this.base2 / this.diff2),
-    };
-  }
+/** A layer's row from the running error sums of its tensor. */
+function layerError(c: Candidate, acc: ErrorAccumulator): LayerError {
+  const e = acc.result();
+  return {
+    ...c,
+    elements: e.elements,
+    mse: e.mse,
+    // ‖model − base‖ / ‖base‖ is 10^(−SQNR/20): 0 when equal, ∞ when only the base is all zeros.
+    relativeError: e.sqnrDb === null ? 0 : Math.pow(10, -e.sqnrDb / 20),
+    cosine: e.cosine,
+    maxAbs: e.maxAbs,
+    snrDb: e.sqnrDb,
+  };
 }
 
 /**
@@ -133,7 +112,7 @@ export async function layerErrors(model: OnnxModel, baseline: OnnxModel, dataset
     sessions.push(base);
     const cand = await createSession(model, { device: opts.device, taps });
     sessions.push(cand);
-    const sums = new Map(compared.map((c) => [c.tensor, new ErrorSums()]));
+    const sums = new Map(compared.map((c) => [c.tensor, new ErrorAccumulator()]));
     let items = 0;
     for await (const batch of dataset) {
       throwIfAborted(opts.signal, 'Layer comparison');
@@ -152,7 +131,7 @@ export async function layerErrors(model: OnnxModel, baseline: OnnxModel, dataset
       opts.onProgress?.(items);
     }
     if (items === 0) throw new MmkitError('BAD_DATASET', 'The dataset for the layer comparison has no items.', { hint: 'Check take()/skip() counts and the data source.' });
-    const layers = compared.filter((c) => sums.has(c.tensor)).map((c) => sums.get(c.tensor)!.result(c));
+    const layers = compared.filter((c) => sums.has(c.tensor)).map((c) => layerError(c, sums.get(c.tensor)!));
     return { layers, skipped, items };
   } finally {
     await Promise.all(sessions.map((s) => s.dispose()));
