@@ -21,4 +21,13 @@ describe("import { mm } from 'mmkit'", () => {
     const svg = node(['-e', `const { Chart } = require('mmkit'); new Chart({ data: { values: [{ a: 1 }] }, mark: 'bar', encoding: { x: { field: 'a', type: 'quantitative' } } }).toSVG().then((s) => console.log(s.slice(0, 4)))`]);
     expect(svg.trim()).toBe('<svg');
   });
+
+  it('loads tfjs only when a training step runs, not on import', () => {
+    const loaded = node(['-e', `require('mmkit'); console.log(Object.keys(require.cache).filter((k) => k.includes('@tensorflow')).length)`]);
+    expect(loaded.trim()).toBe('0');
+    const trained = node(['-e', `const { mm } = require('mmkit'); const base = mm.load('datasets/models/vit-tiny-mnist.onnx');
+      base.prune({ pattern: 'N:M' }).fineTune({ data: mm.datasets.mnist({ split: 'train' }).take(64), epochs: 1 }).model()
+        .then(() => console.log(Object.keys(require.cache).some((k) => k.includes('@tensorflow'))))`]);
+    expect(trained.trim()).toBe('true');
+  });
 });
