@@ -10,6 +10,7 @@
  * kernel only lets cells type-check `import … from 'mmkit'` when it runs inside the package.
  */
 import { spawnSync } from 'node:child_process';
+import { runProcess } from './run-process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,11 @@ let notebooksBefore: string;
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: NOTEBOOK_TIMEOUT_MS });
+}
+
+/** A notebook run, which takes a minute or more: asynchronous, so the test worker stays responsive. */
+function runNotebook(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return runProcess(command, args, { cwd: ROOT, env, timeoutMs: NOTEBOOK_TIMEOUT_MS });
 }
 
 /** Names, sizes and modification times of notebooks/, to show the runs wrote nothing there. */
@@ -96,9 +102,9 @@ describe('the notebooks', () => {
 });
 
 describe('headless runner (npm run notebook)', () => {
-  it.each(notebookNames)('runs every cell of %s without errors', (name) => {
+  it.each(notebookNames)('runs every cell of %s without errors', async (name) => {
     const out = path.join(mirror, 'runner');
-    const result = run(process.execPath, [
+    const result = await runNotebook(process.execPath, [
       'dist/kernel-extras/notebook-cli.js',
       path.join(mirror, 'notebooks', name),
       '--timeout',
@@ -132,8 +138,8 @@ describe("Jupyter's notebook client (nbclient) with the mmkit kernel", () => {
     jupyterPath = path.join(prefix, 'share/jupyter');
   });
 
-  it.each(notebookNames)('runs every cell of %s in order without errors', (name) => {
-    const result = run(PYTHON, ['test/jupyter/nbclient_check.py', '--timeout', String(CELL_TIMEOUT_S), path.join(mirror, 'notebooks', name)], { ...process.env, JUPYTER_PATH: jupyterPath });
+  it.each(notebookNames)('runs every cell of %s in order without errors', async (name) => {
+    const result = await runNotebook(PYTHON, ['test/jupyter/nbclient_check.py', '--timeout', String(CELL_TIMEOUT_S), path.join(mirror, 'notebooks', name)], { ...process.env, JUPYTER_PATH: jupyterPath });
     expect(result.status, `${name}:\n${result.stdout}${result.stderr}`).toBe(0);
     expect(result.stdout).toContain('1 notebook(s) ran every cell without errors');
   }, NOTEBOOK_TIMEOUT_MS + 30_000);

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { runProcess } from './run-process';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -34,14 +35,10 @@ interface SvgFacts {
 }
 
 /** Runs a notebook by the headless runner into the temp folder; its outDir parameter keeps saved models there too. */
-function runToHtml(notebook: string, parameters: Record<string, string | number>): string {
+async function runToHtml(notebook: string, parameters: Record<string, string | number>): Promise<string> {
   const name = path.basename(notebook, '.ipynb');
   const params = Object.entries({ ...parameters, outDir: path.join(work, name, 'models') }).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
-  const run = spawnSync(process.execPath, ['dist/kernel-extras/notebook-cli.js', notebook, ...params, '--out', path.join(work, name)], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 240_000,
-  });
+  const run = await runProcess(process.execPath, ['dist/kernel-extras/notebook-cli.js', notebook, ...params, '--out', path.join(work, name)], { cwd: ROOT, timeoutMs: 240_000 });
   expect(run.status, `${notebook} failed:\n${run.stdout}${run.stderr}`).toBe(0);
   return path.join(work, name, `${name}.html`);
 }
@@ -87,7 +84,7 @@ describe('the tutorial report (npm run tutorial) in Chromium', () => {
   let page: Page;
 
   beforeAll(async () => {
-    report = await open(runToHtml('notebooks/01-vit-compression.ipynb', { evalItems: 500 }));
+    report = await open(await runToHtml('notebooks/01-vit-compression.ipynb', { evalItems: 500 }));
     page = report.page;
   }, 300_000);
 
@@ -154,7 +151,7 @@ describe('the reproducible-report notebook (03) in Chromium', () => {
   let report: OpenedReport;
 
   beforeAll(async () => {
-    report = await open(runToHtml('notebooks/03-reproducible-report.ipynb', { evalItems: 200 }));
+    report = await open(await runToHtml('notebooks/03-reproducible-report.ipynb', { evalItems: 200 }));
   }, 300_000);
 
   it('lists the recipe and the saved and replayed models with one sha256', async () => {

@@ -19,8 +19,8 @@ export interface ReportContext {
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;font-size:.85rem}
-pre.error{background:#fde8e8;color:#8a1c1c}.cell{margin:1rem 0}.prompt{color:#888;font-size:.75rem}
-table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.2rem .5rem}
+pre.error{background:#fde8e8;color:#8a1c1c}.cell{margin:1rem 0;overflow-x:auto}.prompt{color:#888;font-size:.75rem}
+table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.2rem .5rem;overflow-wrap:anywhere}
 .failed{background:#fde8e8;padding:.5rem;border-left:4px solid #c00}.ok{color:#070}`;
 
 /** Enough Markdown for notebook prose: headings, lists, code fences, inline code, emphasis, links. */
