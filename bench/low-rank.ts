@@ -8,9 +8,9 @@ import { vitB16File } from './vit-b16';
 const BENCH = 'low-rank.vit-b16';
 
 /**
- * Wall and CPU seconds spent in `fn` (nothing else runs meanwhile), and what it returned. This machine is shared
- * (load averages of 8-12 on 2 cores were seen while engineers ran tests), so the wall time measures
- * the load as much as the code; the CPU time of this single-threaded work is what an idle core takes.
+ * Wall and CPU seconds spent in `fn`, and what it returned. The CPU time (all threads) shows the work; the wall time
+ * is what the user waits, and what the target is about. On a shared machine the wall time also measures the load
+ * (see load_average_1m).
  */
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; wallSeconds: number; cpuSeconds: number }> {
   const t0 = process.hrtime.bigint();
@@ -47,12 +47,12 @@ export async function benchLowRank(): Promise<void> {
   const factored = result.layers.filter((l) => l.rank !== null);
   report({
     bench: BENCH,
-    metric: 'CPU time to factor all linears (rank 0.25 × min(in, out), randomized SVD, 1 power iteration, one thread)',
-    value: cpuSeconds,
+    metric: 'time to factor all linears (rank 0.25 × min(in, out), randomized SVD, 1 power iteration, SVDs on every core)',
+    value: wallSeconds,
     unit: 's',
     target: '< 60',
-    pass: cpuSeconds < 60,
-    detail: { wall_s: wallSeconds, load_average_1m: os.loadavg()[0], layers: result.layers.length, factored: factored.length },
+    pass: wallSeconds < 60,
+    detail: { cpu_s: cpuSeconds, threads: os.availableParallelism(), load_average_1m: os.loadavg()[0], layers: result.layers.length, factored: factored.length },
   });
   const before = sum(result.layers, 'paramsBefore');
   const after = sum(result.layers, 'paramsAfter');

@@ -239,3 +239,19 @@ describe('low-rank as a pipeline step', () => {
     expect((caught as Error).message).toContain("'/vision/layers/0/mlp/fc9/MatMul'");
   });
 });
+
+describe('low-rank over worker threads', () => {
+  it('compiled, it spreads the SVDs over the cores and writes the same bytes as in one thread', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { createHash } = await import('node:crypto');
+    const sha = (m: OnnxModel) => createHash('sha256').update(serializeModel(m)).digest('hex');
+    const inline = await lowRank(await readModel(VIT), { rank: 0.5 });
+    // dist/ is what `npm install` builds; there the pool finds its compiled worker script.
+    const program = `const { readModel, serializeModel } = require('./dist/sdk/onnx'); const { lowRank } = require('./dist/sdk/passes/low-rank');
+      const { SvdPool } = require('./dist/sdk/linalg'); const pool = SvdPool.open(); console.log(pool.threads); pool.close();
+      readModel('${VIT}').then((m) => lowRank(m, { rank: 0.5 })).then((r) => console.log(require('node:crypto').createHash('sha256').update(serializeModel(r.model)).digest('hex')));`;
+    const [threads, hash] = execFileSync(process.execPath, ['-e', program], { encoding: 'utf8' }).trim().split('\n');
+    expect(Number(threads)).toBeGreaterThan(1);
+    expect(hash).toBe(sha(inline.model));
+  });
+});

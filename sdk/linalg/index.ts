@@ -3,3 +3,4 @@ export { symmetricEigen, type SymmetricEigen } from './eigen';
 export { mulABt, transpose, sumOfSquares, type RealArray } from './matmul';
 export { orthonormalizeRows } from './orthonormalize';
 export { balancedFactors, energyOf, rankForEnergy } from './factors';
+export { SvdPool } from './svd-pool';

@@ -5,8 +5,8 @@
  * (the MatMul's Add, or the Gemm's C). A layer is only factored where that really saves work.
  */
 import { MmkitError } from '../errors';
-import { balancedFactors, energyOf, randomizedSvd, rankForEnergy, sumOfSquares, transpose, type Svd } from '../linalg';
-import { GraphView, dtypeOf, editModel, findLinears, makeTensor, node, shallowCopy, tensorArray, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
+import { SvdPool, balancedFactors, energyOf, rankForEnergy, sumOfSquares, transpose, type Svd } from '../linalg';
+import { GraphView, derivedModel, dtypeOf, editModel, findLinears, makeTensor, node, shallowCopy, tensorArray, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
 import { registerStep, type RunContext, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
@@ -147,7 +147,19 @@ function maxUsefulRank(inDim: number, outDim: number, minReduction: number): num
 /** The weight's factors and what they keep, or why the layer stays. */
 type Decision = { factors: { a: Float32Array; b: Float32Array }; rank: number; energyKept: number } | { skipped: string };
 
-function decide(w: Float32Array, m: LinearMatch, s: Settings): Decision {
+/** What one weight's SVD is asked for: the stored matrix, the rank to compute, and how to pick the kept rank. */
+interface SvdPlan {
+  rows: number;
+  cols: number;
+  k: number;
+  /** A fixed rank, or null to choose by energy. */
+  wanted: number | null;
+  limit: number;
+  /** ‖W‖²_F. */
+  total: number;
+}
+
+function plan(w: Float32Array, m: LinearMatch, s: Settings): SvdPlan | { skipped: string } {
   const small = Math.min(m.inDim, m.outDim);
   const limit = maxUsefulRank(m.inDim, m.outDim, s.minReduction);
   const wanted = s.rank === null ? null : s.rank < 1 ? Math.max(1, Math.round(s.rank * small)) : Math.min(s.rank, small);
@@ -163,17 +175,20 @@ function decide(w: Float32Array, m: LinearMatch, s: Settings): Decision {
       hint: `Fix the model, or leave the layer out: exclude: { nodes: ['${m.matmul.name}'] }.`,
     });
   }
-  const f: Svd = randomizedSvd(w, rows, cols, wanted ?? limit, { oversample: s.oversample, powerIterations: s.powerIterations, seed: s.seed });
-  const rank = wanted ?? rankForEnergy(f.s, total, s.energy!);
+  return { rows, cols, k: wanted ?? limit, wanted, limit, total };
+}
+
+function decide(f: Svd, p: SvdPlan, m: LinearMatch, s: Settings): Decision {
+  const rank = p.wanted ?? rankForEnergy(f.s, p.total, s.energy!);
   if (rank === undefined) {
-    const reach = total > 0 ? energyOf(f.s, f.rank) / total : 1;
-    return { skipped: `energy ${s.energy} needs a rank above ${limit} (which keeps ${(100 * reach).toFixed(2)}%)` };
+    const reach = p.total > 0 ? energyOf(f.s, f.rank) / p.total : 1;
+    return { skipped: `energy ${s.energy} needs a rank above ${p.limit} (which keeps ${(100 * reach).toFixed(2)}%)` };
   }
   if (rank === 0) return { skipped: 'the weight is zero' };
   const { left, right } = balancedFactors(f, rank);
   // in_out: W = L·R directly. out_in: Wᵀ = Rᵀ·Lᵀ, so A = Rᵀ [in, r] and B stays [out, r] under transB=1.
-  const factors = m.layout === 'in_out' ? { a: left, b: right } : { a: Float32Array.from(transpose(right, rank, cols)), b: left };
-  return { factors, rank, energyKept: total > 0 ? Math.min(1, energyOf(f.s, rank) / total) : 1 };
+  const factors = m.layout === 'in_out' ? { a: left, b: right } : { a: Float32Array.from(transpose(right, rank, p.cols)), b: left };
+  return { factors, rank, energyKept: p.total > 0 ? Math.min(1, energyOf(f.s, rank) / p.total) : 1 };
 }
 
 function layerName(m: LinearMatch): string {
@@ -202,6 +217,31 @@ function knownNodes(view: GraphView, s: Settings): void {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * Runs the weights' SVDs over the CPU's cores (sdk/linalg/svd-pool.ts), a bounded number at a time
+ * (each worker holds a copy of its weight), reporting progress and stopping on ctx.signal between them.
+ */
+async function factorAll(jobs: { key: string; m: LinearMatch; w: Float32Array; plan: SvdPlan }[], s: Settings, ctx: RunContext, done: (key: string, d: Decision) => void): Promise<void> {
+  const pool = SvdPool.open();
+  let next = 0;
+  let finished = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      await yieldToEventLoop();
+      throwIfAborted(ctx.signal, `${LOW_RANK_OP} at layer '${layerName(job.m)}'`);
+      const f = await pool.run(job.w, job.plan.rows, job.plan.cols, job.plan.k, { oversample: s.oversample, powerIterations: s.powerIterations, seed: s.seed });
+      done(job.key, decide(f, job.plan, job.m, s));
+      ctx.onProgress?.(++finished, jobs.length, LOW_RANK_OP);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, pool.threads) }, lane));
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
  * The pure pass: a new model whose chosen linears are factored (the input is not changed), with a
  * report of every layer's rank, energy kept, parameters before and after, and relative error.
  * It yields to the event loop after each layer, so progress shows and a notebook interrupt
@@ -213,29 +253,35 @@ export async function lowRank(model: OnnxModel, options: LowRankOptions, ctx: Ru
   knownNodes(view, s);
   const linears = findLinears(view).filter((m) => s.ops.includes(m.matmul.opType as LowRankLinearOp));
   const layers: LowRankLayer[] = [];
-  const factored: { m: LinearMatch; key: string }[] = [];
+  const chosen: { m: LinearMatch; entry: LowRankLayer; key: string }[] = [];
   // Layers that share (tie) a weight in the same layout share its factors too.
   const byWeight = new Map<string, Decision>();
-  for (const [i, m] of linears.entries()) {
-    await yieldToEventLoop();
-    throwIfAborted(ctx.signal, `${LOW_RANK_OP} at layer '${layerName(m)}'`);
+  const jobs: { key: string; m: LinearMatch; w: Float32Array; plan: SvdPlan }[] = [];
+  for (const m of linears) {
     const params = m.inDim * m.outDim;
     const entry: LowRankLayer = { name: layerName(m), op: m.matmul.opType as LowRankLinearOp, inDim: m.inDim, outDim: m.outDim, rank: null, energyKept: null, relativeError: null, paramsBefore: params, paramsAfter: params };
     layers.push(entry);
     const weight = view.initializer(m.weight)!;
     if (s.exclude.ops.includes(entry.op) || s.exclude.nodes.includes(m.matmul.name)) entry.skipped = 'excluded';
     else if (dtypeOf(weight.dataType) !== 'float32') entry.skipped = `weight is ${dtypeOf(weight.dataType)}, not float32`;
-    if (!entry.skipped) {
-      const key = `${m.layout}:${m.weight}`;
-      let d = byWeight.get(key);
-      if (!d) byWeight.set(key, (d = decide(tensorArray(weight, model) as Float32Array, m, s)));
-      if ('skipped' in d) entry.skipped = d.skipped;
-      else {
-        Object.assign(entry, { rank: d.rank, energyKept: d.energyKept, relativeError: Math.sqrt(Math.max(0, 1 - d.energyKept)), paramsAfter: d.rank * (m.inDim + m.outDim) });
-        factored.push({ m, key });
-      }
+    if (entry.skipped) continue;
+    const key = `${m.layout}:${m.weight}`;
+    chosen.push({ m, entry, key });
+    if (byWeight.has(key) || jobs.some((j) => j.key === key)) continue;
+    const w = tensorArray(weight, model) as Float32Array;
+    const p = plan(w, m, s);
+    if ('skipped' in p) byWeight.set(key, p);
+    else jobs.push({ key, m, w, plan: p });
+  }
+  await factorAll(jobs, s, ctx, (key, d) => byWeight.set(key, d));
+  const factored: { m: LinearMatch; key: string }[] = [];
+  for (const { m, entry, key } of chosen) {
+    const d = byWeight.get(key)!;
+    if ('skipped' in d) entry.skipped = d.skipped;
+    else {
+      Object.assign(entry, { rank: d.rank, energyKept: d.energyKept, relativeError: Math.sqrt(Math.max(0, 1 - d.energyKept)), paramsAfter: d.rank * (m.inDim + m.outDim) });
+      factored.push({ m, key });
     }
-    ctx.onProgress?.(i + 1, linears.length, LOW_RANK_OP);
   }
   if (factored.length === 0) return { model, report: buildReport(s, layers), layers };
   const proto = editModel(model.proto, (e) => {
@@ -254,7 +300,7 @@ export async function lowRank(model: OnnxModel, options: LowRankOptions, ctx: Ru
     // The full weights go once nothing reads them (a weight shared with a layer left alone stays).
     e.prune();
   });
-  return { model: { ...model, proto }, report: buildReport(s, layers), layers };
+  return { model: derivedModel(model, proto), report: buildReport(s, layers), layers };
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
