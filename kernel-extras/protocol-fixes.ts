@@ -11,14 +11,17 @@
  * - `expr?` or `?expr` pages the type and docs of expr (IPython's pager payload);
  * - SDK code can publish full display bundles and clear_output to the running cell, and
  *   watch its AbortSignal, which interrupting the kernel aborts;
- * - iopub survives bursts (see iopub-flow.ts).
+ * - iopub survives bursts (see iopub-flow.ts);
+ * - shorthand properties naming an earlier cell's variable work (see shorthand-properties.ts).
  */
+import type * as TS from 'typescript';
 import { MmkitError } from '../sdk/errors';
 import { mimeBundleOf } from '../sdk/report/bundle';
 import { plainText } from '../sdk/report/mime';
 import { KERNEL_BRIDGE, type KernelBridge } from '../sdk/report/kernel-bridge';
 import { diagnosticsText, errorContentOf, type ErrorContent } from './execution-outcome';
 import { History, type HistoryRequest } from './history';
+import { expandShorthandProperties } from './shorthand-properties';
 import { StreamBatcher, queuedSends, unboundedPublishers } from './iopub-flow';
 import type { ExecuteRequest, TslabConsole, TslabModules, WriteStream, ZmqServer, ZmqSocket } from './tslab-internals';
 import { childMessage, decodeMessage, encodeMessage, peekMessageType, type JupyterMessage } from './wire';
@@ -81,6 +84,8 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
       },
     };
     const created = createExecutor(rootDir, convs, recorder);
+    const execute = created.execute.bind(created);
+    created.execute = (src) => execute(expandShorthandProperties(src, tslab.typescript as unknown as typeof TS));
     // Interrupts (SIGINT, interrupt_request) also abort the running cell's signal, so SDK
     // work watching it stops instead of running on after tslab gave up waiting for it.
     const interrupt = created.interrupt.bind(created);
