@@ -41,6 +41,7 @@ import { registerStep, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
 import { valueTypes } from './fp16-types';
 import { FLOAT16_MAX, toHalf } from './fp16-values';
+import { stringList } from './options';
 
 export const QUANTIZE_FP16_OP = 'quantize.fp16';
 
@@ -81,21 +82,14 @@ const MOVEMENT_OPS = new Set(['Cast', 'Concat', 'Expand', 'Flatten', 'Gather', '
 // Readers of a value's shape only: they read whichever type the value has.
 const SHAPE_READERS = new Set(['Shape', 'Size']);
 
-function stringList(value: unknown, what: string): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-    throw new MmkitError('BAD_OPTION', `quantize.fp16: ${what} must be a list of strings.`, { hint: `Got ${JSON.stringify(value)}.` });
-  }
-  return [...(value as string[])];
-}
 
 
 /** The full JSON options the recipe records: the effective block list spelled out. */
 export function normalizeFloat16Options(o: Float16Options = {}): { [k: string]: Json } {
   const keepIoTypes = o.keepIoTypes ?? true;
   if (typeof keepIoTypes !== 'boolean') throw new MmkitError('BAD_OPTION', `quantize.fp16: keepIoTypes must be true or false, got ${JSON.stringify(keepIoTypes)}.`);
-  const ops = [...new Set([...FP16_DEFAULT_BLOCKED_OPS, ...stringList(o.block?.ops, 'block.ops')])];
-  return { keepIoTypes, block: { nodes: stringList(o.block?.nodes, 'block.nodes'), ops } };
+  const ops = [...new Set([...FP16_DEFAULT_BLOCKED_OPS, ...stringList(QUANTIZE_FP16_OP, o.block?.ops, 'block.ops')])];
+  return { keepIoTypes, block: { nodes: stringList(QUANTIZE_FP16_OP, o.block?.nodes, 'block.nodes'), ops } };
 }
 
 interface Settings {

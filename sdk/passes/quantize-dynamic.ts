@@ -23,6 +23,7 @@ import { throwIfAborted } from '../runtime/batched';
 import { quantizeWeight, transposeWeight, type QuantizedWeight } from './quant-weights';
 import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './quantize-conv';
 import { findEmbeddings, quantizeEmbedding, type EmbeddingMatch } from './quantize-gather';
+import { stringList } from './options';
 
 export type { ConvQuantMode } from './quantize-conv';
 
@@ -66,13 +67,6 @@ const FORMATS: readonly DynamicQuantFormat[] = ['com.microsoft', 'qdq-integer'];
 const LINEAR_OPS = ['MatMul', 'Gemm'];
 const QUANTIZED_OPS = [...LINEAR_OPS, 'Gather', 'Conv'];
 
-function stringList(value: unknown, what: string): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-    throw new MmkitError('BAD_OPTION', `quantize.dynamic: ${what} must be a list of strings.`, { hint: `Got ${JSON.stringify(value)}.` });
-  }
-  return [...(value as string[])];
-}
 
 /** The full JSON options the recipe records, with defaults filled in and values checked. */
 export function normalizeDynamicQuantOptions(o: DynamicQuantOptions = {}): { [k: string]: Json } {
@@ -92,12 +86,12 @@ export function normalizeDynamicQuantOptions(o: DynamicQuantOptions = {}): { [k:
   if (!CONV_MODES.includes(conv)) {
     throw new MmkitError('BAD_OPTION', `quantize.dynamic: unknown conv mode ${JSON.stringify(conv)}.`, { hint: `Use one of ${CONV_MODES.map((m) => `'${m}'`).join(', ')}.` });
   }
-  const ops = stringList(o.exclude?.ops, 'exclude.ops');
+  const ops = stringList(QUANTIZE_DYNAMIC_OP, o.exclude?.ops, 'exclude.ops');
   const unknownOp = ops.find((op) => !QUANTIZED_OPS.includes(op));
   if (unknownOp) {
     throw new MmkitError('BAD_OPTION', `quantize.dynamic: exclude.ops lists '${unknownOp}', which this pass never quantizes.`, { hint: `Only ${QUANTIZED_OPS.join(', ')} layers are quantized.` });
   }
-  return { perChannel, format, embeddings, conv, minElements, exclude: { nodes: stringList(o.exclude?.nodes, 'exclude.nodes'), ops } };
+  return { perChannel, format, embeddings, conv, minElements, exclude: { nodes: stringList(QUANTIZE_DYNAMIC_OP, o.exclude?.nodes, 'exclude.nodes'), ops } };
 }
 
 interface Resolved {

@@ -28,6 +28,7 @@ import { throwIfAborted } from '../runtime/batched';
 import { addActivationParams, addActivationQdq, addInt32Bias, addInt8Weight, addQuantizedConstant, type QuantNames } from './qdq-nodes';
 import { activationParams, cpuNeedsReduceRange, weightQmax, type ActivationParams } from './qdq-params';
 import { DEFAULT_MIN_ELEMENTS } from './quantize-dynamic';
+import { stringList } from './options';
 
 export const QUANTIZE_STATIC_OP = 'quantize.static';
 
@@ -77,11 +78,6 @@ function bad(message: string, hint?: string): MmkitError {
   return new MmkitError('BAD_OPTION', `${QUANTIZE_STATIC_OP}: ${message}`, { hint });
 }
 
-function stringList(value: unknown, what: string): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw bad(`${what} must be a list of strings.`, `Got ${JSON.stringify(value)}.`);
-  return [...(value as string[])];
-}
 
 function checkOps(ops: string[], what: string): void {
   const unknown = ops.find((op) => !SUPPORTED_STATIC_OPS.includes(op));
@@ -122,15 +118,15 @@ function settings(o: StaticQuantOptions): Settings {
   const rr = o.reduceRange ?? 'auto';
   if (rr !== 'auto' && typeof rr !== 'boolean') throw bad(`reduceRange must be true, false or 'auto', got ${JSON.stringify(rr)}.`);
   const reduceRange = rr === 'auto' ? cpuNeedsReduceRange().reduceRange : rr;
-  const ops = o.ops === undefined ? [...DEFAULT_STATIC_OPS] : stringList(o.ops, 'ops');
+  const ops = o.ops === undefined ? [...DEFAULT_STATIC_OPS] : stringList(QUANTIZE_STATIC_OP, o.ops, 'ops');
   checkOps(ops, 'ops');
-  const excludeOps = stringList(o.exclude?.ops, 'exclude.ops');
+  const excludeOps = stringList(QUANTIZE_STATIC_OP, o.exclude?.ops, 'exclude.ops');
   checkOps(excludeOps, 'exclude.ops');
   const minElements = o.minElements ?? DEFAULT_MIN_ELEMENTS;
   if (!(Number.isInteger(minElements) && minElements >= 0)) throw bad(`minElements must be a whole number ≥ 0, got ${JSON.stringify(minElements)}.`);
   const maxItems = o.maxItems ?? DEFAULT_MAX_ITEMS;
   if (!(Number.isInteger(maxItems) && maxItems >= 1)) throw bad(`maxItems must be a whole number ≥ 1, got ${JSON.stringify(maxItems)}.`, 'A few hundred items calibrate well.');
-  return { calibration, method, percentile, perChannel, activations, reduceRange, ops, exclude: { nodes: stringList(o.exclude?.nodes, 'exclude.nodes'), ops: excludeOps }, minElements, maxItems };
+  return { calibration, method, percentile, perChannel, activations, reduceRange, ops, exclude: { nodes: stringList(QUANTIZE_STATIC_OP, o.exclude?.nodes, 'exclude.nodes'), ops: excludeOps }, minElements, maxItems };
 }
 
 /** The full JSON options the recipe records. */
