@@ -8,7 +8,7 @@ import { Dataset } from '../data';
 import { MmkitError } from '../errors';
 import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel, derivedModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
-import { isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
+import { datasetRef, isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
 import { resizedValues, rewriteHeadShapes, sliceGroupWeights, type HeadCountEdits } from './prune-structured-edit';
 import { findPruneGroups, groupNodeNames, type PruneGroup, type PruneTarget } from './prune-structured-groups';
 import { activationScores, weightScores, type PruneScore } from './prune-structured-scores';
@@ -55,7 +55,7 @@ function bad(message: string, hint: string, node?: string): MmkitError {
 function calibrationRef(c: PruneStructuredOptions['calibration']): DatasetRef | null {
   if (c === undefined || c === null) return null;
   if (isDatasetRef(c)) return c;
-  if (c instanceof Dataset) return { dataset: { name: c.name ?? null, size: c.size ?? null, spec: c.info.spec ?? null } };
+  if (c instanceof Dataset) return datasetRef(c);
   throw bad('calibration must be a Dataset (e.g. mm.datasets.mnist({ split: "train" }).take(128)).', 'Pass the Dataset object itself.');
 }
 

@@ -23,7 +23,7 @@ import { Dataset } from '../data/dataset';
 import { MmkitError } from '../errors';
 import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel, derivedModel } from '../onnx';
 import type { Json } from '../pipeline/recipe';
-import { isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
+import { datasetRef, isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
 import { throwIfAborted } from '../runtime/batched';
 import { addActivationParams, addActivationQdq, addInt32Bias, addInt8Weight, addQuantizedConstant, type QuantNames } from './qdq-nodes';
 import { activationParams, cpuNeedsReduceRange, weightQmax, type ActivationParams } from './qdq-params';
@@ -99,7 +99,7 @@ interface Settings {
 }
 
 function calibrationRef(c: unknown): DatasetRef {
-  if (c instanceof Dataset) return { dataset: { name: c.name ?? null, size: c.size ?? null, spec: c.info.spec ?? null } };
+  if (c instanceof Dataset) return datasetRef(c);
   if (isDatasetRef(c)) return c;
   throw bad('calibration must be a Dataset (e.g. mm.datasets.mnist({ split: "train" }).take(128)).', `Got ${c === undefined ? 'nothing' : JSON.stringify(c)}; pass the Dataset object itself.`);
 }

@@ -5,7 +5,7 @@ import type { Batch, TensorData } from '../data';
 import { Dataset, datasetFromSpec, isTensorData } from '../data';
 import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
 import { canonicalJson, type Json, type Recipe, type StepRecord } from './recipe';
-import { isDatasetRef, isPipelineRef, stepKind, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from './steps';
+import { datasetRef, isDatasetRef, isPipelineRef, stepKind, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from './steps';
 import '../passes'; // registers the pass steps
 import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
 import type { QuantizeInt4Options } from '../passes/quantize-int4';
@@ -352,7 +352,7 @@ export class Pipeline {
 
 function refOf(value: Bound): DatasetRef | PipelineRef {
   if (value instanceof Pipeline) return { pipeline: value.recipe };
-  return { dataset: { name: value.name ?? null, size: value.size ?? null, spec: value.info.spec ?? null } };
+  return datasetRef(value);
 }
 
 function replayDataset(ref: DatasetRef, key: string, where: string, opts: FromRecipeOptions): Dataset {

@@ -35,6 +35,11 @@ export interface PipelineRef {
   pipeline: Recipe;
 }
 
+/** The ref a recipe records for a Dataset option. */
+export function datasetRef(ds: Dataset): DatasetRef {
+  return { dataset: { name: ds.name ?? null, size: ds.size ?? null, spec: ds.info.spec ?? null } };
+}
+
 export function isDatasetRef(v: unknown): v is DatasetRef {
   return typeof v === 'object' && v !== null && 'dataset' in v && typeof (v as DatasetRef).dataset === 'object';
 }
