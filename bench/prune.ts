@@ -1,16 +1,12 @@
-import { GraphView, readModel, tensorElementCount, type OnnxModel } from '../sdk/onnx';
+import { readModel, type OnnxModel } from '../sdk/onnx';
 import { mnist } from '../sdk/data';
-import { evaluateModel } from '../sdk/eval';
+import { evaluateModel, modelSize } from '../sdk/eval';
 import { createSession, syntheticFeeds, type Session } from '../sdk/runtime';
 import { pruneStructured, type PruneScore } from '../sdk/passes/prune-structured';
 import { report } from './measure';
 import { vitB16File } from './vit-b16';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
-
-function params(model: OnnxModel): number {
-  return GraphView.of(model.proto).initializers.reduce((n, t) => n + tensorElementCount(t), 0);
-}
 
 /** Top-1 (percent) on the 1,996 held-out MNIST digits, and top-1 agreement (percent) with `baseline`. */
 async function mnistTop1(model: OnnxModel, baseline: OnnxModel): Promise<{ top1: number; agreement: number }> {
@@ -53,8 +49,8 @@ export async function benchPrune(): Promise<void> {
   const t0 = process.hrtime.bigint();
   const { model: pruned } = await pruneStructured(dense, { target: 'mlp', sparsity: 0.5 });
   const pruneS = Number(process.hrtime.bigint() - t0) / 1e9;
-  const paramRatio = params(pruned) / params(dense);
-  report({ bench: 'prune.vit-b16', metric: '50% MLP units removed: params / unpruned params', value: paramRatio, unit: 'ratio', target: '<= 0.7', pass: paramRatio <= 0.7, detail: { dense_params: params(dense), pruned_params: params(pruned) } });
+  const paramRatio = modelSize(pruned).params / modelSize(dense).params;
+  report({ bench: 'prune.vit-b16', metric: '50% MLP units removed: params / unpruned params', value: paramRatio, unit: 'ratio', target: '<= 0.7', pass: paramRatio <= 0.7, detail: { dense_params: modelSize(dense).params, pruned_params: modelSize(pruned).params } });
   report({ bench: 'prune.vit-b16', metric: 'time to prune 50% of MLP units (L2 scores)', value: pruneS, unit: 's' });
   const { aMs, bMs, ratio, fastestRatio } = await interleavedLatency(dense, pruned);
   report({ bench: 'prune.vit-b16', metric: '50% MLP units removed: latency / unpruned latency (batch 8, p50)', value: ratio, unit: 'ratio', target: '<= 0.75', pass: ratio <= 0.75, detail: { dense_ms: aMs, pruned_ms: bMs, fastest_run_ratio: fastestRatio } });

@@ -92,7 +92,11 @@ export function sparseFromDense(t: TensorProto, model?: OnnxModel): SparseTensor
       hint: 'Only tensors of 1, 2, 4 or 8 bytes per element (floats and integers) can be stored sparse.',
     });
   }
-  const nnz = countNonZeros(w);
+  return sparseFromWords(t, w, countNonZeros(w));
+}
+
+/** sparseFromDense on a tensor's element words already read, with their non-zero count. */
+function sparseFromWords(t: TensorProto, w: WordArray, nnz: number): SparseTensorProto {
   const values = new (w.constructor as new (n: number) => WordArray)(nnz);
   const indices = new BigInt64Array(nnz);
   // Written as little-endian 32-bit halves: a BigInt per value would cost more than the whole copy.
@@ -189,7 +193,7 @@ function smallerSparse(t: TensorProto, model: OnnxModel): { proto: SparseTensorP
   const size = bytesPerElement(dtype);
   // Data bytes alone decide most tensors; the exact encoded sizes below settle the close calls.
   if (nnz * (size + INDEX_BYTES) >= w.length * size) return undefined;
-  const proto = sparseFromDense(t, model);
+  const proto = sparseFromWords(t, w, nnz);
   const denseBytes = entryBytes(encodeTree(TensorProtoSchema, t).size);
   const sparseBytes = entryBytes(encodeTree(SparseTensorProtoSchema, proto).size);
   if (sparseBytes >= denseBytes) return undefined;

@@ -14,7 +14,7 @@ import { DISTILL_OP, distillSettings, type DistillOptions } from './recover-opti
 import { studentFromOnnx, withWeights, type Student } from './student';
 
 /** KL(softmax(t/T) ‖ softmax(s/T)) · T², averaged over rows. */
-export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, temperature: number): tf.Scalar {
+function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, temperature: number): tf.Scalar {
   const logTeacher = tf.logSoftmax(tf.div(teacher, temperature));
   const kl = tf.sum(tf.mul(tf.exp(logTeacher), tf.sub(logTeacher, tf.logSoftmax(tf.div(student, temperature)))), -1);
   return tf.mul(tf.mean(kl), temperature * temperature);

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MmkitError } from '../errors';
-import { editModel, makeTensor, type OnnxModel } from '../onnx';
+import { derivedModel, editModel, makeTensor, type OnnxModel } from '../onnx';
 import { paramDecls, weightsFromOnnx, type ModelSpec, type TfParams, type Weights } from '../models';
 import { keepMask } from '../passes/prune-masks';
 import { specFromOnnx } from './spec-from-onnx';
@@ -74,5 +74,5 @@ export function withWeights(model: OnnxModel, weights: Weights): OnnxModel {
       e.replaceInitializer(name, makeTensor(name, 'float32', w.dims, w.data));
     }
   });
-  return { proto, baseDir: model.baseDir };
+  return derivedModel(model, proto);
 }
