@@ -8,16 +8,19 @@ import type { PruneGroup } from './prune-structured-groups';
 import { weightOf } from './prune-structured-scores';
 import { consumerRows, keepEntries, keepInputs, keepOutputs, producerColumns } from './prune-structured-slices';
 
-/** Points input `index` of `n` at `tensor`: in place when `n` is the only reader of an initializer there, else as a new initializer. */
-function setConstantInput(e: GraphEditor, n: NodeProto, index: number, tensor: TensorProto): void {
+/**
+ * Points input `index` of `n` at a new constant made by `make(name)`: in place when `n` is the only
+ * reader of an initializer there, else as a new initializer.
+ */
+function setConstantInput(e: GraphEditor, n: NodeProto, index: number, make: (name: string) => TensorProto): void {
   const current = n.input[index];
   const readers = e.view.consumers(current);
   if (e.view.isInitializer(current) && readers.length === 1 && readers[0] === n && !e.view.isGraphOutput(current)) {
-    e.replaceInitializer(current, tensor);
+    e.replaceInitializer(current, make(current));
     return;
   }
   const name = e.uniqueName(`${current}_pruned`);
-  e.addInitializer(makeTensor(name, dtypeOf(tensor.dataType), tensorDims(tensor), tensorArray(tensor)));
+  e.addInitializer(make(name));
   e.renameInput(n, index, name);
 }
 
@@ -28,13 +31,13 @@ function biasInput(m: LinearMatch): { node: NodeProto; index: number } | undefin
   return { node: m.matmul, index: 2 };
 }
 
-function sliceBias(e: GraphEditor, m: LinearMatch, keep: readonly number[]): void {
+function sliceBias(e: GraphEditor, model: OnnxModel, m: LinearMatch, keep: readonly number[]): void {
   const at = biasInput(m);
   if (!at) return;
   const t = e.view.constantTensor(at.node.input[at.index])!;
   const dims = tensorDims(t);
-  const data = keepEntries(tensorArray(t) as Float32Array, keep);
-  setConstantInput(e, at.node, at.index, makeTensor(at.node.input[at.index], 'float32', [...dims.slice(0, -1), keep.length], data));
+  const data = keepEntries(tensorArray(t, model) as Float32Array, keep);
+  setConstantInput(e, at.node, at.index, (name) => makeTensor(name, 'float32', [...dims.slice(0, -1), keep.length], data));
 }
 
 /** Slices every weight and bias of the group down to the kept units. */
@@ -43,12 +46,12 @@ export function sliceGroupWeights(e: GraphEditor, model: OnnxModel, g: PruneGrou
   const cols = producerColumns(g, kept);
   for (const m of g.producers) {
     const w = keepOutputs(weightOf(view, model, m.weight), m, cols);
-    setConstantInput(e, m.matmul, 1, makeTensor(m.weight, 'float32', w.dims, w.data));
-    sliceBias(e, m, cols);
+    setConstantInput(e, m.matmul, 1, (name) => makeTensor(name, 'float32', w.dims, w.data));
+    sliceBias(e, model, m, cols);
   }
   const c = g.consumer;
   const w = keepInputs(weightOf(view, model, c.weight), c, consumerRows(g, kept));
-  setConstantInput(e, c.matmul, 1, makeTensor(c.weight, 'float32', w.dims, w.data));
+  setConstantInput(e, c.matmul, 1, (name) => makeTensor(name, 'float32', w.dims, w.data));
 }
 
 const SPLIT_PATH = new Set(['Transpose', 'Reshape', 'Slice', 'Squeeze', 'Unsqueeze', 'Gather', 'Split', 'Cast', 'Identity', 'Div', 'Mul']);
@@ -114,7 +117,7 @@ function rewriteRuntimeHeadCount(e: GraphEditor, g: PruneGroup, concat: NodeProt
     }
     if (done === undefined) {
       const t = e.view.constantTensor(p.input[index])!;
-      setConstantInput(e, p, index, makeTensor(p.input[index], dtypeOf(t.dataType), tensorDims(t), dtypeOf(t.dataType) === 'int64' ? BigInt64Array.of(BigInt(kept)) : Int32Array.of(kept)));
+      setConstantInput(e, p, index, (name) => makeTensor(name, dtypeOf(t.dataType), tensorDims(t), dtypeOf(t.dataType) === 'int64' ? BigInt64Array.of(BigInt(kept)) : Int32Array.of(kept)));
       edits.set(p, kept);
     }
     return true;
@@ -145,7 +148,7 @@ export function rewriteHeadShapes(e: GraphEditor, g: PruneGroup, kept: number, e
       const values = int64Values(shape);
       const at = values.findIndex((v, i) => v === heads && values[i + 1] === g.unitWidth);
       if (at < 0) throw unsupportedShape(g, r, `${heads} heads of ${g.unitWidth}`);
-      setConstantInput(e, r, 1, int64Tensor(r.input[1], values.map((v, i) => (i === at ? kept : v)), tensorDims(shape)));
+      setConstantInput(e, r, 1, (name) => int64Tensor(name, values.map((v, i) => (i === at ? kept : v)), tensorDims(shape)));
     } else {
       const concat = view.producer(r.input[1]);
       if (!concat || concat.opType !== 'Concat' || !rewriteRuntimeHeadCount(e, g, concat, kept, edits)) throw unsupportedShape(g, r, 'the head count');
@@ -161,7 +164,7 @@ export function rewriteHeadShapes(e: GraphEditor, g: PruneGroup, kept: number, e
     const last = values[values.length - 1];
     if (last === -1) return;
     if (last !== heads * g.unitWidth) throw unsupportedShape(g, merge, `the merged width ${heads * g.unitWidth}`);
-    setConstantInput(e, merge, 1, int64Tensor(merge.input[1], [...values.slice(0, -1), width], tensorDims(shape)));
+    setConstantInput(e, merge, 1, (name) => int64Tensor(name, [...values.slice(0, -1), width], tensorDims(shape)));
     return;
   }
   // A runtime shape: its last element (the merged width, read from the input's shape) becomes a constant.
