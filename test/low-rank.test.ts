@@ -248,7 +248,7 @@ describe('low-rank over worker threads', () => {
     const inline = await lowRank(await readModel(VIT), { rank: 0.5 });
     // dist/ is what `npm install` builds; there the pool finds its compiled worker script.
     const program = `const { readModel, serializeModel } = require('./dist/sdk/onnx'); const { lowRank } = require('./dist/sdk/passes/low-rank');
-      const { SvdPool } = require('./dist/sdk/linalg'); const pool = SvdPool.open(); console.log(pool.threads); pool.close();
+      const { SvdPool } = require('./dist/sdk/linalg'); const pool = SvdPool.open(73); console.log(pool.threads); pool.close();
       readModel('${VIT}').then((m) => lowRank(m, { rank: 0.5 })).then((r) => console.log(require('node:crypto').createHash('sha256').update(serializeModel(r.model)).digest('hex')));`;
     const [threads, hash] = execFileSync(process.execPath, ['-e', program], { encoding: 'utf8' }).trim().split('\n');
     expect(Number(threads)).toBeGreaterThan(1);

@@ -1,20 +1,11 @@
 import type { TensorData } from '../data/tensor-data';
 import { MmkitError } from '../errors';
+import { halfToFloat } from '../onnx/dtype';
 
 export interface Logits {
   /** Row-major [items, classes]. */
   data: Float32Array;
   classes: number;
-}
-
-/** float16 bits → number (IEEE 754 half precision). */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /**

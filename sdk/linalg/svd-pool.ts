@@ -28,10 +28,13 @@ export class SvdPool {
     });
   }
 
-  /** One worker per core when there is more than one and the compiled worker exists; else none (jobs run inline). */
-  static open(): SvdPool {
-    const compiled = __filename.endsWith('.js');
-    return new SvdPool(compiled && availableParallelism() > 1 ? availableParallelism() : 0);
+  /**
+   * One worker per core, at most one per job, when there are two jobs or more for two cores or more and
+   * the compiled worker exists; else none (jobs run inline).
+   */
+  static open(jobs: number): SvdPool {
+    const threads = Math.min(jobs, availableParallelism());
+    return new SvdPool(__filename.endsWith('.js') && threads > 1 ? threads : 0);
   }
 
   /** Threads that run jobs (0: the calling thread runs them). */

@@ -42,16 +42,6 @@ export function halfBits(x: number): number {
   return sign | half;
 }
 
-/** The float value of binary16 bits. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * FLOAT16_MIN_SUBNORMAL;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
 /** Converts a float32 tensor's values to float16 bits, clamping and flushing what does not fit. */
 export function toHalf(values: Float32Array): HalfConversion {
   const bits = new Uint16Array(values.length);

@@ -221,7 +221,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * (each worker holds a copy of its weight), reporting progress and stopping on ctx.signal between them.
  */
 async function factorAll(jobs: { key: string; m: LinearMatch; w: Float32Array; plan: SvdPlan }[], s: Settings, ctx: RunContext, done: (key: string, d: Decision) => void): Promise<void> {
-  const pool = SvdPool.open();
+  const pool = SvdPool.open(jobs.length);
   let next = 0;
   let finished = 0;
   const lane = async (): Promise<void> => {

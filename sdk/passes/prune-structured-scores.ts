@@ -2,7 +2,7 @@
  * Importance of each unit of a prune group: weight norms (L1 / L2 over every weight the unit
  * owns in its producers and consumer) or a data-driven score from activations over calibration data.
  */
-import type { Dataset } from '../data';
+import { batchSize, type Dataset } from '../data';
 import { MmkitError } from '../errors';
 import { tensorArray, type GraphView, type OnnxModel } from '../onnx';
 import { createSession, feedsFor } from '../runtime';
@@ -65,7 +65,7 @@ export async function activationScores(model: OnnxModel, groups: readonly PruneG
         }
         rows[k] += data.length / width;
       });
-      items += Object.values(feedsFor(session, batch))[0]?.dims[0] ?? 0;
+      items += batchSize(batch);
       ctx.onProgress?.(items, calibration.size, 'prune.structured: scoring');
     }
   } finally {

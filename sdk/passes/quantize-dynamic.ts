@@ -215,7 +215,11 @@ function prepare(model: OnnxModel, options: { [k: string]: Json }): Prepared {
  * changed and untouched tensors are shared.
  */
 export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json } = normalizeDynamicQuantOptions()): OnnxModel {
-  const { o, view, plan: p, convPerChannel } = prepare(model, options);
+  return rewrite(model, prepare(model, options));
+}
+
+function rewrite(model: OnnxModel, prepared: Prepared): OnnxModel {
+  const { o, view, plan: p, convPerChannel } = prepared;
   const { linears, embeddings, convs } = p;
   if (linears.length + embeddings.length + convs.length === 0) return model; // nothing to do: the same immutable model
   const proto = editModel(model.proto, (e) => {
@@ -276,7 +280,10 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** What quantizeDynamic does to a model under the given options: the layers it rewrites and those it leaves float, with why. */
 export function dynamicQuantReport(model: OnnxModel, options: { [k: string]: Json } = normalizeDynamicQuantOptions()): StepReport {
-  const { o, view, plan: p, convPerChannel } = prepare(model, options);
+  return reportOf(prepare(model, options));
+}
+
+function reportOf({ o, view, plan: p, convPerChannel }: Prepared): StepReport {
   const scales = o.perChannel ? 'per-channel' : 'per-tensor';
   const lines = [
     `${plural(p.linears.length, 'linear')} → ${o.format === 'com.microsoft' ? 'DynamicQuantizeMatMul' : 'DynamicQuantizeLinear + MatMulInteger'} (int8 weights, ${scales} scales).`,
@@ -317,6 +324,7 @@ registerStep<DynamicQuantOptions>({
   checked: true,
   async apply(model, options, ctx) {
     throwIfAborted(ctx.signal, 'Dynamic quantization');
-    return { model: quantizeDynamic(model, options), report: dynamicQuantReport(model, options) };
+    const prepared = prepare(model, options); // once, for the rewrite and its report
+    return { model: rewrite(model, prepared), report: reportOf(prepared) };
   },
 });
