@@ -46,6 +46,8 @@ describe('compression chain', () => {
   it('check: false skips the check; a flagged check shows in the displays', async () => {
     const unchecked = base.quantize({ mode: 'dynamic', check: false });
     expect(await unchecked.checks()).toEqual([]);
+    // Bad check options fail when the step is added, before any work.
+    expect(() => base.quantize({ mode: 'dynamic', check: { maxItems: 0 } })).toThrow(/maxItems/);
     // A stricter cosine bound than int4 weights can meet: the fidelity flag, shown in the displays.
     const int4 = base.quantize({ mode: 'int4', blockSize: 128, check: { thresholds: { cosine: 0.99999 } } });
     const [check] = await int4.checks();

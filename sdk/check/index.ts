@@ -6,6 +6,6 @@ export type { LatencyCheck } from './latency';
 export type { SizeCheck } from './size';
 export type { RuntimeFailure } from './runtime-failure';
 export { compressionCheckView, checkMeasures, flagText } from './view';
-export { ortWeb, createWebSession } from './web-runtime';
+export { createWebSession } from './web-runtime';
 export type { WebSession } from './web-runtime';
-export { checkStepReport, CHECK_REPORT_OP } from './step-report';
+export { checkStepReport } from './step-report';

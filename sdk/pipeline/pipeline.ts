@@ -22,7 +22,7 @@ import { MMKIT_VERSION } from '../version';
 import { inspect } from 'node:util';
 import { JUPYTER_DISPLAY, evaluationView, summaryView, type MimeBundle } from '../report';
 import { pipelinePanel, withView } from './displays';
-import { checkCompression, checkStepReport, type CheckOptions, type CompressionCheck } from '../check';
+import { checkCompression, checkStepReport, normalizeCheckOptions, type CheckOptions, type CompressionCheck } from '../check';
 import { Panel, Warning } from '../report';
 
 export type QuantizeOptions = (
@@ -127,6 +127,7 @@ export class Pipeline {
       withRefs = copy;
     }
     const normalized = (kind.normalize as (o: unknown) => { [k: string]: Json })(withRefs);
+    if (check !== false) normalizeCheckOptions(check); // bad check options fail here, not after the step ran
     return new Pipeline(this.uri, this, { op, options: normalized }, undefined, bound, check);
   }
 
