@@ -15,15 +15,15 @@ export function report(f: Figure): void {
   process.stdout.write(`${JSON.stringify(f)}\n`);
 }
 
-/** Median wall time of `runs` calls after `warmup` calls, in seconds. */
-export async function medianSeconds(fn: () => Promise<unknown> | unknown, runs = 3, warmup = 1): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+/** Median wall seconds of each of `fns`, timed in turn for `rounds` rounds after one warm-up round. */
+export async function alternatingMedians(fns: (() => Promise<unknown>)[], rounds = 5): Promise<number[]> {
+  const times = fns.map((): number[] => []);
+  for (let round = -1; round < rounds; round++) {
+    for (const [i, fn] of fns.entries()) {
+      const t0 = process.hrtime.bigint();
+      await fn();
+      if (round >= 0) times[i].push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
 }
