@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // onnxruntime sessions and the kernel tests are heavy on this 2-core machine.
     testTimeout: 120_000,
     hookTimeout: 300_000,
