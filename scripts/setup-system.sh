@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs beyond npm: Jupyter's own client, nbclient and the
-# reference kernel test suite (run on /usr/bin/python3), and Chromium to open the HTML report.
+# reference kernel test suite (run on /usr/bin/python3), Chromium to open the HTML report, and for
+# the server and its deployment: an independent protocol client (requests, grpcio, protoc with
+# python3-protobuf, which also parses Triton configs), haproxy to balance replicas, yamllint.
 # Installs only what is missing; as non-root it prints the apt-get line instead.
 set -euo pipefail
-PACKAGES=(python3-jupyter-client python3-jupyter-kernel-test python3-nbclient python3-nbformat python3-ipykernel chromium)
+PACKAGES=(python3-jupyter-client python3-jupyter-kernel-test python3-nbclient python3-nbformat python3-ipykernel chromium
+  python3-requests python3-grpcio python3-protobuf protobuf-compiler haproxy yamllint)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
