@@ -22,7 +22,13 @@ export type MmkitErrorCode =
   | 'WRITE_FAILED'
   | 'FETCH_FAILED'
   | 'RUNTIME'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  // Serving (sdk/serve): each maps to one HTTP status and one gRPC status code.
+  | 'BAD_REQUEST'
+  | 'UNKNOWN_MODEL'
+  | 'TOO_LARGE'
+  | 'UNAVAILABLE'
+  | 'SERVER_ERROR';
 
 export interface MmkitErrorDetails {
   /** The file the error is about, when there is one. */
