@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * `mmkit`: the command-line front of the SDK. Each command lives in its own module under
+ * commands/ and exports `register(program)`; this file only assembles them.
+ */
+import { Command } from 'commander';
+import { MMKIT_VERSION } from '../version';
+import { configureUsageErrors } from './command';
+
+/** The command modules, in the order `mmkit --help` lists them. To add one: import it and list it here. */
+const COMMANDS: readonly { register(program: Command): void }[] = [];
+
+const program = new Command('mmkit')
+  .description('Compress, check, evaluate and ship ONNX vision models.')
+  .version(MMKIT_VERSION)
+  .option('--verbose', 'on failure, print the stack trace and causes too')
+  .showSuggestionAfterError()
+  .addHelpText(
+    'after',
+    "\nExit codes: 0 ok, 1 the compression check flagged the result, 2 bad usage or input.\nRun 'mmkit <command> --help' for a command's options and examples.",
+  );
+for (const command of COMMANDS) command.register(program);
+// After registration, so every command's usage errors name that command.
+configureUsageErrors(program);
+
+void program.parseAsync(process.argv);
