@@ -3,7 +3,7 @@
  * `--json` switch, and progress on stderr (stdout carries only the command's result).
  */
 import type { Command } from 'commander';
-import { MmkitError, isMmkitError, messageOf } from '../errors';
+import { isMmkitError, messageOf } from '../errors';
 import type { RunContext } from '../pipeline';
 import { Progress } from '../report';
 
@@ -93,11 +93,6 @@ export function configureUsageErrors(program: Command): void {
     cmd.commands.forEach(visit);
   };
   visit(program);
-}
-
-/** An option value commander's argParser rejects: shown as a BAD_OPTION usage line, exit 2. */
-export function badOption(option: string, message: string, hint?: string): MmkitError {
-  return new MmkitError('BAD_OPTION', `${option}: ${message}`, { hint });
 }
 
 /** Adds `--json` to a command. */

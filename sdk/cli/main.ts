@@ -6,9 +6,10 @@
 import { Command } from 'commander';
 import { MMKIT_VERSION } from '../version';
 import { configureUsageErrors } from './command';
+import * as compress from './commands/compress';
 
 /** The command modules, in the order `mmkit --help` lists them. To add one: import it and list it here. */
-const COMMANDS: readonly { register(program: Command): void }[] = [];
+const COMMANDS: readonly { register(program: Command): void }[] = [compress];
 
 const program = new Command('mmkit')
   .description('Compress, check, evaluate and ship ONNX vision models.')
