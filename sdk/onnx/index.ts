@@ -12,3 +12,4 @@ export * from './builder';
 export * from './graph';
 export * from './patterns';
 export * from './sparse';
+export { extractModel, sliceGraph, type ExtractSpec, type GraphSlice } from './extract';
