@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import { renderShapes, shapePrompts, shapesTokenizer, type TensorData } from '../sdk/data';
+import { splitTowers, towerEnsemble, type TowerPart, type TowerSplit } from '../sdk/deploy/towers';
+import { isMmkitError } from '../sdk/errors';
+import { GraphView, makeValueInfo, ModelBuilder, readModel, serializeModel, type OnnxModel } from '../sdk/onnx';
+import { createSession } from '../sdk/runtime';
+
+const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
+const VIT = 'datasets/models/vit-tiny-mnist.onnx';
+
+type Feeds = Record<string, TensorData>;
+
+async function run(model: OnnxModel, feeds: Feeds): Promise<Feeds> {
+  const session = await createSession(model, { reuse: false });
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.dispose();
+  }
+}
+
+const pick = (feeds: Feeds, names: readonly string[]): Feeds => Object.fromEntries(names.map((n) => [n, feeds[n]]));
+
+/** The split models chained as the Triton ensemble runs them: both towers, then the joint head on what they hand over. */
+async function runChained(split: TowerSplit, feeds: Feeds): Promise<Feeds> {
+  const image = await run(split.imageEncoder.model, pick(feeds, split.imageEncoder.inputs));
+  const text = await run(split.textEncoder.model, pick(feeds, split.textEncoder.inputs));
+  const joint = await run(split.joint.model, pick({ ...image, ...text }, split.joint.inputs));
+  return { ...image, ...text, ...joint };
+}
+
+function maxAbsDiff(a: TensorData, b: TensorData): number {
+  expect(a.dims).toEqual(b.dims);
+  const x = a.data as Float32Array;
+  const y = b.data as Float32Array;
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  return worst;
+}
+
+const graphNames = (part: TowerPart) => ({
+  inputs: part.model.proto.graph!.input.map((v) => v.name),
+  outputs: part.model.proto.graph!.output.map((v) => v.name),
+});
+
+function thrown(fn: () => unknown): { code?: string; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    if (isMmkitError(e)) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error('expected an MmkitError');
+}
+
+describe('splitTowers on the shipped CLIP', async () => {
+  const clip = await readModel(CLIP);
+  const before = Buffer.from(serializeModel(clip));
+  const split = splitTowers(clip);
+  const tokens = shapesTokenizer().encode(shapePrompts());
+
+  it('finds the image tower, the text tower and the joint head, and the tensors that connect them', () => {
+    expect(Buffer.from(serializeModel(clip)).equals(before)).toBe(true);
+    const { imageEncoder, textEncoder, joint } = split;
+    expect([imageEncoder.role, textEncoder.role, joint.role]).toEqual(['image-encoder', 'text-encoder', 'joint']);
+    expect(graphNames(imageEncoder)).toEqual({ inputs: ['pixel_values'], outputs: ['image_embeds'] });
+    expect(graphNames(textEncoder)).toEqual({ inputs: ['input_ids', 'attention_mask'], outputs: ['text_embeds'] });
+    expect(graphNames(joint)).toEqual({ inputs: ['image_embeds', 'text_embeds'], outputs: ['logits_per_image', 'logits_per_text'] });
+    for (const part of [imageEncoder, textEncoder, joint]) expect(graphNames(part)).toEqual({ inputs: part.inputs, outputs: part.outputs });
+    expect(split.outputs).toEqual(['logits_per_image', 'logits_per_text', 'text_embeds', 'image_embeds']);
+
+    // The towers share no weights; the head holds only the temperature, with the similarity it scales.
+    const weights = (p: TowerPart) => p.model.proto.graph!.initializer.map((t) => t.name);
+    expect(weights(imageEncoder).every((n) => n.startsWith('vision.') || n === 'visual_projection.weight')).toBe(true);
+    expect(weights(textEncoder).every((n) => n.startsWith('text.') || n === 'text_projection.weight')).toBe(true);
+    expect(weights(joint)).toEqual(['logit_scale']);
+    expect(GraphView.of(joint.model.proto).nodes.map((n) => n.opType)).toEqual(['Exp', 'Transpose', 'MatMul', 'Mul', 'Transpose']);
+    const all = weights(imageEncoder).length + weights(textEncoder).length + weights(joint).length;
+    expect(all).toBe(clip.proto.graph!.initializer.length);
+
+    // Towers batch along their own first axis; the head's logits are [image_batch, text_batch].
+    expect([imageEncoder.batchable, textEncoder.batchable, joint.batchable]).toEqual([true, true, false]);
+    expect(GraphView.of(textEncoder.model.proto).valueInfo('input_ids')).toEqual({ dtype: 'int64', shape: ['text_batch', 'sequence'] });
+    expect(GraphView.of(joint.model.proto).valueInfo('image_embeds')).toEqual({ dtype: 'float32', shape: ['image_batch', 64] });
+    // The tokenizer travels with the text encoder.
+    expect(textEncoder.model.proto.metadataProps.map((p) => p.key)).toContain('mmkit.tokenizer');
+  });
+
+  it('chained, the three models give the unsplit model’s outputs on real images and prompts (max |Δ| = 0)', async () => {
+    for (const indices of [[0, 1, 2, 3, 4, 5, 6, 7], [500, 501, 999]]) {
+      const feeds = { pixel_values: renderShapes('test', indices).pixels, ...tokens };
+      const want = await run(clip, feeds);
+      const got = await runChained(split, feeds);
+      expect(want.logits_per_image.dims).toEqual([indices.length, shapePrompts().length]);
+      for (const name of split.outputs) expect(maxAbsDiff(got[name], want[name]), name).toBe(0);
+    }
+  });
+
+  it('text embeddings computed once serve every later image batch', async () => {
+    const cached = await run(split.textEncoder.model, tokens);
+    for (const indices of [[10, 12], [20, 21, 22, 23, 24]]) {
+      const pixels = renderShapes('test', indices).pixels;
+      const images = await run(split.imageEncoder.model, { pixel_values: pixels });
+      const logits = await run(split.joint.model, { ...images, ...cached });
+      const want = await run(clip, { pixel_values: pixels, ...tokens });
+      expect(maxAbsDiff(logits.logits_per_image, want.logits_per_image)).toBe(0);
+    }
+  });
+
+  it('the Triton ensemble chains the parts behind the unsplit model’s inputs and outputs', () => {
+    const ensemble = towerEnsemble(split, { name: 'clip' });
+    expect(ensemble).toEqual({
+      name: 'clip',
+      platform: 'ensemble',
+      maxBatchSize: 0,
+      input: [
+        { name: 'pixel_values', dataType: 'TYPE_FP32', dims: [-1, 3, 32, 32] },
+        { name: 'input_ids', dataType: 'TYPE_INT64', dims: [-1, -1] },
+        { name: 'attention_mask', dataType: 'TYPE_INT64', dims: [-1, -1] },
+      ],
+      output: [
+        { name: 'logits_per_image', dataType: 'TYPE_FP32', dims: [-1, -1] },
+        { name: 'logits_per_text', dataType: 'TYPE_FP32', dims: [-1, -1] },
+        { name: 'text_embeds', dataType: 'TYPE_FP32', dims: [-1, 64] },
+        { name: 'image_embeds', dataType: 'TYPE_FP32', dims: [-1, 64] },
+      ],
+      ensembleScheduling: {
+        step: [
+          { modelName: 'clip-image-encoder', modelVersion: -1, inputMap: { pixel_values: 'pixel_values' }, outputMap: { image_embeds: 'image_embeds' } },
+          { modelName: 'clip-text-encoder', modelVersion: -1, inputMap: { input_ids: 'input_ids', attention_mask: 'attention_mask' }, outputMap: { text_embeds: 'text_embeds' } },
+          {
+            modelName: 'clip-joint',
+            modelVersion: -1,
+            inputMap: { image_embeds: 'image_embeds', text_embeds: 'text_embeds' },
+            outputMap: { logits_per_image: 'logits_per_image', logits_per_text: 'logits_per_text' },
+          },
+        ],
+      },
+    });
+    const named = towerEnsemble(split, { name: 'clip', modelNames: { joint: 'clip-logits' } });
+    expect(named.ensembleScheduling.step.map((s) => s.modelName)).toEqual(['clip-image-encoder', 'clip-text-encoder', 'clip-logits']);
+  });
+
+  it('the ensemble’s dataflow is complete: every step input is an ensemble input or an earlier step’s output', () => {
+    const { input, output, ensembleScheduling } = towerEnsemble(split, { name: 'clip' });
+    const parts = [split.imageEncoder, split.textEncoder, split.joint];
+    const ready = new Set(input.map((t) => t.name));
+    ensembleScheduling.step.forEach((step, i) => {
+      expect(Object.keys(step.inputMap)).toEqual(parts[i].inputs);
+      expect(Object.keys(step.outputMap)).toEqual(parts[i].outputs);
+      for (const tensor of Object.values(step.inputMap)) expect(ready.has(tensor), tensor).toBe(true);
+      Object.values(step.outputMap).forEach((t) => ready.add(t));
+    });
+    for (const t of output) expect(ready.has(t.name), t.name).toBe(true);
+  });
+});
+
+describe('models that are not two-tower', () => {
+  it('the ViT: one group of inputs, said plainly', async () => {
+    const vit = await readModel(VIT);
+    const e = thrown(() => splitTowers(vit));
+    expect(e.code).toBe('UNSUPPORTED');
+    expect(e.message).toContain(`${VIT} is not a two-tower model`);
+    expect(e.message).toContain('looks for two groups of graph inputs');
+    expect(e.message).toContain('it found 1 group of inputs: [pixel_values]');
+  });
+
+  /** Two inputs, each through its own small tower; `meet` decides whether a head reads both. */
+  function twoTowers(opts: { textIds: boolean; meet: boolean }): OnnxModel {
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('a', 'float32', ['n', 3, 4, 4]);
+    const img = b.op('Flatten', [b.op('GlobalAveragePool', ['a'])]);
+    if (opts.textIds) {
+      b.input('b', 'int64', ['m', 5]);
+      b.initializer('table', 'float32', [10, 3], Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)));
+      b.node('ReduceMean', [b.op('Gather', ['table', 'b'])], { axes: [1], keepdims: 0 }, { outputs: ['txt'] });
+    } else {
+      b.input('b', 'float32', ['m', 3, 4, 4]);
+      b.node('Flatten', [b.op('GlobalAveragePool', ['b'])], {}, { outputs: ['txt'] });
+    }
+    if (opts.meet) {
+      b.node('Transpose', ['txt'], { perm: [1, 0] }, { outputs: ['txt_t'] });
+      b.node('MatMul', [img, 'txt_t'], {}, { outputs: ['scores'] });
+      b.output('scores', 'float32', ['n', 'm']);
+    } else {
+      b.node('Identity', [img], {}, { outputs: ['image_out'] });
+      b.output('image_out', 'float32', ['n', 3]);
+      b.output('txt', 'float32', ['m', 3]);
+    }
+    const proto = b.build();
+    // As after ONNX shape inference: the intermediate tensors' types are declared.
+    proto.graph!.valueInfo.push(makeValueInfo(img, 'float32', ['n', 3]), makeValueInfo('txt_t', 'float32', [3, 'm']));
+    return { proto };
+  }
+
+  it('two towers that never meet', () => {
+    const e = thrown(() => splitTowers(twoTowers({ textIds: true, meet: false })));
+    expect(e.code).toBe('UNSUPPORTED');
+    expect(e.message).toContain('the towers from [a] and [b] never meet: no output depends on both');
+  });
+
+  it('two image towers: no text tower to be found', () => {
+    const e = thrown(() => splitTowers(twoTowers({ textIds: false, meet: true })));
+    expect(e.code).toBe('UNSUPPORTED');
+    expect(e.message).toContain('it found two towers, from [a: float32 [n, 3, 4, 4]] and from [b: float32 [m, 3, 4, 4]]');
+  });
+
+  it('found by structure, whatever the names: towers without embedding outputs hand over what the head first reads', async () => {
+    const model = twoTowers({ textIds: true, meet: true });
+    const split = splitTowers(model);
+    expect(split.imageEncoder.inputs).toEqual(['a']);
+    expect(split.textEncoder.inputs).toEqual(['b']);
+    // No tower output is exposed, so the cut falls where the head first reads each tower.
+    const view = GraphView.of(model.proto);
+    expect(split.imageEncoder.outputs.map((n) => view.producer(n)?.opType)).toEqual(['Flatten']);
+    expect(split.textEncoder.outputs).toEqual(['txt_t']);
+    expect(split.joint.inputs).toEqual([...split.imageEncoder.outputs, ...split.textEncoder.outputs]);
+    expect(GraphView.of(split.joint.model.proto).nodes.map((n) => n.opType)).toEqual(['MatMul']);
+    // The transposed text features have no batch axis first: that tower does not batch.
+    expect(split.textEncoder.batchable).toBe(false);
+
+    const feeds: Feeds = {
+      a: { data: Float32Array.from({ length: 2 * 48 }, (_, i) => Math.cos(i)), dims: [2, 3, 4, 4], dtype: 'float32' },
+      b: { data: BigInt64Array.from({ length: 15 }, (_, i) => BigInt(i % 10)), dims: [3, 5], dtype: 'int64' },
+    };
+    const got = await runChained(split, feeds);
+    expect(maxAbsDiff(got.scores, (await run(model, feeds)).scores)).toBe(0);
+  });
+});
