@@ -5,11 +5,15 @@
  */
 import { Command } from 'commander';
 import { MMKIT_VERSION } from '../version';
-import { configureUsageErrors } from './command';
+import { configureUsageErrors, reportFailure } from './command';
 import * as compress from './commands/compress';
+import * as summary from './commands/summary';
+import * as evaluate from './commands/eval';
+import * as check from './commands/check';
+import * as notebook from './commands/notebook';
 
 /** The command modules, in the order `mmkit --help` lists them. To add one: import it and list it here. */
-const COMMANDS: readonly { register(program: Command): void }[] = [compress];
+const COMMANDS: readonly { register(program: Command): void }[] = [compress, summary, evaluate, check, notebook];
 
 const program = new Command('mmkit')
   .description('Compress, check, evaluate and ship ONNX vision models.')
@@ -24,4 +28,7 @@ for (const command of COMMANDS) command.register(program);
 // After registration, so every command's usage errors name that command.
 configureUsageErrors(program);
 
-void program.parseAsync(process.argv);
+// Commands report their own failures (command.ts); this catches what escapes parsing itself.
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.exitCode = reportFailure(program, e);
+});

@@ -3,7 +3,7 @@ import type { CompressionCheck } from '../check';
 import { flagText } from '../check';
 import type { StepReport } from '../pipeline';
 import { stepReportParts } from '../pipeline/displays';
-import { Panel } from '../report';
+import { Chart, Panel } from '../report';
 
 /** Each step's report (lines, warnings, table), then its compression check, in chain order. */
 export function stepReportsText(reports: readonly StepReport[]): string {
@@ -20,4 +20,9 @@ export function verdictText(checks: readonly CompressionCheck[]): string {
 
 export function isFlagged(checks: readonly CompressionCheck[]): boolean {
   return checks.some((c) => !c.ok);
+}
+
+/** A panel as terminal text; its charts are left out (a notebook or `--json` has the numbers). */
+export function panelText(panel: Panel): string {
+  return new Panel(panel.title, panel.parts.filter((p) => !(p instanceof Chart))).toText();
 }

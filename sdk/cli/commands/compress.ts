@@ -5,9 +5,9 @@
 import { promises as fsp, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { MmkitError } from '../../errors';
+import { MmkitError, isMmkitError } from '../../errors';
 import { mm } from '../../index';
-import { RECIPE_METADATA_KEY, parseRecipe, type Pipeline, type StepCheckOptions } from '../../pipeline';
+import { RECIPE_METADATA_KEY, parseRecipe, type Pipeline, type SaveResult, type StepCheckOptions } from '../../pipeline';
 import { readModelMetadata } from '../../pipeline/model-metadata';
 import { sourceKind } from '../../pipeline/source';
 import type { Dataset } from '../../data';
@@ -88,15 +88,25 @@ async function compress(model: string | undefined, opts: CompressOptions, cmd: C
   const reports = await withCliProgress('compressing', (ctx) => pipeline.reports(ctx));
   const checks = await pipeline.checks();
   const flagged = isFlagged(checks);
-  const written = flagged && opts.strict ? undefined : await pipeline.save(opts.output, { overwrite: opts.overwrite, sparse: opts.sparse });
+  const written = flagged && opts.strict ? undefined : await save(pipeline, opts);
   emit(opts, { output: written ?? null, flagged, recipe: pipeline.recipe, reports, checks }, () =>
     [
       stepReportsText(reports),
-      verdictText(checks),
+      opts.check ? verdictText(checks) : 'Compression check skipped (--no-check).',
       written ? `Wrote ${path.relative(process.cwd(), written.path) || written.path} (${written.bytes} bytes).` : `Not written (--strict): ${opts.output}.`,
     ].join('\n\n'),
   );
   return flagged ? EXIT.FLAGGED : EXIT.OK;
+}
+
+async function save(pipeline: Pipeline, opts: CompressOptions): Promise<SaveResult> {
+  try {
+    return await pipeline.save(opts.output, { overwrite: opts.overwrite, sparse: opts.sparse });
+  } catch (e) {
+    // The SDK's hint names its save option; on the command line it is a flag.
+    if (isMmkitError(e, 'FILE_EXISTS')) throw new MmkitError('FILE_EXISTS', `Refusing to overwrite ${opts.output}: it exists and was not written by mmkit.`, { file: opts.output, hint: 'Pick another -o, or pass --overwrite to replace it.' });
+    throw e;
+  }
 }
 
 async function fromFlags(model: string, opts: CompressOptions): Promise<Pipeline> {
