@@ -3,6 +3,8 @@ import { renderShapes, shapePrompts, shapesTokenizer, type TensorData } from '..
 import { splitTowers, towerEnsemble, type TowerPart, type TowerSplit } from '../sdk/deploy/towers';
 import { isMmkitError } from '../sdk/errors';
 import { GraphView, makeValueInfo, ModelBuilder, readModel, serializeModel, type OnnxModel } from '../sdk/onnx';
+import { toFloat16 } from '../sdk/passes/float16';
+import { quantizeDynamic } from '../sdk/passes/quantize-dynamic';
 import { createSession } from '../sdk/runtime';
 
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
@@ -152,6 +154,39 @@ describe('splitTowers on the shipped CLIP', async () => {
       Object.values(step.outputMap).forEach((t) => ready.add(t));
     });
     for (const t of output) expect(ready.has(t.name), t.name).toBe(true);
+  });
+});
+
+describe('splitTowers on compressed CLIPs', async () => {
+  const clip = await readModel(CLIP);
+  const feeds = { pixel_values: renderShapes('test', [3, 600, 700]).pixels, ...shapesTokenizer().encode(shapePrompts()) };
+
+  it('dynamic int8: the same parts, outputs equal bit for bit', async () => {
+    const int8 = quantizeDynamic(clip);
+    const split = splitTowers(int8);
+    expect(split.joint.inputs).toEqual(['image_embeds', 'text_embeds']);
+    const want = await run(int8, feeds);
+    const got = await runChained(split, feeds);
+    for (const name of split.outputs) expect(maxAbsDiff(got[name], want[name]), name).toBe(0);
+  });
+
+  it('float16: the head takes the float16 embeddings before their Cast; outputs equal within float16 rounding', async () => {
+    const fp16 = toFloat16(clip).model;
+    const split = splitTowers(fp16);
+    expect(split.joint.inputs).toEqual(['image_embeds_fp16', 'text_embeds_fp16']);
+    expect(split.imageEncoder.outputs).toEqual(['image_embeds_fp16', 'image_embeds']);
+    expect([split.imageEncoder.batchable, split.textEncoder.batchable]).toEqual([true, true]);
+    expect(GraphView.of(split.joint.model.proto).valueInfo('image_embeds_fp16')).toEqual({ dtype: 'float16', shape: ['image_batch', 64] });
+    // onnxruntime's CPU kernels compute float16 ops in float32, and inside the unsplit graph the
+    // embeddings need not be rounded to float16; the towers hand over real float16 tensors. The
+    // difference stays within float16's unit roundoff (2^-11) of each output's largest value
+    // (measured: 9e-5 on embeddings up to 0.36, 2.5e-3 on logits up to 26).
+    const want = await run(fp16, feeds);
+    const got = await runChained(split, feeds);
+    for (const name of split.outputs) {
+      const largest = Math.max(...Array.from(want[name].data as Float32Array, Math.abs));
+      expect(maxAbsDiff(got[name], want[name]), name).toBeLessThanOrEqual(2 ** -11 * largest);
+    }
   });
 });
 

@@ -133,8 +133,21 @@ function imageThenText(view: GraphView, groups: string[][], model: OnnxModel): [
  * already exposes, with their batch axis first, are what a server batches and a client caches.
  */
 function handoff(view: GraphView, frontier: string[], towerOutputs: string[]): string[] {
-  const fromOutputs = sliceGraph(view, { inputs: towerOutputs, outputs: frontier });
-  return fromOutputs.unlisted.size === 0 ? towerOutputs.filter((o) => fromOutputs.reachedInputs.has(o)) : frontier;
+  const candidates = towerOutputs.flatMap((o) => castSources(view, o));
+  const fromOutputs = sliceGraph(view, { inputs: candidates, outputs: frontier });
+  return fromOutputs.unlisted.size === 0 ? candidates.filter((c) => fromOutputs.reachedInputs.has(c)) : frontier;
+}
+
+/**
+ * A tensor and the tensors it is a Cast or Identity of: the same values. A float16 model exposes
+ * float32 embeddings through a Cast while its head reads the float16 ones before that Cast.
+ */
+function castSources(view: GraphView, name: string): string[] {
+  const chain = [name];
+  for (let p = view.producer(name); p && p.domain === '' && (p.opType === 'Cast' || p.opType === 'Identity'); p = view.producer(p.input[0])) {
+    chain.push(p.input[0]);
+  }
+  return chain;
 }
 
 function sharesBatchAxis(view: GraphView, names: readonly string[]): boolean {

@@ -8,7 +8,7 @@ import { MmkitError } from '../errors';
 import { GraphView, nodeReads } from './graph';
 import type { FunctionProto, GraphProto, NodeProto, OperatorSetIdProto, ValueInfoProto } from './proto';
 import { derivedModel, type OnnxModel } from './read';
-import { makeValueInfo } from './values';
+import { makeValueInfo, type Dim } from './values';
 import { shallowCopy } from './walk';
 
 export interface ExtractSpec {
@@ -132,9 +132,9 @@ function declaredValueInfos(graph: GraphProto): Map<string, ValueInfoProto> {
   return byName;
 }
 
-/** A value info for a tensor the graph declares nothing about (an initializer's dims, or the dtype GraphView infers). */
+/** A value info for a tensor the graph declares nothing about (an initializer's dims, or what GraphView infers). */
 function inferredValueInfo(view: GraphView, name: string, label: string): ValueInfoProto {
-  const { dtype, shape } = view.valueInfo(name);
+  const { dtype, shape = sameShapeNeighbour(view, name) } = view.valueInfo(name);
   if (!dtype) {
     throw new MmkitError('BAD_MODEL', `The element type of tensor '${name}' in ${label} is unknown, so it cannot become a sub-model input or output.`, {
       tensor: name,
@@ -142,6 +142,18 @@ function inferredValueInfo(view: GraphView, name: string, label: string): ValueI
     });
   }
   return makeValueInfo(name, dtype, shape);
+}
+
+const keepsShape = (n: NodeProto): boolean => n.domain === '' && (n.opType === 'Cast' || n.opType === 'Identity');
+
+/**
+ * The shape of a Cast/Identity's input or output, which the other end shares: a float16 model's
+ * undeclared internal tensors mostly sit one Cast away from a declared float32 input or output.
+ */
+function sameShapeNeighbour(view: GraphView, name: string): Dim[] | undefined {
+  const producer = view.producer(name);
+  const neighbours = [...(producer && keepsShape(producer) ? [producer.input[0]] : []), ...view.consumers(name).filter(keepsShape).map((c) => c.output[0])];
+  return neighbours.map((n) => view.valueInfo(n).shape).find((shape) => shape !== undefined);
 }
 
 const functionKey = (domain: string, name: string): string => `${domain}\u0000${name}`;
