@@ -168,8 +168,8 @@ function notTwoTower(model: OnnxModel, found: string, hint = 'Deploy it as one m
   );
 }
 
-/** A tensor of a Triton model configuration, as its JSON form names the fields. */
-export interface TritonTensorConfig {
+/** An input or output of the ensemble's configuration. */
+export interface EnsembleTensorConfig {
   name: string;
   /** Triton's DataType name, e.g. 'TYPE_FP32'. */
   dataType: string;
@@ -187,13 +187,16 @@ export interface TritonEnsembleStep {
   outputMap: Record<string, string>;
 }
 
-/** Triton's ensemble model configuration (platform "ensemble", ensemble_scheduling), in its JSON field names. */
+/**
+ * Triton's ensemble model configuration (platform "ensemble", ensemble_scheduling) in the proto3
+ * JSON form of its ModelConfig: protobuf's json_format.ParseDict reads it as it is.
+ */
 export interface TritonEnsembleConfig {
   name: string;
   platform: 'ensemble';
   maxBatchSize: number;
-  input: TritonTensorConfig[];
-  output: TritonTensorConfig[];
+  input: EnsembleTensorConfig[];
+  output: EnsembleTensorConfig[];
   ensembleScheduling: { step: TritonEnsembleStep[] };
 }
 
@@ -208,13 +211,13 @@ export interface TowerEnsembleOptions {
  * The Triton ensemble that runs image encoder and text encoder on a request and feeds their
  * embeddings to the joint head: the unsplit model's inputs in, all its outputs back. The
  * ensemble itself does not batch (maxBatchSize 0, full shapes with -1): its image and text
- * batches differ, and the joint head has no batch axis; the encoders batch on their own, as
- * Triton allows batching models inside a non-batching ensemble.
+ * batches differ, so the joint head has no single batch axis; the encoders batch on their own,
+ * as Triton allows batching models inside a non-batching ensemble.
  */
 export function towerEnsemble(split: TowerSplit, opts: TowerEnsembleOptions): TritonEnsembleConfig {
   const parts = [split.imageEncoder, split.textEncoder, split.joint];
   const modelName = (role: TowerRole): string => opts.modelNames?.[role] ?? `${opts.name}-${role}`;
-  const tensor = (part: TowerPart, name: string): TritonTensorConfig => {
+  const tensor = (part: TowerPart, name: string): EnsembleTensorConfig => {
     const { dtype, shape } = GraphView.of(part.model.proto).valueInfo(name);
     if (!dtype || !shape) {
       throw new MmkitError('BAD_MODEL', `The ${part.role} model does not declare the ${dtype ? 'shape' : 'element type'} of '${name}', which the Triton ensemble must state.`, {
