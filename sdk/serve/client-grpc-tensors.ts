@@ -71,8 +71,11 @@ export function decodeOutput(o: TensorMessage, raw: Uint8Array | undefined, wher
     throw badAnswer(where, `FP16 output '${o.name}' came without raw_output_contents`);
   } else {
     const values = (o.contents?.[CONTENTS_FIELD[o.datatype]] ?? []) as unknown[];
-    const big = o.datatype === 'INT64' || o.datatype === 'UINT64';
-    data = big ? (o.datatype === 'INT64' ? BigInt64Array : BigUint64Array).from(values, (v) => BigInt(v as string)) : fromJsonValues(o.datatype, values);
+    // int64 values arrive as decimal strings (exact); the JSON codec would take them through numbers.
+    const toBig = (v: unknown) => BigInt(v as string);
+    if (o.datatype === 'INT64') data = BigInt64Array.from(values, toBig);
+    else if (o.datatype === 'UINT64') data = BigUint64Array.from(values, toBig);
+    else data = fromJsonValues(o.datatype, values);
   }
   if (data.length !== elementCount(dims)) throw badAnswer(where, `output '${o.name}' has ${data.length} values for shape [${dims}]`);
   return { data, dims, dtype: dtypeOfDatatype(o.datatype) };
