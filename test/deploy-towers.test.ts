@@ -203,15 +203,18 @@ describe('models that are not two-tower', () => {
   /** Two inputs, each through its own small tower; `meet` decides whether a head reads both. */
   function twoTowers(opts: { textIds: boolean; meet: boolean }): OnnxModel {
     const b = new ModelBuilder({ opset: 17 });
+    // Each tower has a weight of its own: a 1×1 conv kernel, an embedding table.
+    b.initializer('kernel', 'float32', [3, 3, 1, 1], Float32Array.from({ length: 9 }, (_, i) => Math.cos(i)));
+    const pooled = (x: string) => b.op('Flatten', [b.op('GlobalAveragePool', [b.op('Conv', [x, 'kernel'])])]);
     b.input('a', 'float32', ['n', 3, 4, 4]);
-    const img = b.op('Flatten', [b.op('GlobalAveragePool', ['a'])]);
+    const img = pooled('a');
     if (opts.textIds) {
       b.input('b', 'int64', ['m', 5]);
       b.initializer('table', 'float32', [10, 3], Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)));
       b.node('ReduceMean', [b.op('Gather', ['table', 'b'])], { axes: [1], keepdims: 0 }, { outputs: ['txt'] });
     } else {
       b.input('b', 'float32', ['m', 3, 4, 4]);
-      b.node('Flatten', [b.op('GlobalAveragePool', ['b'])], {}, { outputs: ['txt'] });
+      b.node('Identity', [pooled('b')], {}, { outputs: ['txt'] });
     }
     if (opts.meet) {
       b.node('Transpose', ['txt'], { perm: [1, 0] }, { outputs: ['txt_t'] });
@@ -238,6 +241,19 @@ describe('models that are not two-tower', () => {
     const e = thrown(() => splitTowers(twoTowers({ textIds: false, meet: true })));
     expect(e.code).toBe('UNSUPPORTED');
     expect(e.message).toContain('it found two towers, from [a: float32 [n, 3, 4, 4]] and from [b: float32 [m, 3, 4, 4]]');
+  });
+
+  it('a mask input that meets the pixels before any weight: one encoder, not two towers', () => {
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('pixel_values', 'float32', ['n', 3, 4, 4]);
+    b.input('mask', 'int64', ['n', 1, 4, 4]);
+    b.initializer('kernel', 'float32', [2, 3, 1, 1], new Float32Array(6).fill(0.5));
+    const masked = b.op('Mul', ['pixel_values', b.op('Cast', ['mask'], { to: 1 })]);
+    b.node('Flatten', [b.op('GlobalAveragePool', [b.op('Conv', [masked, 'kernel'])])], {}, { outputs: ['features'] });
+    b.output('features', 'float32', ['n', 2]);
+    const e = thrown(() => splitTowers({ proto: b.build() }));
+    expect(e.code).toBe('UNSUPPORTED');
+    expect(e.message).toContain('the inputs [pixel_values] pass through no weights of their own before they meet the others');
   });
 
   it('found by structure, whatever the names: towers without embedding outputs hand over what the head first reads', async () => {

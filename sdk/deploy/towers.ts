@@ -52,6 +52,12 @@ export function splitTowers(model: OnnxModel): TowerSplit {
     return from !== undefined && from.size > 0 && [...from].every((i) => group.includes(i));
   };
 
+  for (const group of [image, text]) {
+    if (!hasWeights(view, (n) => within(n, group))) {
+      throw notTwoTower(model, `the inputs [${group.join(', ')}] pass through no weights of their own before they meet the others, so they are an input of one encoder, not a tower`);
+    }
+  }
+
   const outputs = view.outputs.map((o) => o.name);
   const jointOutputs = outputs.filter((o) => !within(o, image) && !within(o, text));
   if (jointOutputs.length === 0) {
@@ -148,6 +154,11 @@ function castSources(view: GraphView, name: string): string[] {
     chain.push(p.input[0]);
   }
   return chain;
+}
+
+/** Whether a node computing only on a tower's inputs reads a weight: a constant of rank 2 or more (a matrix, a conv kernel, an embedding table). */
+function hasWeights(view: GraphView, inTower: (tensor: string) => boolean): boolean {
+  return view.nodes.some((n) => inTower(n.output.find(Boolean) ?? '') && n.input.some((i) => (view.constantTensor(i)?.dims.length ?? 0) >= 2));
 }
 
 function sharesBatchAxis(view: GraphView, names: readonly string[]): boolean {
