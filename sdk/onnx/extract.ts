@@ -86,7 +86,9 @@ export function extractModel(model: OnnxModel, spec: ExtractSpec): OnnxModel {
   const inputs = [...new Set(spec.inputs)];
   const outputs = [...new Set(spec.outputs)];
   const slice = sliceGraph(view, { inputs, outputs });
-  for (const [input, output] of slice.unlisted) {
+  const [missing] = slice.unlisted;
+  if (missing) {
+    const [input, output] = missing;
     throw new MmkitError('BAD_MODEL', `Output '${output}' of ${label} depends on graph input '${input}', which is not among the sub-model's inputs (${inputs.join(', ') || 'none'}).`, {
       tensor: input,
       file: model.path,
