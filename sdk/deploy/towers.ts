@@ -10,7 +10,7 @@
  */
 import { MmkitError } from '../errors';
 import { extractModel, GraphView, nodeReads, sliceGraph, type Dim, type OnnxModel } from '../onnx';
-import { datatypeOf } from '../serve/datatypes';
+import { tritonDataType } from '../serve/config/triton-config';
 
 export type TowerRole = 'image-encoder' | 'text-encoder' | 'joint';
 
@@ -236,7 +236,7 @@ export function towerEnsemble(split: TowerSplit, opts: TowerEnsembleOptions): Tr
         hint: 'Run ONNX shape inference on the model (onnx.shape_inference.infer_shapes) before splitting it.',
       });
     }
-    return { name, dataType: `TYPE_${datatypeOf(dtype, name)}`, dims: shape.map((d) => (typeof d === 'number' ? d : -1)) };
+    return { name, dataType: tritonDataType(dtype, name), dims: shape.map((d) => (typeof d === 'number' ? d : -1)) };
   };
   const producer = (name: string): TowerPart => parts.find((p) => p.outputs.includes(name))!;
   const identity = (names: string[]): Record<string, string> => Object.fromEntries(names.map((n) => [n, n]));
