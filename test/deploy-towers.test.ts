@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderShapes, shapePrompts, shapesTokenizer, type TensorData } from '../sdk/data';
 import { splitTowers, towerEnsemble, type TowerPart, type TowerSplit } from '../sdk/deploy/towers';
@@ -9,6 +13,8 @@ import { createSession } from '../sdk/runtime';
 
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
+/** Triton's model_config.proto, vendored for the export tests. */
+const TRITON_SCHEMAS = resolve('test/schemas/triton');
 
 type Feeds = Record<string, TensorData>;
 
@@ -141,6 +147,34 @@ describe('splitTowers on the shipped CLIP', async () => {
     });
     const named = towerEnsemble(split, { name: 'clip', modelNames: { joint: 'clip-logits' } });
     expect(named.ensembleScheduling.step.map((s) => s.modelName)).toEqual(['clip-image-encoder', 'clip-text-encoder', 'clip-logits']);
+  });
+
+  it('Triton’s own ModelConfig message reads the ensemble as it is (proto3 JSON, unknown fields refused)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmkit-towers-'));
+    try {
+      execFileSync('protoc', [`-I${TRITON_SCHEMAS}`, `--python_out=${dir}`, join(TRITON_SCHEMAS, 'model_config.proto')]);
+      const script = [
+        'import json, sys',
+        `sys.path.insert(0, ${JSON.stringify(dir)})`,
+        'from google.protobuf import json_format',
+        'import model_config_pb2',
+        'config = json_format.ParseDict(json.load(sys.stdin), model_config_pb2.ModelConfig())',
+        'print(json.dumps(json_format.MessageToDict(config, preserving_proto_field_name=True)))',
+      ].join('\n');
+      const ensemble = towerEnsemble(split, { name: 'clip' });
+      const parsed = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(ensemble), encoding: 'utf8' }));
+      expect(parsed.platform).toBe('ensemble');
+      expect(parsed.max_batch_size).toBeUndefined(); // 0, proto3's default
+      expect(parsed.input.map((t: { data_type: string }) => t.data_type)).toEqual(['TYPE_FP32', 'TYPE_INT64', 'TYPE_INT64']);
+      expect(parsed.ensemble_scheduling.step.map((s: { model_name: string; model_version: string }) => [s.model_name, s.model_version])).toEqual([
+        ['clip-image-encoder', '-1'],
+        ['clip-text-encoder', '-1'],
+        ['clip-joint', '-1'],
+      ]);
+      expect(parsed.ensemble_scheduling.step[2].input_map).toEqual({ image_embeds: 'image_embeds', text_embeds: 'text_embeds' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the ensemble’s dataflow is complete: every step input is an ensemble input or an earlier step’s output', () => {
