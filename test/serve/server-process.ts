@@ -36,7 +36,8 @@ export function freePort(): Promise<number> {
 /** Starts `mmkit serve MODEL --name NAME` on free ports with `extraArgs`, and waits until it is ready. */
 export async function startServer(model: string, name: string, extraArgs: string[] = [], readyTimeoutMs = 180_000): Promise<ServerProcess> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
-  const args = ['dist/sdk/cli/main.js', 'serve', model, '--name', name, '--http-port', String(httpPort), '--grpc-port', String(grpcPort), ...extraArgs];
+  // Loopback only, and one instance: the tests share a small machine.
+  const args = ['dist/sdk/cli/main.js', 'serve', model, '--name', name, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--workers', '1', ...extraArgs];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));

@@ -223,6 +223,7 @@ def main():
                 "unknown_model_metadata": {"code": unknown.get("code"), "details": unknown.get("details")},
                 "infer": grpc_infer(channel, pb, args.model, spec, raw, args.id),
                 "infer_unknown_model": grpc_infer(channel, pb, "no-such-model", spec, raw, args.id),
+                "infer_wrong_input": grpc_infer(channel, pb, args.model, dict(spec, name="pixels"), raw, args.id),
             }
     json.dump(report, sys.stdout)
 
