@@ -1,6 +1,7 @@
 import { Pipeline, parseRecipe, type FromRecipeOptions, type Recipe } from './pipeline';
 import { Dataset, imageFolder, mnist, shapes } from './data';
 import { display } from './report';
+import { createClient } from './serve/client';
 
 /** The SDK's front door: `mm.load(model).…` */
 export const mm = {
@@ -11,6 +12,8 @@ export const mm = {
   datasets: { mnist, shapes, imageFolder, fromTensors: Dataset.fromTensors, from: Dataset.from },
   /** Shows any value in the notebook (rich bundle when it has one), or prints it in a terminal. */
   display,
+  /** A client of an Open Inference Protocol server (mmkit's, Triton, KServe): 'http://host:8000', or 'host:8001' with { protocol: 'grpc' }. */
+  client: createClient,
 };
 
 export { Pipeline } from './pipeline';
@@ -48,3 +51,9 @@ export { checkCompression, compressionCheckView } from './check';
 export type { CompressionCheck, CheckFlag, CheckOptions } from './check';
 // The type of toDataFrame() results, so notebook cells can hold one in a variable (tslab must be able to name its type).
 export type { DataFrame } from 'danfojs-node';
+// Serving: the Open Inference Protocol server (pipeline.serve(), `mmkit serve`) and its client.
+export { startServer } from './serve/server';
+export type { ServeOptions, ServerHandle } from './serve/server';
+export type { PipelineServeOptions } from './pipeline/serve';
+export type { ModelServingConfig, DynamicBatchingConfig } from './serve/model-config';
+export type { InferenceClient, ClientOptions, InferOptions, InferResult } from './serve/client';

@@ -18,6 +18,8 @@ import type { DistillStepOptions, FineTuneStepOptions } from '../passes/recover'
 import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
+import type { PipelineServeOptions } from './serve';
+import type { ServerHandle } from '../serve/server';
 import { MMKIT_VERSION } from '../version';
 import { inspect } from 'node:util';
 import { JUPYTER_DISPLAY, evaluationView, summaryView, type MimeBundle } from '../report';
@@ -223,6 +225,18 @@ export class Pipeline {
     const model = await this.model();
     const protect = this.root().loaded?.protect ?? [];
     return saveModelFile(model, file, { ...opts, recipe: opts.recipe === false ? undefined : this.recipe, protect });
+  }
+
+  /**
+   * Serves this stage's model over the Open Inference Protocol (KServe v2, REST and gRPC) from this
+   * process, its inference in worker threads; resolves once the model is loaded and warmed up.
+   * Listens on 127.0.0.1 and free ports unless told otherwise. close() the handle to stop.
+   */
+  async serve(opts: PipelineServeOptions = {}): Promise<ServerHandle> {
+    const name = (this.uri.split(/[\\/]/).pop() ?? 'model').replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.-]/g, '-') || 'model';
+    // Loaded on first use: the server's modules (gRPC, metrics) are not worth their load time to every import of mmkit.
+    const { servePipeline } = await import('./serve.js');
+    return servePipeline((file, o) => this.save(file, o), name, opts);
   }
 
   /** Runs the model once on the given inputs (a tensor for single-input models, or a record by input name). */

@@ -3,13 +3,11 @@
  * repository. Runs until SIGTERM or SIGINT, then drains (stops taking requests, answers those in
  * flight) and exits 0.
  */
-import { availableParallelism } from 'node:os';
-import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { MmkitError } from '../../errors';
 import { readModelRepository } from '../../serve/config/repository';
-import { isOpenDim, readModelSignature } from '../../serve/config/model-signature';
 import { DEFAULT_MAX_QUEUE_SIZE, type ModelServingConfig } from '../../serve/model-config';
+import { DEFAULT_MAX_BATCH_SIZE, defaultInstanceCount, singleModelConfig } from '../../serve/single-model';
 import { DEFAULT_DRAIN_TIMEOUT_MS, startServer } from '../../serve/server';
 import { action, note, type ExitCode, EXIT } from '../command';
 
@@ -53,11 +51,11 @@ export function register(program: Command): void {
     .option('--host <address>', 'interface to listen on', '0.0.0.0')
     .option('--http-port <port>', 'REST port (0: any free port)', whole(0), 8000)
     .option('--grpc-port <port>', "gRPC port (0: any free port; 'none': no gRPC)", port, 8001)
-    .option('--max-batch-size <n>', 'rows per batch (0: no batching; default 8 when every input has a free first axis, else 0)', whole(0))
+    .option('--max-batch-size <n>', `rows per batch (0: no batching; default ${DEFAULT_MAX_BATCH_SIZE} when every input has a free first axis, else 0)`, whole(0))
     .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to join its batch', positive, 0)
     .option('--preferred-batch-size <list>', 'batch sizes to send as soon as they form, e.g. 4,8', sizes)
     .option('--max-queue-size <n>', 'requests that may wait per model; one more gets 503', whole(1), DEFAULT_MAX_QUEUE_SIZE)
-    .option('--workers <n>', `model instances (worker threads, one onnxruntime session each; default ${defaultWorkers()})`, whole(1))
+    .option('--workers <n>', `model instances (worker threads, one onnxruntime session each; default ${defaultInstanceCount()})`, whole(1))
     .option('--threads <n>', 'onnxruntime intra-op threads per instance (0: the CPUs shared out between instances)', whole(0), 0)
     .option('--kind <kind>', "where instances run: cpu, or gpu (CUDA; falls back to cpu with a notice)", (v) => {
       if (v !== 'cpu' && v !== 'gpu') throw new InvalidArgumentError("expected 'cpu' or 'gpu'");
@@ -77,10 +75,6 @@ Examples:
 Readiness (/v2/health/ready) turns 200 once every model is loaded and warmed up. Metrics: GET /metrics (Prometheus).`,
     )
     .action(action(async (model: string | undefined, flags: ServeFlags) => serve(model, flags)));
-}
-
-function defaultWorkers(): number {
-  return Math.min(2, availableParallelism());
 }
 
 async function serve(model: string | undefined, flags: ServeFlags): Promise<ExitCode> {
@@ -124,22 +118,16 @@ async function servingConfigs(model: string | undefined, flags: ServeFlags): Pro
     return readModelRepository(flags.modelRepository, { notice: (m) => note(`mmkit serve: ${m}`) });
   }
   if (!model) throw new MmkitError('BAD_OPTION', 'Nothing to serve.', { hint: "Give an ONNX file (mmkit serve model.onnx) or --model-repository DIR." });
-  const signature = await readModelSignature(model);
-  const batchable = signature.inputs.length > 0 && signature.inputs.every((i) => i.shape !== undefined && i.shape.length > 0 && isOpenDim(i.shape[0]));
-  const maxBatchSize = flags.maxBatchSize ?? (batchable ? 8 : 0);
   return [
-    {
-      name: flags.name ?? path.basename(model).replace(/\.onnx$/i, ''),
-      version: '1',
-      modelPath: path.resolve(model),
-      maxBatchSize,
-      dynamicBatching:
-        maxBatchSize > 0
-          ? { maxQueueDelayMicroseconds: flags.maxQueueDelayMs * 1000, preferredBatchSizes: flags.preferredBatchSize ?? [], maxQueueSize: flags.maxQueueSize, queueTimeoutMicroseconds: 0 }
-          : undefined,
-      instanceCount: flags.workers ?? defaultWorkers(),
-      instanceKind: flags.kind,
-      intraOpThreads: flags.threads,
-    },
+    await singleModelConfig(model, {
+      name: flags.name,
+      maxBatchSize: flags.maxBatchSize,
+      maxQueueDelayMs: flags.maxQueueDelayMs,
+      preferredBatchSizes: flags.preferredBatchSize,
+      maxQueueSize: flags.maxQueueSize,
+      instances: flags.workers,
+      threads: flags.threads,
+      kind: flags.kind,
+    }),
   ];
 }
