@@ -217,6 +217,35 @@ describe('against mmkit serve', () => {
     }
   });
 
+  it('asks for a version by number', async () => {
+    for (const c of [rest, grpc]) {
+      expect(await c.modelReady('vit', '1')).toBe(true);
+      expect((await c.modelMetadata('vit', '1')).versions).toEqual(['1']);
+      const r = await c.infer('vit', { pixel_values: digits }, { version: '1' });
+      expect(maxAbsDiff(r.outputs.logits, expected)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+      expect(await codeOf(c.infer('vit', { pixel_values: digits }, { version: '7' }))).toMatchObject({ code: 'UNKNOWN_MODEL' });
+    }
+  });
+
+  it('reads a full queue as UNAVAILABLE over both protocols (a refusal, not a lost connection), and the server recovers', async () => {
+    const small = await startServer(VIT, 'vit', ['--max-batch-size', '1', '--max-queue-size', '1']);
+    const one: TensorData = { data: digits.data.subarray(0, 784), dims: [1, 1, 28, 28], dtype: 'float32' };
+    const clients = [createClient(small.httpUrl), createClient(small.grpcAddress, { protocol: 'grpc' })];
+    try {
+      for (const c of clients) {
+        const results = await Promise.allSettled(Array.from({ length: 40 }, () => c.infer('vit', { pixel_values: one })));
+        const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as { code?: string; message: string });
+        expect(refused.length).toBeGreaterThan(0);
+        expect(results.length - refused.length).toBeGreaterThan(0);
+        for (const e of refused) expect(e).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('vit') });
+        expect(maxAbsDiff((await c.infer('vit', { pixel_values: one })).outputs.logits, { ...expected, data: expected.data.subarray(0, 10), dims: [1, 10] })).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+      }
+    } finally {
+      for (const c of clients) c.close();
+      await small.stop();
+    }
+  });
+
   it('round-trips FP16 exactly (bits) over REST binary, REST JSON and gRPC', async () => {
     // 0, 1, -2, 0.5 | 0.5, 32, -2^-14 (smallest normal), 3.140625: every product is a finite half.
     const input: TensorData = { data: Uint16Array.from([0x0000, 0x3c00, 0xc000, 0x3800, 0x3800, 0x5000, 0x8400, 0x4248]), dims: [2, 4], dtype: 'float16' };
