@@ -12,9 +12,10 @@ import * as evaluate from './commands/eval';
 import * as check from './commands/check';
 import * as notebook from './commands/notebook';
 import * as serve from './commands/serve';
+import * as exportCommand from './commands/export';
 
 /** The command modules, in the order `mmkit --help` lists them. To add one: import it and list it here. */
-const COMMANDS: readonly { register(program: Command): void }[] = [compress, summary, evaluate, check, notebook, serve];
+const COMMANDS: readonly { register(program: Command): void }[] = [compress, summary, evaluate, check, notebook, serve, exportCommand];
 
 const program = new Command('mmkit')
   .description('Compress, check, evaluate and ship ONNX vision models.')

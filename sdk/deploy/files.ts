@@ -43,7 +43,7 @@ export async function refuseForeignFiles(files: string[], overwrite: boolean, is
   if (foreign.length > 0) {
     throw new MmkitError('FILE_EXISTS', `Refusing to overwrite ${foreign.join(', ')}: not written by mmkit.`, {
       file: foreign[0],
-      hint: 'Write to another folder, or pass --overwrite ({ overwrite: true }) to replace it.',
+      hint: 'Write to another folder, or pass --overwrite (SDK: { overwrite: true }) to replace it.',
     });
   }
 }
