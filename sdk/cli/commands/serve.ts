@@ -16,7 +16,7 @@ interface ServeFlags {
   modelRepository?: string;
   host: string;
   httpPort: number;
-  grpcPort: number | null;
+  grpcPort: number | 'none';
   maxBatchSize?: number;
   maxQueueDelayMs: number;
   preferredBatchSize?: number[];
@@ -38,7 +38,7 @@ const positive = (v: string): number => {
   if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number ≥ 0, got '${v}'`);
   return n;
 };
-const port = (v: string): number | null => (v === 'none' ? null : whole(0)(v));
+const grpcPort = (v: string): number | 'none' => (v === 'none' ? v : whole(0)(v));
 const sizes = (v: string): number[] => v.split(',').map((s) => whole(1)(s.trim()));
 
 export function register(program: Command): void {
@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option('--model-repository <dir>', "serve every model of a Triton model repository (DIR/<name>/config.pbtxt, DIR/<name>/<version>/model.onnx)")
     .option('--host <address>', 'interface to listen on', '0.0.0.0')
     .option('--http-port <port>', 'REST port (0: any free port)', whole(0), 8000)
-    .option('--grpc-port <port>', "gRPC port (0: any free port; 'none': no gRPC)", port, 8001)
+    .option('--grpc-port <port>', "gRPC port (0: any free port; 'none': no gRPC)", grpcPort, 8001)
     .option('--max-batch-size <n>', `rows per batch (0: no batching; default ${DEFAULT_MAX_BATCH_SIZE} when every input has a free first axis, else 0)`, whole(0))
     .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to join its batch', positive, 0)
     .option('--preferred-batch-size <list>', 'batch sizes to send as soon as they form, e.g. 4,8', sizes)
@@ -83,7 +83,7 @@ async function serve(model: string | undefined, flags: ServeFlags): Promise<Exit
     models: configs,
     host: flags.host,
     httpPort: flags.httpPort,
-    grpcPort: flags.grpcPort,
+    grpcPort: flags.grpcPort === 'none' ? null : flags.grpcPort,
     maxBodyBytes: Math.round(flags.maxBodyMb * 1024 * 1024),
     drainTimeoutMs: flags.drainTimeoutS * 1000,
   });
