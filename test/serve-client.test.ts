@@ -140,8 +140,8 @@ describe('client errors and options', () => {
 });
 
 describe('against mmkit serve', () => {
-  const tmp = mkdtempSync(path.join(tmpdir(), 'mmkit-serve-client-'));
-  const halfModel = path.join(tmp, 'half.onnx');
+  let tmp: string | undefined;
+  let halfModel: string;
   let vit: ServerProcess | undefined;
   let half: ServerProcess | undefined;
   let rest: InferenceClient;
@@ -150,6 +150,8 @@ describe('against mmkit serve', () => {
   let expected: TensorData;
 
   beforeAll(async () => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'mmkit-serve-client-'));
+    halfModel = path.join(tmp, 'half.onnx');
     digits = await mnistDigits(4);
     expected = (await directRun(VIT, { pixel_values: digits })).logits;
     await writeHalfModel(halfModel);
@@ -164,7 +166,7 @@ describe('against mmkit serve', () => {
     rest?.close();
     grpc?.close();
     await Promise.all([vit?.stop(), half?.stop()]);
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   it('answers health and metadata alike over REST and gRPC', async () => {
@@ -205,7 +207,7 @@ describe('against mmkit serve', () => {
 
   it('turns every refusal into the right code with the server\'s message, and the server answers afterwards', async () => {
     const wrongShape: TensorData = { data: digits.data.subarray(0, 27 * 28), dims: [1, 1, 27, 28], dtype: 'float32' };
-    const wrongType: TensorData = { data: Float64Array.from(digits.data.subarray(0, 784)), dims: [1, 1, 28, 28], dtype: 'float64' };
+    const wrongType: TensorData = { data: Float64Array.from((digits.data as Float32Array).subarray(0, 784)), dims: [1, 1, 28, 28], dtype: 'float64' };
     for (const c of [rest, grpc]) {
       expect(await codeOf(c.infer('no-such-model', { pixel_values: digits }))).toMatchObject({ code: 'UNKNOWN_MODEL', message: expect.stringContaining('no-such-model') });
       expect(await codeOf(c.infer('vit', { pixels: digits }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('pixels') });

@@ -67,13 +67,14 @@ interface PyReport {
 const asTensor = (o: PyOutput): TensorData => ({ data: Float32Array.from(o.data), dims: o.shape, dtype: 'float32' });
 
 describe('mmkit serve against an independent Python v2 client and raw HTTP', () => {
-  const tmp = mkdtempSync(path.join(tmpdir(), 'mmkit-serve-conformance-'));
+  let tmp: string | undefined;
   let server: ServerProcess | undefined;
   let digits: TensorData;
   let expected: TensorData;
   let report: PyReport;
 
   beforeAll(async () => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'mmkit-serve-conformance-'));
     digits = await mnistDigits(DIGITS);
     expected = (await directRun(VIT, { pixel_values: digits })).logits;
     server = await startServer(VIT, 'vit', ['--max-body-mb', String(MAX_BODY_MB)]);
@@ -92,7 +93,7 @@ describe('mmkit serve against an independent Python v2 client and raw HTTP', () 
 
   afterAll(async () => {
     await server?.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   it('health and metadata: REST and gRPC agree, pixel_values [-1,1,28,28] FP32 in, logits FP32 out', () => {
