@@ -138,7 +138,7 @@ function modelStorage(uri: string | undefined) {
 
 /** A manifest as a YAML document, headed by the generated-file marker. */
 export function manifestYaml(what: string, manifest: object): string {
-  return generatedHeader(what) + stringify(manifest, { lineWidth: 0 });
+  return generatedHeader(what) + stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** The files `mmkit export k8s` writes into `out`: path → YAML text. */
