@@ -1,0 +1,100 @@
+/**
+ * `mmkit check` as a CI gate (exit 0 / 1 / 2), `mmkit eval` and `mmkit summary`, through the
+ * compiled CLI on the shipped ViT and real MNIST digits.
+ */
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VIT, expectUsageError, mmkit, tempDir } from './cli-run';
+
+const tmp = tempDir('check');
+const int8 = path.join(tmp.dir, 'int8.onnx');
+const sparse = path.join(tmp.dir, 'sparse.onnx');
+
+beforeAll(async () => {
+  // Written without their own checks: what they are is up to `mmkit check` below.
+  for (const [file, step] of [[int8, ['--quantize', 'dynamic']], [sparse, ['--prune', '0.5']]] as const) {
+    const r = await mmkit(['compress', VIT, '-o', file, ...step, '--no-check']);
+    expect(r.status, r.stderr).toBe(0);
+  }
+});
+afterAll(() => tmp.remove());
+
+describe('mmkit check', () => {
+  it('passes a sound int8 model on real digits: exit 0', async () => {
+    // --no-latency: timing on a shared 2-core machine is not what this gate test is about.
+    const r = await mmkit(['check', int8, '--baseline', VIT, '--data', 'mnist:test:256', '--no-latency']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('Compression check of');
+    expect(r.stdout).toContain('top-1 agreement');
+    expect(r.stdout).toContain('✓ The compression check passed');
+  });
+
+  it('flags zeros stored dense (the file did not shrink): exit 1, flags in --json', async () => {
+    const r = await mmkit(['check', sparse, '--baseline', VIT, '--no-latency', '--json']);
+    expect(r.status, r.stderr).toBe(1);
+    const check = JSON.parse(r.stdout);
+    expect(check.ok).toBe(false);
+    // The saved file carries its recipe too, so it is even a few hundred bytes larger.
+    expect(check.flags.map((f: { kind: string }) => f.kind)).toEqual(['larger']);
+    expect(check.latency).toBeNull();
+  });
+
+  it('a threshold from the command line tightens the gate', async () => {
+    const r = await mmkit(['check', int8, '--baseline', VIT, '--data', 'mnist:test:256', '--no-latency', '--no-web', '--min-cosine', '0.9999999', '--json']);
+    expect(r.status, r.stderr).toBe(1);
+    expect(JSON.parse(r.stdout).flags.map((f: { kind: string }) => f.kind)).toEqual(['fidelity']);
+  });
+
+  it('bad input exits 2 with one line', async () => {
+    expectUsageError(await mmkit(['check', int8]), 'check', 'BAD_OPTION');
+    expectUsageError(await mmkit(['check', int8, '--baseline', path.join(tmp.dir, 'missing.onnx')]), 'check', 'FILE_NOT_FOUND');
+    expectUsageError(await mmkit(['check', int8, '--baseline', VIT, '--min-cosine', '2']), 'check', 'BAD_OPTION');
+    expectUsageError(await mmkit(['check', int8, '--baseline', VIT, '--data', 'mnist:validation']), 'check', 'BAD_OPTION');
+  });
+});
+
+describe('mmkit eval', () => {
+  it('gives accuracy, latency, size and agreement with a baseline; --json parses', async () => {
+    const r = await mmkit(['eval', int8, '--data', 'mnist:test:300', '--baseline', VIT, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.items).toBe(300);
+    expect(report.model.accuracy.top1).toBeGreaterThan(0.9);
+    expect(Math.abs(report.model.accuracy.top1 - report.baseline.accuracy.top1)).toBeLessThan(0.02);
+    expect(report.agreement.top1).toBeGreaterThan(0.97);
+    expect(report.comparison.sizeRatio).toBeLessThan(0.5);
+    expect(report.model.latency.perItemMs.p50).toBeGreaterThan(0);
+  });
+
+  it('prints the tables as text, per-layer errors with --layers', async () => {
+    const r = await mmkit(['eval', int8, '--data', 'mnist:test:64', '--baseline', VIT, '--layers']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/64 items in \d+ batches on cpu/);
+    expect(r.stdout).toContain('agreement top-1');
+    expect(r.stdout).toContain('Layers furthest from');
+    expect(r.stdout).not.toContain('[chart:');
+  });
+
+  it('bad input exits 2 with one line', async () => {
+    expectUsageError(await mmkit(['eval', int8]), 'eval', 'BAD_OPTION');
+    expectUsageError(await mmkit(['eval', int8, '--data', path.join(tmp.dir, 'no-images')]), 'eval', 'FILE_NOT_FOUND');
+    expectUsageError(await mmkit(['eval', int8, '--data', 'mnist:test', '--layers']), 'eval', 'BAD_OPTION');
+  });
+});
+
+describe('mmkit summary', () => {
+  it('prints totals and the largest layers; --json gives every row; --all lists every layer', async () => {
+    const [text, json, all] = await Promise.all([mmkit(['summary', VIT]), mmkit(['summary', VIT, '--json']), mmkit(['summary', VIT, '--all', '--no-probe'])]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toContain('Largest layers (12 of 153)');
+    expect(text.stdout).toContain('pixel_values');
+    const summary = JSON.parse(json.stdout);
+    expect(summary.rows).toHaveLength(153);
+    expect(summary.totals.params).toBe(139018);
+    expect(all.stdout).toContain('Largest layers (153 of 153)');
+  });
+
+  it('a missing model exits 2 with one line', async () => {
+    expectUsageError(await mmkit(['summary', path.join(tmp.dir, 'missing.onnx')]), 'summary', 'FILE_NOT_FOUND');
+  });
+});
