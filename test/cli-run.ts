@@ -19,12 +19,12 @@ export function tempDir(prefix: string): { dir: string; files(): string[]; remov
   return { dir, files: () => readdirSync(dir).sort(), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Bad usage or input: exit 2, stdout empty, one stderr line `mmkit <command>: <CODE>: …` and no stack. */
+/** Bad usage or input: exit 2, stdout empty, one stderr line `mmkit <command>: <CODE>: …` and no stack ('' for mmkit itself). */
 export function expectUsageError(r: ProcessResult, command: string, code: string): void {
   expect(r.status, r.stderr).toBe(2);
   expect(r.stdout).toBe('');
   const lines = r.stderr.trimEnd().split('\n');
   expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^mmkit ${command}: ${code}: \\S`));
+  expect(lines[0]).toMatch(new RegExp(`^mmkit${command ? ` ${command}` : ''}: ${code}: \\S`));
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
