@@ -12,7 +12,7 @@ import type { TensorData } from '../sdk/data/tensor-data';
 import { isMmkitError, type MmkitErrorCode } from '../sdk/errors';
 import { createClient, type InferenceClient, type InferOptions } from '../sdk/serve/client';
 import { codeOfGrpcStatus, codeOfHttpStatus, httpServerError } from '../sdk/serve/client-errors';
-import { decodeOutput, encodeInputs } from '../sdk/serve/client-grpc-tensors';
+import { encodeInputs } from '../sdk/serve/client-grpc-tensors';
 import { decodeInferResponse, encodeInferRequest } from '../sdk/serve/client-http-body';
 import { inferenceProtoPath } from '../sdk/serve/proto-path';
 import { directRun, LOGITS_TOLERANCE, maxAbsDiff, mnistDigits, writeHalfModel } from './serve/reference';
@@ -99,11 +99,6 @@ describe('gRPC tensors', () => {
     const mixed = encodeInputs({ x: f32([1], [0.25]), h: { data: Uint16Array.from([0x3c00]), dims: [1], dtype: 'float16' } }, false);
     expect(mixed.raw).toHaveLength(2);
     expect(mixed.tensors.every((t) => t.contents === undefined)).toBe(true);
-  });
-
-  it('reads raw and typed output contents', () => {
-    expect(decodeOutput({ name: 'y', datatype: 'FP32', shape: ['2'] }, Buffer.from(Float32Array.from([1, 2]).buffer), 'g')).toEqual(f32([2], [1, 2]));
-    expect(decodeOutput({ name: 'n', datatype: 'INT64', shape: ['1'], contents: { int64_contents: ['9007199254740993'] } }, undefined, 'g').data).toEqual(BigInt64Array.from([9007199254740993n]));
   });
 });
 

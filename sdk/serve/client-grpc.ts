@@ -7,8 +7,9 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { TensorData } from '../data/tensor-data';
 import { MmkitError } from '../errors';
 import { badAnswer, codeOfGrpcStatus, unreachable } from './client-errors';
-import { decodeOutput, encodeInputs, type TensorMessage } from './client-grpc-tensors';
+import { encodeInputs } from './client-grpc-tensors';
 import type { InferenceClient, InferOptions, InferResult, ModelMetadata, ServerMetadata, TensorMetadata } from './client-types';
+import { decodeTensor, type TensorMessage } from './grpc-tensors';
 import { inferenceProtoPath } from './proto-path';
 
 /**
@@ -134,7 +135,9 @@ export class GrpcInferenceClient implements InferenceClient {
       throw badAnswer(where, `${res.raw_output_contents.length} raw_output_contents for ${res.outputs.length} outputs`);
     }
     const outputs: Record<string, TensorData> = {};
-    res.outputs.forEach((o, i) => (outputs[o.name] = decodeOutput(o, hasRaw ? res.raw_output_contents[i] : undefined, where)));
+    res.outputs.forEach((o, i) => {
+      outputs[o.name] = decodeTensor(o, hasRaw ? res.raw_output_contents[i] : undefined, (problem) => badAnswer(where, `output '${o.name}' ${problem}`));
+    });
     return { modelName: res.model_name, modelVersion: res.model_version, ...(res.id ? { id: res.id } : {}), outputs };
   }
 
