@@ -20,7 +20,7 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** The options every command sees through optsWithGlobals(). */
-export interface GlobalOptions {
+interface GlobalOptions {
   verbose?: boolean;
 }
 
@@ -52,11 +52,11 @@ export function reportFailure(cmd: Command, e: unknown): ExitCode {
   return EXIT.USAGE;
 }
 
+/** The stack of an error, then of each cause in turn. */
 function writeStack(e: unknown): void {
-  for (let cause: unknown = e; cause !== undefined; cause = cause instanceof Error ? cause.cause : undefined) {
-    process.stderr.write(`${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
-    if (!(cause instanceof Error) || cause.cause === undefined) break;
-    process.stderr.write('caused by: ');
+  for (let cause: unknown = e, first = true; cause !== undefined; first = false) {
+    process.stderr.write(`${first ? '' : 'caused by: '}${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
+    cause = cause instanceof Error ? cause.cause : undefined;
   }
 }
 
@@ -111,11 +111,12 @@ export function note(message: string): void {
 }
 
 /**
- * A RunContext for long SDK calls: a progress bar on stderr (redrawn in place on a terminal,
- * silent when stderr is not one or under CI), a fresh bar each time the SDK names a new phase,
- * and Ctrl-C cancelling the work cleanly (a second Ctrl-C kills at once).
+ * Runs long SDK work with a RunContext: a progress bar on stderr (redrawn in place on a
+ * terminal, silent when stderr is not one or under CI), a fresh bar each time the SDK names a
+ * new phase, and Ctrl-C cancelling the work cleanly (MmkitError CANCELLED; a second Ctrl-C
+ * kills at once).
  */
-export function progressContext(label: string): RunContext & { finish(failed?: boolean): void } {
+export async function withCliProgress<T>(label: string, work: (ctx: RunContext) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(EXIT.INTERRUPTED);
@@ -123,32 +124,22 @@ export function progressContext(label: string): RunContext & { finish(failed?: b
   };
   process.on('SIGINT', onSigint);
   let bar: Progress | undefined;
-  return {
-    signal: controller.signal,
-    onProgress(done, total, phase) {
-      const wanted = phase ?? label;
-      if (bar?.label !== wanted) {
-        bar?.finish();
-        bar = new Progress({ label: wanted, total, signal: controller.signal });
-      }
-      bar.update(done, total);
-    },
-    finish(failed = false) {
-      bar?.finish(failed ? 'failed' : 'complete');
-      process.off('SIGINT', onSigint);
-    },
+  const onProgress = (done: number, total?: number, phase?: string): void => {
+    const wanted = phase ?? label;
+    if (bar?.label !== wanted) {
+      bar?.finish();
+      bar = new Progress({ label: wanted, total, signal: controller.signal });
+    }
+    bar.update(done, total);
   };
-}
-
-/** Runs SDK work under a progressContext, finishing the bar however the work ends. */
-export async function withCliProgress<T>(label: string, work: (ctx: RunContext) => Promise<T>): Promise<T> {
-  const ctx = progressContext(label);
   try {
-    const result = await work(ctx);
-    ctx.finish();
+    const result = await work({ signal: controller.signal, onProgress });
+    bar?.finish('complete');
     return result;
   } catch (e) {
-    ctx.finish(true);
+    bar?.finish(isMmkitError(e, 'CANCELLED') ? 'cancelled' : 'failed');
     throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }
