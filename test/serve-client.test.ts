@@ -5,6 +5,7 @@
  * direct onnxruntime run answers.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +125,22 @@ describe('client errors and options', () => {
       expect(await codeOf(grpc.infer('m', { x: f32([1], [1]) }))).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringContaining(`grpc://127.0.0.1:${port}`) });
     } finally {
       grpc.close();
+    }
+  });
+
+  it('gives up on a server that never answers after timeoutMs, with FETCH_FAILED, over both protocols', async () => {
+    // Accepts connections and says nothing: neither HTTP nor HTTP/2.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const clients = [createClient(`http://127.0.0.1:${port}`, { timeoutMs: 300 }), createClient(`127.0.0.1:${port}`, { protocol: 'grpc', timeoutMs: 300 })];
+    try {
+      for (const c of clients) expect(await codeOf(c.ready())).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}.*no answer within 300 ms`)) });
+    } finally {
+      for (const c of clients) c.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 

@@ -3,12 +3,20 @@
  * calls), binary tensors by default as tritonclient sends them.
  */
 import type { TensorData } from '../data/tensor-data';
-import { httpServerError, unreachable } from './client-errors';
+import { badAnswer, httpServerError, unreachable } from './client-errors';
 import { decodeInferResponse, encodeInferRequest, HEADER_LENGTH_HEADER } from './client-http-body';
 import type { InferenceClient, InferOptions, InferResult, ModelMetadata, ServerMetadata } from './client-types';
 
 function modelPath(name: string, version?: string): string {
   return `/v2/models/${encodeURIComponent(name)}${version ? `/versions/${encodeURIComponent(version)}` : ''}`;
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+  /** 'POST http://…/infer', for error messages. */
+  what: string;
 }
 
 export class HttpInferenceClient implements InferenceClient {
@@ -21,26 +29,30 @@ export class HttpInferenceClient implements InferenceClient {
     this.base = url.replace(/\/+$/, '');
   }
 
-  private async request(method: 'GET' | 'POST', path: string, init: { body?: Buffer; headers?: Record<string, string> } = {}): Promise<Response> {
+  /** One call, its body read whole: a timeout or a dropped connection while reading is a failure to reach the server too. */
+  private async request(method: 'GET' | 'POST', path: string, init: { body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
     const url = this.base + path;
     try {
-      return await fetch(url, { method, body: init.body, headers: init.headers, signal: AbortSignal.timeout(this.timeoutMs) });
+      const res = await fetch(url, { method, body: init.body, headers: init.headers, signal: AbortSignal.timeout(this.timeoutMs) });
+      return { status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()), what: `${method} ${url}` };
     } catch (e) {
       throw unreachable(url, e, this.timeoutMs);
     }
   }
 
   private async status(path: string): Promise<boolean> {
-    const res = await this.request('GET', path);
-    await res.arrayBuffer(); // drain, so the connection goes back to the pool
-    return res.status === 200;
+    return (await this.request('GET', path)).status === 200;
   }
 
   private async getJson<T>(path: string): Promise<T> {
-    const res = await this.request('GET', path);
-    const text = await res.text();
-    if (!res.ok) throw httpServerError(res.status, text, `GET ${this.base + path}`);
-    return JSON.parse(text) as T;
+    const answer = await this.request('GET', path);
+    const text = Buffer.from(answer.body).toString('utf8');
+    if (answer.status !== 200) throw httpServerError(answer.status, text, answer.what);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw badAnswer(answer.what, `the body is not JSON: ${text.slice(0, 200)}`);
+    }
   }
 
   live(): Promise<boolean> {
@@ -70,16 +82,10 @@ export class HttpInferenceClient implements InferenceClient {
         ? { 'Content-Type': 'application/json' }
         : { 'Content-Type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) };
     const path = `${modelPath(name, opts.version)}/infer`;
-    const res = await this.request('POST', path, { body, headers });
-    let answer: Uint8Array;
-    try {
-      answer = new Uint8Array(await res.arrayBuffer());
-    } catch (e) {
-      throw unreachable(this.base + path, e, this.timeoutMs);
-    }
-    if (!res.ok) throw httpServerError(res.status, Buffer.from(answer).toString('utf8'), `POST ${this.base + path}`);
-    const headerValue = res.headers.get(HEADER_LENGTH_HEADER);
-    return decodeInferResponse(answer, headerValue === null ? undefined : Number(headerValue), this.base + path);
+    const answer = await this.request('POST', path, { body, headers });
+    if (answer.status !== 200) throw httpServerError(answer.status, Buffer.from(answer.body).toString('utf8'), answer.what);
+    const headerValue = answer.headers.get(HEADER_LENGTH_HEADER);
+    return decodeInferResponse(answer.body, headerValue === null ? undefined : Number(headerValue), answer.what);
   }
 
   close(): void {
