@@ -2,8 +2,12 @@
  * `mmkit check` as a CI gate (exit 0 / 1 / 2), `mmkit eval` and `mmkit summary`, through the
  * compiled CLI on the shipped ViT and real MNIST digits.
  */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mm } from '../sdk';
+import { MNIST_MEAN, MNIST_STD } from '../sdk/data';
 import { VIT, expectUsageError, mmkit, tempDir } from './cli-run';
 
 const tmp = tempDir('check');
@@ -73,6 +77,33 @@ describe('mmkit eval', () => {
     expect(r.stdout).toContain('agreement top-1');
     expect(r.stdout).toContain('Layers furthest from');
     expect(r.stdout).not.toContain('[chart:');
+  });
+
+  it('reads a folder of images through the preprocessor_config.json beside the model', async () => {
+    const images = path.join(tmp.dir, 'digits');
+    let n = 0;
+    for await (const batch of mm.datasets.mnist({ split: 'test', normalize: false }).take(60)) {
+      const pixels = batch.inputs as { data: Float32Array; dims: number[] };
+      batch.label!.forEach((label, i) => {
+        const png = new PNG({ width: 28, height: 28 });
+        for (let p = 0; p < 784; p++) {
+          png.data.fill(Math.round(255 * pixels.data[i * 784 + p]), 4 * p, 4 * p + 3);
+          png.data[4 * p + 3] = 255;
+        }
+        mkdirSync(path.join(images, String(label)), { recursive: true });
+        writeFileSync(path.join(images, String(label), `${n++}.png`), PNG.sync.write(png));
+      });
+    }
+    const model = path.join(tmp.dir, 'with-config', 'vit.onnx');
+    mkdirSync(path.dirname(model));
+    copyFileSync(VIT, model);
+    const config = { image_processor_type: 'ViTImageProcessor', do_resize: true, size: { height: 28, width: 28 }, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [MNIST_MEAN], image_std: [MNIST_STD] };
+    writeFileSync(path.join(path.dirname(model), 'preprocessor_config.json'), JSON.stringify(config));
+    const r = await mmkit(['eval', model, '--data', images, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.items).toBe(60);
+    expect(report.model.accuracy.top1).toBeGreaterThan(0.9);
   });
 
   it('bad input exits 2 with one line', async () => {

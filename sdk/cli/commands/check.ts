@@ -7,7 +7,7 @@ import { checkCompression, compressionCheckView, type CheckThresholds } from '..
 import { mm } from '../../index';
 import type { Device } from '../../runtime';
 import { EXIT, action, emit, jsonOption, withCliProgress, type ExitCode } from '../command';
-import { DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
+import { DATA_SPEC_DETAILS, DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
 import { decimal, deviceOption, wholeNumber } from '../options';
 import { isFlagged, panelText, verdictText } from '../report-text';
 
@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--max-size-ratio <ratio>', 'highest file size ratio to the baseline (default 0.98)', decimal)
     .addOption(deviceOption());
   jsonOption(cmd)
-    .addHelpText('after', EXAMPLES)
+    .addHelpText('after', `${EXAMPLES}\n\n${DATA_SPEC_DETAILS}`)
     .action(action((model: string, opts: CheckCommandOptions) => check(model, opts)));
 }
 

@@ -12,7 +12,7 @@ import { readModelMetadata } from '../../pipeline/model-metadata';
 import { sourceKind } from '../../pipeline/source';
 import type { Dataset } from '../../data';
 import { EXIT, action, emit, jsonOption, withCliProgress, type ExitCode } from '../command';
-import { DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
+import { DATA_SPEC_DETAILS, DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
 import { isFlagged, stepReportsText, verdictText } from '../report-text';
 import { LOW_RANK_SPEC_HELP, PRUNE_SPEC_HELP, parseLowRankSpec, parsePruneSpec } from '../step-specs';
 
@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .option('--sparse', 'store mostly-zero (pruned) weights as sparse initializers')
     .option('--overwrite', 'replace the output file even when mmkit did not write it');
   jsonOption(cmd)
-    .addHelpText('after', EXAMPLES)
+    .addHelpText('after', `${EXAMPLES}\n\n${DATA_SPEC_DETAILS}`)
     .action(action((model: string | undefined, opts: CompressOptions, self: Command) => compress(model, opts, self)));
 }
 

@@ -4,7 +4,7 @@ import { mm } from '../../index';
 import { evaluationView } from '../../report';
 import type { Device } from '../../runtime';
 import { action, emit, jsonOption, withCliProgress } from '../command';
-import { DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
+import { DATA_SPEC_DETAILS, DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
 import { deviceOption, wholeNumber } from '../options';
 import { panelText } from '../report-text';
 
@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--threads <n>', "onnxruntime threads per operator (default: onnxruntime's choice)", wholeNumber(1))
     .addOption(deviceOption());
   jsonOption(cmd)
-    .addHelpText('after', EXAMPLES)
+    .addHelpText('after', `${EXAMPLES}\n\n${DATA_SPEC_DETAILS}`)
     .action(
       action(async (model: string, opts: EvalOptions, self: Command) => {
         if (opts.layers && !opts.baseline) self.error('--layers compares with a baseline: give --baseline MODEL too');
