@@ -4,6 +4,7 @@ import { benchAccuracy } from './accuracy';
 import { benchPrune } from './prune';
 import { benchRecover } from './recover';
 import { benchLowRank } from './low-rank';
+import { benchServe } from './serve';
 
 /**
  * `npm run bench`: every benchmark prints one JSON line per figure, each a ratio against a
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   prune: benchPrune,
   'low-rank': benchLowRank,
   recover: benchRecover,
+  serve: benchServe,
 };
 
 async function main(): Promise<void> {

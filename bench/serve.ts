@@ -1,0 +1,134 @@
+/**
+ * `npm run bench -- serve`: the server under load on loopback. For the shipped ViT and the
+ * ViT-B/16-shaped model: requests/s and p50/p99 latency at 1, 8, 32 and 64 concurrent clients
+ * (autocannon, binary tensors as tritonclient sends them), with dynamic batching on and off; the
+ * baseline is direct in-process session.run() calls at batch 1 in the same run. Figures: batching
+ * on / off at 32 clients (target ≥ 1.5), served / direct at 32 clients (target ≥ 0.8), and the
+ * average batch size read from /metrics. The load generator shares the machine's cores with the
+ * server, as a sidecar would; the direct baseline has them to itself.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import autocannon from 'autocannon';
+import { syntheticFeeds, createSession } from '../sdk/runtime';
+import { encodeInferRequest, HEADER_LENGTH_HEADER } from '../sdk/serve/client-http-body';
+import { PACKAGE_ROOT } from '../sdk/version';
+import { report } from './measure';
+import { vitB16File } from './vit-b16';
+
+const CONCURRENCY = [1, 8, 32, 64];
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServe(model: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'dist/sdk/cli/main.js'), 'serve', model, '--name', 'm', '--host', '127.0.0.1', '--http-port', String(port), '--grpc-port', 'none', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 1200; i++) {
+    if (child.exitCode !== null) throw new Error(`mmkit serve exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/v2/health/ready`).then((r) => r.status === 200, () => false);
+    if (ok) return { url, child };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  child.kill('SIGKILL');
+  throw new Error('mmkit serve was not ready in 5 minutes');
+}
+
+async function stopServe(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function counters(url: string): Promise<{ inferences: number; executions: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { inferences: read('nv_inference_count'), executions: read('nv_inference_exec_count') };
+}
+
+/** Requests/s of direct session.run() calls at batch 1 on all cores, one after another (as concurrent calls in one thread run). */
+async function directBaseline(model: string, seconds: number): Promise<number> {
+  const session = await createSession(model, { reuse: false });
+  const feeds = syntheticFeeds(session.inputs, { batchSize: 1 });
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  let runs = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await session.run(feeds);
+    runs++;
+  }
+  const rps = runs / ((performance.now() - t0) / 1000);
+  await session.dispose();
+  return rps;
+}
+
+async function loadAt(url: string, body: Buffer, headerLength: number, connections: number, seconds: number): Promise<Load> {
+  const r = await autocannon({
+    url: `${url}/v2/models/m/infer`,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) },
+    body,
+  });
+  return { rps: r.requests.total / seconds, p50: r.latency.p50, p99: r.latency.p99, failed: r.non2xx + r.errors + r.timeouts };
+}
+
+async function benchModel(label: string, model: string, seconds: number): Promise<void> {
+  const direct = await directBaseline(model, seconds);
+  const session = await createSession(model, { reuse: false });
+  const request = encodeInferRequest(syntheticFeeds(session.inputs, { batchSize: 1 }));
+  await session.dispose();
+  const modes = { batching: ['--max-batch-size', '32'], 'no batching': ['--max-batch-size', '0'] } as const;
+  const at32: Record<string, Load> = {};
+  let batchSize = 0;
+  for (const [mode, args] of Object.entries(modes)) {
+    const { url, child } = await startServe(model, [...args]);
+    try {
+      for (const c of CONCURRENCY) {
+        const before = await counters(url);
+        const load = await loadAt(url, request.body, request.headerLength!, c, seconds);
+        const after = await counters(url);
+        const avgBatch = (after.inferences - before.inferences) / Math.max(1, after.executions - before.executions);
+        if (c === 32) {
+          at32[mode] = load;
+          if (mode === 'batching') batchSize = avgBatch;
+        }
+        report({
+          bench: `serve.${label}`,
+          metric: `${mode}, ${c} clients: requests/s`,
+          value: load.rps,
+          unit: 'x',
+          detail: { p50_ms: load.p50, p99_ms: load.p99, failed: load.failed, average_batch: Number(avgBatch.toFixed(2)), direct_rps: Number(direct.toFixed(1)) },
+        });
+      }
+    } finally {
+      await stopServe(child);
+    }
+  }
+  const gain = at32.batching.rps / at32['no batching'].rps;
+  report({ bench: `serve.${label}`, metric: 'batching on / off, requests/s at 32 clients', value: gain, unit: 'ratio', target: '>= 1.5', pass: gain >= 1.5, detail: { average_batch: Number(batchSize.toFixed(2)) } });
+  const vsDirect = at32.batching.rps / direct;
+  report({ bench: `serve.${label}`, metric: 'served (batching, 32 clients) / direct session.run() requests/s', value: vsDirect, unit: 'ratio', target: '>= 0.8', pass: vsDirect >= 0.8, detail: { served_rps: at32.batching.rps, direct_rps: direct } });
+}
+
+export async function benchServe(): Promise<void> {
+  await benchModel('vit-tiny-mnist', path.join(PACKAGE_ROOT, 'datasets/models/vit-tiny-mnist.onnx'), 5);
+  await benchModel('vit-b16', await vitB16File(), 15);
+}
