@@ -15,6 +15,7 @@ import { ModelBuilder, writeModel } from '../sdk/onnx';
 import { mm } from '../sdk';
 import { readModelRepository } from '../sdk/serve/config/repository';
 import { readTritonConfig, RECIPE_PARAMETER } from '../sdk/serve/config/triton-config';
+import { DEFAULT_MAX_BATCH_SIZE } from '../sdk/serve/single-model';
 import { seeded } from './onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
@@ -85,7 +86,7 @@ describe('exportTritonRepository', () => {
     expect(model.inputs[0].shape?.[0]).toBe('batch'); // the premise: a symbolic first axis
     expect(config.name).toBe('vit');
     expect(config.platform).toBe('onnxruntime_onnx');
-    expect(config.max_batch_size).toBe(4);
+    expect(config.max_batch_size).toBe(DEFAULT_MAX_BATCH_SIZE);
     for (const [declared, actual] of [
       [config.input, model.inputs],
       [config.output, model.outputs],

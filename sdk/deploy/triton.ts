@@ -9,14 +9,8 @@ import { MmkitError, messageOf } from '../errors';
 import { validateServingConfig, type InstanceKind, type ModelServingConfig } from '../serve/model-config';
 import { readModelSignature } from '../serve/config/model-signature';
 import { CONFIG_FILENAME } from '../serve/config/repository';
-import {
-  DEFAULT_MAX_BATCH_SIZE,
-  DEFAULT_MODEL_FILENAME,
-  exportedDynamicBatching,
-  formatTritonConfig,
-  hasBatchAxis,
-  tritonConfigFor,
-} from '../serve/config/triton-config';
+import { DEFAULT_MODEL_FILENAME, formatTritonConfig, tritonConfigFor } from '../serve/config/triton-config';
+import { singleModelConfig } from '../serve/single-model';
 import { atomically, generatedHeader, isGeneratedFile, refuseForeignFiles } from './files';
 
 export interface TritonExportOptions {
@@ -24,7 +18,7 @@ export interface TritonExportOptions {
   name: string;
   /** The repository folder; created if missing. */
   out: string;
-  /** Default: 4 when the model's first axis is open (a batch axis), else 0. */
+  /** Default: as `mmkit serve MODEL.onnx` (8 when the model's inputs have an open first axis, else 0). */
   maxBatchSize?: number;
   /** Model instances (Triton's instance_group count); default 1. */
   instances?: number;
@@ -47,27 +41,26 @@ export interface TritonExportResult {
 }
 
 export async function exportTritonRepository(modelPath: string, opts: TritonExportOptions): Promise<TritonExportResult> {
-  const sig = await readModelSignature(modelPath);
-  const maxBatchSize = opts.maxBatchSize ?? (hasBatchAxis(sig) ? DEFAULT_MAX_BATCH_SIZE : 0);
   const delayMs = opts.maxQueueDelayMs ?? 0;
   if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
     throw new MmkitError('BAD_OPTION', `max queue delay must be a number of milliseconds ≥ 0, got ${opts.maxQueueDelayMs}.`, { hint: 'Use e.g. 2 to let requests wait up to 2 ms for a batch.' });
   }
   const modelDir = path.resolve(opts.out, opts.name);
   const target = path.join(modelDir, '1', DEFAULT_MODEL_FILENAME);
-  const serving = validateServingConfig({
+  // The same defaults as `mmkit serve MODEL.onnx`, except one instance: the export must not depend on this machine's cores.
+  const single = await singleModelConfig(modelPath, {
     name: opts.name,
-    version: '1',
-    modelPath: target,
-    maxBatchSize,
-    ...(maxBatchSize > 0 ? { dynamicBatching: exportedDynamicBatching(Math.round(delayMs * 1000), opts.preferredBatchSizes ?? []) } : {}),
-    instanceCount: opts.instances ?? 1,
-    instanceKind: opts.kind ?? 'cpu',
-    intraOpThreads: 0,
+    maxBatchSize: opts.maxBatchSize,
+    maxQueueDelayMs: delayMs,
+    preferredBatchSizes: opts.preferredBatchSizes,
+    instances: opts.instances ?? 1,
+    kind: opts.kind,
   });
-  if (opts.preferredBatchSizes?.length && maxBatchSize === 0) {
+  const serving = validateServingConfig({ ...single, modelPath: target });
+  if (opts.preferredBatchSizes?.length && serving.maxBatchSize === 0) {
     throw new MmkitError('BAD_OPTION', 'preferred batch sizes need max_batch_size ≥ 1.', { file: modelPath, hint: 'Drop the preferred sizes, or set a max batch size (the model needs an open first axis).' });
   }
+  const sig = await readModelSignature(modelPath);
   const configText = generatedHeader('triton', `${path.basename(modelPath)} as '${opts.name}'`) + formatTritonConfig(tritonConfigFor(serving, sig));
 
   const copies: Array<[string, string]> = [[path.resolve(modelPath), target]];

@@ -10,6 +10,7 @@ import { kubernetesFiles } from '../../deploy/k8s';
 import { kserveFiles } from '../../deploy/kserve';
 import { writeGeneratedFiles } from '../../deploy/files';
 import { exportTritonRepository } from '../../deploy/triton';
+import { DEFAULT_MAX_BATCH_SIZE } from '../../serve/single-model';
 import { action, emit, jsonOption } from '../command';
 import { decimal, wholeNumber } from '../options';
 
@@ -47,7 +48,7 @@ export function register(program: Command): void {
       .argument('<model>', 'the ONNX model to export')
       .description('Write a Triton model repository entry: OUT/NAME/config.pbtxt and OUT/NAME/1/model.onnx (a copy, external data beside it).')
       .requiredOption('--name <name>', 'model name (its folder and its name in request URLs)')
-      .option('--max-batch-size <n>', 'largest batch (0: no batching; default 4 when the model\'s first axis is symbolic, else 0)', wholeNumber(0))
+      .option('--max-batch-size <n>', `largest batch (0: no batching; default ${DEFAULT_MAX_BATCH_SIZE} when the model's first axis is symbolic, else 0)`, wholeNumber(0))
       .option('--instances <k>', 'model instances (instance_group count)', wholeNumber(1), 1)
       .addOption(new Option('--kind <kind>', 'where instances run').choices(['cpu', 'gpu']).default('cpu'))
       .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to join its batch', decimal, 0)

@@ -5,7 +5,7 @@
 import { MmkitError } from '../../errors';
 import { type DType } from '../../onnx';
 import { datatypeOf, dtypeOfDatatype, isDatatype } from '../datatypes';
-import { DEFAULT_MAX_QUEUE_SIZE, validateServingConfig, type DynamicBatchingConfig, type InstanceKind, type ModelServingConfig } from '../model-config';
+import { validateServingConfig, type DynamicBatchingConfig, type InstanceKind, type ModelServingConfig } from '../model-config';
 import { isOpenDim, type ModelSignature, type TensorSignature } from './model-signature';
 import { formatPbtxt, parsePbtxt, pbtxt, PbtxtReader, type PbtxtField } from './pbtxt';
 
@@ -18,8 +18,6 @@ export const DEFAULT_MODEL_FILENAME = 'model.onnx';
 export const INTRA_OP_THREADS_PARAMETER = 'intra_op_thread_count';
 /** The parameter key under which an exported config carries the model's mmkit recipe. */
 export const RECIPE_PARAMETER = 'mmkit.recipe';
-/** max_batch_size written for a model whose batch axis is open and no size was asked for (Triton's own auto-complete default). */
-export const DEFAULT_MAX_BATCH_SIZE = 4;
 
 /** One input or output as the config declares it; dims -1 are open, and omit the batch axis when max_batch_size > 0. */
 export interface TritonTensorConfig {
@@ -221,12 +219,6 @@ function readParameters(root: PbtxtReader): Record<string, string> {
   return out;
 }
 
-/** Whether every input and output has an open first axis: the batch axis Triton folds into max_batch_size. */
-export function hasBatchAxis(sig: ModelSignature): boolean {
-  const tensors = [...sig.inputs, ...sig.outputs];
-  return tensors.length > 0 && tensors.every((t) => t.shape !== undefined && t.shape.length > 0 && isOpenDim(t.shape[0]));
-}
-
 /**
  * The Triton configuration that serves `serving` for a model with signature `sig`: dims from the
  * model (the first axis folded into max_batch_size when serving batches), dynamic batching,
@@ -298,14 +290,14 @@ export function formatTritonConfig(c: TritonModelConfig): string {
   if (b) {
     const policy = [
       ...(b.maxQueueSize ? [field('max_queue_size', number(b.maxQueueSize))] : []),
-      ...(b.queueTimeoutMicroseconds ? [field('default_timeout_microseconds', number(b.queueTimeoutMicroseconds)), field('timeout_action', identifier('REJECT'))] : []),
+      ...(b.queueTimeoutMicroseconds ? [field('default_timeout_microseconds', number(Math.round(b.queueTimeoutMicroseconds))), field('timeout_action', identifier('REJECT'))] : []),
     ];
     fields.push(
       field(
         'dynamic_batching',
         message([
           ...b.preferredBatchSizes.map((s) => field('preferred_batch_size', number(s))),
-          field('max_queue_delay_microseconds', number(b.maxQueueDelayMicroseconds)),
+          field('max_queue_delay_microseconds', number(Math.round(b.maxQueueDelayMicroseconds))),
           ...(policy.length ? [field('default_queue_policy', message(policy))] : []),
         ]),
       ),
@@ -331,9 +323,4 @@ export function servingConfigOf(c: TritonModelConfig, where: { name: string; ver
     instanceKind: c.instanceKind,
     intraOpThreads: c.intraOpThreads,
   });
-}
-
-/** Dynamic batching as `mmkit export` writes it by default: bounded queue like mmkit's, so Triton behaves the same. */
-export function exportedDynamicBatching(maxQueueDelayMicroseconds: number, preferredBatchSizes: number[]): DynamicBatchingConfig {
-  return { maxQueueDelayMicroseconds, preferredBatchSizes, maxQueueSize: DEFAULT_MAX_QUEUE_SIZE, queueTimeoutMicroseconds: 0 };
 }
