@@ -13,6 +13,7 @@ import { haproxyConfig, parseReplicas } from '../sdk/deploy/haproxy';
 import { isMmkitError } from '../sdk/errors';
 import { freePort, ROOT, VIT } from './serve/server-process';
 import { mnistDigits } from './serve/reference';
+import { expectUsageError, mmkit } from './cli-run';
 
 let tmp: string;
 const children: ChildProcess[] = [];
@@ -62,11 +63,9 @@ afterAll(async () => {
 });
 
 describe('haproxy config', () => {
-  it('is accepted by haproxy -c, with and without the gRPC frontend', () => {
+  it('is accepted by haproxy -c, with and without the gRPC frontend', async () => {
     const cfg = path.join(tmp, 'check.cfg');
-    const run = spawnSync(process.execPath, ['dist/sdk/cli/main.js', 'export', 'haproxy', '--replicas', '10.0.0.5:8000:8001,10.0.0.6:8000:8001', '--port', '8080', '--grpc-port', '8081', '--stats-port', '8404', '--out', cfg], {
-      encoding: 'utf8',
-    });
+    const run = await mmkit(['export', 'haproxy', '--replicas', '10.0.0.5:8000:8001,10.0.0.6:8000:8001', '--port', '8080', '--grpc-port', '8081', '--stats-port', '8404', '--out', cfg]);
     expect(run.status, run.stderr).toBe(0);
     const check = haproxyCheck(cfg);
     expect(check.status, check.stdout + check.stderr).toBe(0);
@@ -81,7 +80,9 @@ describe('haproxy config', () => {
     expect(plainCheck.status, plainCheck.stdout + plainCheck.stderr).toBe(0);
   });
 
-  it('refuses replicas it cannot balance', () => {
+  it('refuses replicas it cannot balance', async () => {
+    expectUsageError(await mmkit(['export', 'haproxy', '--replicas', 'host', '--port', '80', '--out', path.join(tmp, 'bad.cfg')]), 'export haproxy', 'BAD_OPTION');
+    expect(fs.existsSync(path.join(tmp, 'bad.cfg'))).toBe(false);
     for (const list of ['', 'host', 'host:0', 'host:8000:99999']) {
       let err: unknown;
       try {

@@ -4,7 +4,7 @@
  * InferenceService forms with KServe's own CRD schema (test/schemas/kserve) under ajv, every
  * written file with Debian's yamllint; then the properties a platform engineer relies on.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,15 +19,12 @@ import { kubernetesFiles, kubernetesManifests } from '../sdk/deploy/k8s';
 import { kserveFiles, kserveMmkitService, kserveTritonService } from '../sdk/deploy/kserve';
 import { isMmkitError } from '../sdk/errors';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from '../sdk/serve/server';
+import { expectUsageError, mmkit } from './cli-run';
 
 const YAMLLINT_CONFIG = '{extends: default, rules: {line-length: disable, document-start: disable}}';
 const KSERVE_SCHEMA = 'test/schemas/kserve/inferenceservice-v1beta1.schema.json';
 
 let tmp: string;
-
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['dist/sdk/cli/main.js', ...args], { encoding: 'utf8' });
-}
 
 function yamllint(files: string[]): void {
   // Throws with yamllint's findings on stdout when any file has an error or a warning.
@@ -48,9 +45,9 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('Kubernetes manifests', () => {
-  it('validate against the Kubernetes schema and pass yamllint, as `mmkit export k8s` writes them', () => {
+  it('validate against the Kubernetes schema and pass yamllint, as `mmkit export k8s` writes them', async () => {
     const out = path.join(tmp, 'k8s');
-    const run = cli(['export', 'k8s', '--name', 'vit', '--image', 'registry.example/mmkit:0.1.0', '--out', out, '--replicas', '3', '--cpu', '1500m', '--memory', '3Gi', '--storage-uri', 's3://bucket/models', '--json']);
+    const run = await mmkit(['export', 'k8s', '--name', 'vit', '--image', 'registry.example/mmkit:0.1.0', '--out', out, '--replicas', '3', '--cpu', '1500m', '--memory', '3Gi', '--storage-uri', 's3://bucket/models', '--json']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const files: string[] = JSON.parse(run.stdout).files;
@@ -104,17 +101,16 @@ describe('Kubernetes manifests', () => {
     expect((baked.deployment as any).spec.template.spec.volumes).toEqual([{ name: 'tmp', emptyDir: {} }]);
   });
 
-  it('refuses bad names and quantities with exit 2 and a one-line error, writing nothing', () => {
+  it('refuses bad names and quantities with exit 2 and a one-line error, writing nothing', async () => {
     const out = path.join(tmp, 'bad');
     for (const [args, pattern] of [
       [['--name', 'My_Model', '--image', 'x'], /BAD_OPTION: --name 'My_Model' is not a valid Kubernetes name/],
       [['--name', 'vit', '--image', 'x', '--cpu', 'two'], /BAD_OPTION: --cpu 'two' is not a Kubernetes CPU quantity/],
       [['--name', 'vit', '--image', 'x', '--memory', '2GB'], /BAD_OPTION: --memory '2GB'/],
     ] as const) {
-      const run = cli(['export', 'k8s', ...args, '--out', out]);
-      expect(run.status).toBe(2);
+      const run = await mmkit(['export', 'k8s', ...args, '--out', out]);
+      expectUsageError(run, 'export k8s', 'BAD_OPTION');
       expect(run.stderr).toMatch(pattern);
-      expect(run.stderr.trim().split('\n')).toHaveLength(1);
     }
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -167,17 +163,17 @@ describe('KServe InferenceServices', () => {
 });
 
 describe('generated files', () => {
-  it('are replaced by a later export, but a file mmkit did not write is not', () => {
+  it('are replaced by a later export, but a file mmkit did not write is not', async () => {
     const out = path.join(tmp, 'again');
-    expect(cli(['export', 'k8s', '--name', 'vit', '--image', 'x', '--out', out]).status).toBe(0);
-    expect(cli(['export', 'k8s', '--name', 'vit', '--image', 'y', '--out', out]).status).toBe(0);
+    expect((await mmkit(['export', 'k8s', '--name', 'vit', '--image', 'x', '--out', out])).status).toBe(0);
+    expect((await mmkit(['export', 'k8s', '--name', 'vit', '--image', 'y', '--out', out])).status).toBe(0);
     expect(parse(fs.readFileSync(path.join(out, 'deployment.yaml'), 'utf8')).spec.template.spec.containers[0].image).toBe('y');
     fs.writeFileSync(path.join(out, 'service.yaml'), 'kind: Service\n');
-    const run = cli(['export', 'k8s', '--name', 'vit', '--image', 'z', '--out', out]);
-    expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/FILE_EXISTS: Refusing to overwrite .*service\.yaml/);
+    const run = await mmkit(['export', 'k8s', '--name', 'vit', '--image', 'z', '--out', out]);
+    expectUsageError(run, 'export k8s', 'FILE_EXISTS');
+    expect(run.stderr).toMatch(/Refusing to overwrite .*service\.yaml/);
     expect(parse(fs.readFileSync(path.join(out, 'deployment.yaml'), 'utf8')).spec.template.spec.containers[0].image).toBe('y');
-    expect(cli(['export', 'k8s', '--name', 'vit', '--image', 'z', '--out', out, '--overwrite']).status).toBe(0);
+    expect((await mmkit(['export', 'k8s', '--name', 'vit', '--image', 'z', '--out', out, '--overwrite'])).status).toBe(0);
     expect(kubernetesFiles(out, { name: 'vit', image: 'z' })[path.join(out, 'service.yaml')]).toBe(fs.readFileSync(path.join(out, 'service.yaml'), 'utf8'));
   });
 });

@@ -17,6 +17,7 @@ import { readModelRepository } from '../sdk/serve/config/repository';
 import { readTritonConfig, RECIPE_PARAMETER } from '../sdk/serve/config/triton-config';
 import { DEFAULT_MAX_BATCH_SIZE } from '../sdk/serve/single-model';
 import { seeded } from './onnx-models';
+import { expectUsageError, mmkit } from './cli-run';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const SCHEMA_DIR = path.resolve('test/schemas/triton');
@@ -174,6 +175,22 @@ describe('exportTritonRepository', () => {
     expect(isMmkitError(self, 'OVERWRITE_SOURCE')).toBe(true);
     // No temp files are left behind.
     expect(fs.readdirSync(path.join(out, 'vit', '1'))).toEqual(['model.onnx']);
+  });
+
+  it('runs as `mmkit export triton`: --json lists the files; bad input exits 2 with one line, writing nothing', async () => {
+    const out = path.join(tmp, 'repo-cli');
+    const run = await mmkit(['export', 'triton', VIT, '--name', 'vit', '--out', out, '--max-batch-size', '16', '--instances', '2', '--max-queue-delay-ms', '1.5', '--preferred-batch-size', '4,8', '--json']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).files).toEqual([path.join(out, 'vit', 'config.pbtxt'), path.join(out, 'vit', '1', 'model.onnx')]);
+    expect(parseWithTriton(path.join(out, 'vit', 'config.pbtxt')).config.dynamic_batching).toMatchObject({ preferred_batch_size: [4, 8], max_queue_delay_microseconds: '1500' });
+
+    const fixed = path.join(tmp, 'fixed-cli.onnx');
+    await writeModel(fixedModel(), fixed);
+    const bad = path.join(tmp, 'repo-cli-bad');
+    expectUsageError(await mmkit(['export', 'triton', fixed, '--name', 'f', '--out', bad, '--max-batch-size', '4']), 'export triton', 'BAD_OPTION');
+    expectUsageError(await mmkit(['export', 'triton', VIT, '--name', 'v', '--out', bad, '--kind', 'tpu']), 'export triton', 'BAD_OPTION');
+    expectUsageError(await mmkit(['export', 'triton', 'missing.onnx', '--name', 'v', '--out', bad]), 'export triton', 'FILE_NOT_FOUND');
+    expect(fs.existsSync(bad)).toBe(false);
   });
 
   it('serves what it exports: readModelRepository reads the exported repository', async () => {
