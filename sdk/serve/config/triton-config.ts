@@ -244,7 +244,7 @@ export function tritonConfigFor(serving: ModelServingConfig, sig: ModelSignature
         hint: 'Run shape inference on the model (onnx.shape_inference) and save it again.',
       });
     }
-    tritonDataType(t.dtype, t.name);
+    tritonDataType(t.dtype, t.name); // throws UNSUPPORTED for types mmkit cannot serve (string, bfloat16)
     const dims = t.shape.map((d) => (isOpenDim(d) ? -1 : (d as number)));
     return { name: t.name, dtype: t.dtype, dims: serving.maxBatchSize > 0 ? dims.slice(1) : dims };
   };
