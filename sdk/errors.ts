@@ -26,6 +26,7 @@ export type MmkitErrorCode =
   // Serving (sdk/serve): each maps to one HTTP status and one gRPC status code.
   | 'BAD_REQUEST'
   | 'UNKNOWN_MODEL'
+  | 'METHOD_NOT_ALLOWED'
   | 'TOO_LARGE'
   | 'UNAVAILABLE'
   | 'SERVER_ERROR';

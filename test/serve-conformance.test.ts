@@ -61,6 +61,7 @@ interface PyReport {
     infer: PyInfer;
     infer_unknown_model: PyInfer;
     infer_wrong_input: PyInfer;
+    infer_raw_and_typed: PyInfer;
   };
 }
 
@@ -138,6 +139,7 @@ describe('mmkit serve against an independent Python v2 client and raw HTTP', () 
     expect(grpc.unknown_model_metadata).toMatchObject({ code: 'NOT_FOUND', details: expect.stringContaining('no-such-model') });
     expect(grpc.infer_unknown_model).toMatchObject({ ok: false, code: 'NOT_FOUND' });
     expect(grpc.infer_wrong_input).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT', details: expect.stringContaining('pixels') });
+    expect(grpc.infer_raw_and_typed).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT', details: expect.stringContaining('raw_input_contents') });
   });
 
   describe('every bad REST request gets its status and {"error": "..."}; the server answers afterwards', () => {
@@ -172,6 +174,8 @@ describe('mmkit serve against an independent Python v2 client and raw HTTP', () 
       ['binary_data_size summing to more than the binary part', 400, () => [infer(), binaryRequest(header([binaryInput()]), pixels().subarray(0, pixels().byteLength - 4))]],
       ['binary data without Inference-Header-Content-Length', 400, () => [infer(), { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.concat([header([binaryInput()]), pixels()]) }]],
       ['an unknown requested output', 400, () => [infer(), binaryRequest(header([binaryInput()], { outputs: [{ name: 'no-such-output' }] }), pixels())], 'no-such-output'],
+      ['Inference-Header-Content-Length that is not a number', 400, () => [infer(), binaryRequest(header([binaryInput()]), pixels(), NaN)], 'Inference-Header-Content-Length'],
+      ['GET on the infer endpoint (405, Allow: POST)', 405, () => [infer(), { method: 'GET' }], 'POST'],
       [`a body over --max-body-mb ${MAX_BODY_MB}`, 413, () => [infer(), binaryRequest(header([binaryInput()]), Buffer.alloc(MAX_BODY_MB * 1024 * 1024 + 1))]],
     ];
 

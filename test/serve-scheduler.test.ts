@@ -124,7 +124,7 @@ describe('Scheduler', () => {
   it('refuses a request beyond max_queue_size with UNAVAILABLE, and still serves those it holds', async () => {
     const h = harness({ maxQueueDelayMs: 60, maxQueueSize: 2 });
     const kept = [h.scheduler.submit('a', 1, 's'), h.scheduler.submit('b', 1, 's')];
-    await expectMmkitError(h.scheduler.submit('c', 1, 's'), 'UNAVAILABLE', /queue is full \(2 requests waiting\)/);
+    await expectMmkitError(h.scheduler.submit('c', 1, 's'), 'UNAVAILABLE', /queue of model test is full \(2 requests waiting\)/);
     expect(h.scheduler.pending).toBe(2);
     await tick(100);
     expect(h.batches).toEqual([['a', 'b']]);

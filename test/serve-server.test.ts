@@ -61,6 +61,13 @@ describe('mmkit serve with dynamic batching', () => {
     expect(text).toMatch(/^nv_inference_queue_duration_us\{/m);
   });
 
+  it('compresses the answer when the client accepts gzip, as Triton does', async () => {
+    const res = await fetch(`${server.httpUrl}/v2/models/vit/infer`, { method: 'POST', headers: { 'accept-encoding': 'gzip' }, body: JSON.stringify({ inputs: [json(sliceRows(digits, 0, 2))] }) });
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    const body = (await res.json()) as { outputs: { data: number[]; shape: number[] }[] };
+    expect(maxAbsDiff({ data: Float32Array.from(body.outputs[0].data), dims: body.outputs[0].shape, dtype: 'float32' }, sliceRows(expected, 0, 2))).toBeLessThan(LOGITS_TOLERANCE);
+  });
+
   it('refuses a request with more rows than max_batch_size (400), and goes on serving', async () => {
     const { status, body } = await inferJson(server.httpUrl, sliceRows(digits, 0, 9));
     expect(status).toBe(400);
@@ -79,11 +86,32 @@ describe('back-pressure and drain', () => {
       await new Promise((r) => setTimeout(r, 200));
       const refused = await inferJson(server.httpUrl, digit);
       expect(refused.status).toBe(503);
-      expect(refused.body.error).toMatch(/queue is full \(3 requests waiting\)/);
+      expect(refused.body.error).toMatch(/queue of model 'vit' is full \(3 requests waiting\)/);
       await server.stop(); // SIGTERM while three requests wait
       for (const { status } of await Promise.all(queued)) expect(status).toBe(200);
       expect(server.output()).toMatch(/stopped; every request was answered/);
       await expect(fetch(`${server.httpUrl}/v2/health/live`)).rejects.toThrow();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('clients that go away', () => {
+  it('a request whose client hangs up while it waits leaves the queue unrun, counted as CANCELED', async () => {
+    const digit = sliceRows(await mnistDigits(1), 0, 1);
+    const server = await startServer(VIT, 'vit', ['--max-queue-delay-ms', '1000']);
+    try {
+      const gone = new AbortController();
+      const request = fetch(`${server.httpUrl}/v2/models/vit/infer`, { method: 'POST', body: JSON.stringify({ inputs: [json(digit)] }), signal: gone.signal });
+      await new Promise((r) => setTimeout(r, 200));
+      gone.abort();
+      await expect(request).rejects.toThrow();
+      await new Promise((r) => setTimeout(r, 1200)); // past the queue delay: it would have run by now
+      const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+      expect(text).toMatch(/^nv_inference_request_failure\{model="vit",version="1",reason="CANCELED"\} 1$/m);
+      expect(Number.isNaN(metric(text, 'nv_inference_exec_count')) || metric(text, 'nv_inference_exec_count') === 0).toBe(true);
+      expect((await inferJson(server.httpUrl, digit)).status).toBe(200);
     } finally {
       await server.stop();
     }

@@ -32,10 +32,10 @@ function serviceDefinition(): grpc.ServiceDefinition {
 }
 
 /** Answers with the handler's value, or with the status its MmkitError stands for. */
-function unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>): Handler {
+function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => Res | Promise<Res>): Handler {
   return (call, callback) => {
     Promise.resolve()
-      .then(() => fn(call.request as Req))
+      .then(() => fn(call.request as Req, call))
       .then(
         (res) => callback(null, res),
         (e: unknown) => {
@@ -58,11 +58,14 @@ export function createGrpcFront(service: InferenceService, maxMessageBytes: numb
     ModelReady: unary((req: { name: string; version: string }) => ({ ready: service.modelReady(req.name, req.version || undefined) })),
     ServerMetadata: unary(() => service.metadata),
     ModelMetadata: unary((req: { name: string; version: string }) => service.model(req.name, req.version || undefined).metadata),
-    ModelInfer: unary(async (req: InferRequestMessage) => {
+    ModelInfer: unary(async (req: InferRequestMessage, call) => {
       const inputs = decodeInputs(req);
       const outputs = req.outputs.map((o) => o.name);
       const version = req.model_version || undefined;
-      const { model, outputs: result } = await service.infer(req.model_name, version, { inputs, outputs: outputs.length ? outputs : undefined }, 'grpc');
+      // A client that cancels (or whose deadline passes) while its request waits frees its place in the queue.
+      const gone = new AbortController();
+      call.once('cancelled', () => gone.abort());
+      const { model, outputs: result } = await service.infer(req.model_name, version, { inputs, outputs: outputs.length ? outputs : undefined, signal: gone.signal }, 'grpc');
       return encodeOutputs(req, model.config.version, result);
     }),
   };
@@ -72,6 +75,10 @@ export function createGrpcFront(service: InferenceService, maxMessageBytes: numb
 
 function decodeInputs(req: InferRequestMessage): Record<string, TensorData> {
   const raw = req.raw_input_contents;
+  const typed = req.inputs.find((i) => i.contents);
+  if (raw.length > 0 && typed) {
+    throw new MmkitError('BAD_REQUEST', `Input '${typed.name}' has typed contents, but the request also carries raw_input_contents.`, { tensor: typed.name, hint: 'Send every input raw, or every input typed: the protocol forbids mixing them.' });
+  }
   if (raw.length > 0 && raw.length !== req.inputs.length) {
     throw new MmkitError('BAD_REQUEST', `The request has ${req.inputs.length} inputs but ${raw.length} raw_input_contents.`, { hint: 'Send one raw_input_contents entry per input, in the order of inputs.' });
   }

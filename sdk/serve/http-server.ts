@@ -23,6 +23,10 @@ const inflaters: Record<string, (b: Buffer, o: zlib.ZlibOptions) => Promise<Buff
   gzip: promisify(zlib.gunzip),
   deflate: promisify(zlib.inflate),
 };
+const deflaters: Record<'gzip' | 'deflate', (b: Buffer) => Promise<Buffer>> = {
+  gzip: promisify(zlib.gzip),
+  deflate: promisify(zlib.deflate),
+};
 
 export function createHttpFront(service: InferenceService, opts: HttpFrontOptions): http.Server {
   const server = http.createServer((req, res) => {
@@ -39,7 +43,7 @@ async function handle(service: InferenceService, opts: HttpFrontOptions, req: ht
   const route = url.pathname.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
   const get = (): void => {
-    if (method !== 'GET' && method !== 'HEAD') throw new MmkitError('BAD_REQUEST', `${route} takes GET, not ${method}.`, { hint: 'See the protocol\'s endpoints.' });
+    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(route, method, 'GET');
   };
 
   if (route === '/v2/health/live') return get(), void sendStatus(res, service.live ? 200 : 503);
@@ -58,26 +62,50 @@ async function handle(service: InferenceService, opts: HttpFrontOptions, req: ht
   if (action === 'ready') return get(), void sendStatus(res, service.modelReady(name, version) ? 200 : 503);
   if (action === undefined) return get(), void sendJson(res, 200, service.model(name, version).metadata);
 
-  if (method !== 'POST') throw new MmkitError('BAD_REQUEST', `Inference takes POST, not ${method}.`, { hint: `POST ${route} with the request body.` });
+  if (method !== 'POST') throw methodNotAllowed(route, method, 'POST');
   service.model(name, version); // an unknown model is a 404 before the body is read
   const body = await readBody(req, opts.maxBodyBytes);
-  const headerValue = req.headers[HEADER_LENGTH];
-  const headerLength = headerValue === undefined ? undefined : Number(headerValue);
-  const request = parseInferRequest(body, headerLength, name);
-  const { model, outputs } = await service.infer(name, version, request, 'http');
+  const request = parseInferRequest(body, headerLength(req), name);
+  // A client that hangs up while its request waits frees its place in the queue.
+  const gone = new AbortController();
+  res.once('close', () => res.writableFinished || gone.abort());
+  const { model, outputs } = await service.infer(name, version, { ...request, signal: gone.signal }, 'http');
   const encoded = encodeInferResponse({ name, version: model.config.version }, request, outputs);
-  const headers: http.OutgoingHttpHeaders = { 'content-length': encoded.body.length };
+  const headers: http.OutgoingHttpHeaders = {};
   if (encoded.headerLength === undefined) headers['content-type'] = 'application/json';
   else Object.assign(headers, { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: encoded.headerLength });
-  res.writeHead(200, headers).end(encoded.body);
+  const encoding = responseEncoding(req.headers['accept-encoding']);
+  const payload = encoding ? await deflaters[encoding](encoded.body) : encoded.body;
+  if (encoding) headers['content-encoding'] = encoding;
+  headers['content-length'] = payload.length;
+  res.writeHead(200, headers).end(payload);
+}
+
+function headerLength(req: http.IncomingMessage): number | undefined {
+  const value = req.headers[HEADER_LENGTH];
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(String(value))) {
+    throw new MmkitError('BAD_REQUEST', `Inference-Header-Content-Length is '${value}', not a byte count.`, { hint: 'Give the byte length of the JSON header at the start of the body.' });
+  }
+  return Number(value);
+}
+
+/** The compression a client accepts for the response (as Triton honours Accept-Encoding), if any. */
+function responseEncoding(accept: string | undefined): 'gzip' | 'deflate' | undefined {
+  const offered = (accept ?? '').split(',').map((e) => e.split(';')[0].trim().toLowerCase());
+  return offered.includes('gzip') ? 'gzip' : offered.includes('deflate') ? 'deflate' : undefined;
+}
+
+function methodNotAllowed(route: string, method: string, allowed: string): MmkitError {
+  return new MmkitError('METHOD_NOT_ALLOWED', `${route} takes ${allowed}, not ${method}.`, { hint: `Send ${allowed} ${route}.` });
 }
 
 /** The request body, inflated when it is compressed, refused (413) past the limit. */
 async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = (n: number | string): MmkitError =>
-    new MmkitError('TOO_LARGE', `The request body (${n} bytes) is over the server's limit of ${limit} bytes.`, { hint: 'Send fewer rows per request, or raise the limit with --max-body-mb.' });
+  const tooLarge = (size: string): MmkitError =>
+    new MmkitError('TOO_LARGE', `The request body (${size}) is over the server's limit of ${limit} bytes.`, { hint: 'Send fewer rows per request, or raise the limit with --max-body-mb.' });
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw tooLarge(declared);
+  if (declared > limit) throw tooLarge(`${declared} bytes`);
   const raw = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -86,7 +114,7 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
       if (size <= limit) return void chunks.push(chunk);
       // Stop reading but keep the socket: the 413 still has to reach the client.
       req.off('data', onData).pause();
-      reject(tooLarge(`over ${limit}`));
+      reject(tooLarge(`over ${limit} bytes`));
     };
     req.on('data', onData).once('end', () => resolve(Buffer.concat(chunks, size))).once('error', reject);
   });
@@ -97,7 +125,7 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
   try {
     return await inflate(raw, { maxOutputLength: limit });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(`over ${limit} once inflated`);
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(`over ${limit} bytes once inflated`);
     throw new MmkitError('BAD_REQUEST', `The ${encoding} body cannot be inflated: ${messageOf(e)}.`, { hint: `Send a valid ${encoding} stream, or an uncompressed body.` });
   }
 }
@@ -112,10 +140,11 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
 }
 
 function sendError(res: http.ServerResponse, e: MmkitError): void {
-  if (res.headersSent) return void res.destroy();
+  if (res.headersSent || res.destroyed) return void res.destroy();
   const status = httpStatusOf(e);
   const body = JSON.stringify({ error: e.message });
   const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  if (status === 405) headers.allow = /infer$/.test(res.req.url ?? '') ? 'POST' : 'GET, HEAD';
   // A body refused before it was read would otherwise be parsed as the next request on this connection.
   if (status === 413 && !res.req.readableEnded) headers.connection = 'close';
   res.writeHead(status, headers).end(body);

@@ -22,7 +22,7 @@ export interface InstanceResult {
 
 interface Instance {
   worker: Worker;
-  busy?: { id: number; resolve: (r: InstanceResult) => void; reject: (e: Error) => void };
+  busy?: { id: number; resolve: (r: InstanceResult) => void; reject: (e: Error) => void; settled: Promise<unknown> };
 }
 
 export interface PoolIo {
@@ -82,18 +82,28 @@ export class InstancePool {
     const instance = this.instances.find((i) => !i.busy);
     if (!instance || this.closed) return Promise.reject(new MmkitError('UNAVAILABLE', `${this.label} has no idle instance.`));
     const id = this.nextId++;
-    return new Promise<InstanceResult>((resolve, reject) => {
-      instance.busy = { id, resolve, reject };
-      // The batch's feeds were made for this run (concatenated or decoded from the request): moving them costs no copy.
-      const transfer = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
-      const task: RunTask = { id, feeds };
-      instance.worker.postMessage(task, transfer);
-    });
+    let settle!: { resolve: (r: InstanceResult) => void; reject: (e: Error) => void };
+    const result = new Promise<InstanceResult>((resolve, reject) => (settle = { resolve, reject }));
+    instance.busy = { id, ...settle, settled: result.catch(() => {}) };
+    // The batch's feeds were made for this run (concatenated or decoded from the request): moving them costs no copy.
+    const transfer = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
+    const task: RunTask = { id, feeds };
+    instance.worker.postMessage(task, transfer);
+    return result;
   }
 
+  /**
+   * Stops every instance once its running batch is done: terminating a worker inside onnxruntime's
+   * run() aborts the whole process (a native exception during teardown).
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.instances.map((i) => i.worker.terminate()));
+    await Promise.all(
+      this.instances.map(async (i) => {
+        await i.busy?.settled;
+        await i.worker.terminate();
+      }),
+    );
   }
 
   private adopt(worker: Worker): void {
@@ -108,7 +118,9 @@ export class InstancePool {
     });
     worker.once('exit', (code) => {
       this.instances.splice(this.instances.indexOf(instance), 1);
-      instance.busy?.reject(new MmkitError('SERVER_ERROR', `An instance of ${this.label} stopped (exit ${code}) while running a batch.`, { hint: 'The server replaces it; retry the request.' }));
+      const busy = instance.busy;
+      instance.busy = undefined;
+      busy?.reject(new MmkitError('SERVER_ERROR', `An instance of ${this.label} stopped (exit ${code}) while running a batch.`, { hint: 'The server replaces it; retry the request.' }));
       if (!this.closed) this.replace();
     });
   }

@@ -52,16 +52,19 @@ export class Scheduler<T, R> {
     return this.queue.length;
   }
 
-  submit(item: T, rows: number, signature: string): Promise<R> {
+  /** Queues a request; `signal` withdraws it while it still waits (its client went away), so no instance spends time on it. */
+  submit(item: T, rows: number, signature: string, signal?: AbortSignal): Promise<R> {
     if (this.queue.length >= this.opts.maxQueueSize) {
       return Promise.reject(
-        new MmkitError('UNAVAILABLE', `${this.label}'s queue is full (${this.opts.maxQueueSize} requests waiting).`, {
+        new MmkitError('UNAVAILABLE', `The queue of ${this.label} is full (${this.opts.maxQueueSize} requests waiting).`, {
           hint: 'Retry later with backoff, or add instances or replicas (max_queue_size bounds the queue).',
         }),
       );
     }
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, rows, signature, enqueuedAt: performance.now(), resolve, reject });
+      const waiting: Waiting<T, R> = { item, rows, signature, enqueuedAt: performance.now(), resolve, reject };
+      this.queue.push(waiting);
+      signal?.addEventListener('abort', () => this.withdraw(waiting), { once: true });
       this.schedule();
     });
   }
@@ -89,6 +92,14 @@ export class Scheduler<T, R> {
     if (this.queue.length > 0 && this.opts.queueTimeoutMs > 0) {
       this.timer = setTimeout(() => this.schedule(), this.queue[0].enqueuedAt + this.opts.queueTimeoutMs - now);
     }
+  }
+
+  private withdraw(waiting: Waiting<T, R>): void {
+    const at = this.queue.indexOf(waiting);
+    if (at < 0) return; // already running: its result is simply not sent
+    this.queue.splice(at, 1);
+    waiting.reject(new MmkitError('CANCELLED', `The client of a request to ${this.label} went away while it waited.`));
+    this.schedule();
   }
 
   /** Refuses every waiting request (the server is stopping without draining). */
@@ -134,7 +145,7 @@ export class Scheduler<T, R> {
     if (this.opts.queueTimeoutMs <= 0) return;
     while (this.queue.length > 0 && now - this.queue[0].enqueuedAt >= this.opts.queueTimeoutMs) {
       this.queue.shift()!.reject(
-        new MmkitError('UNAVAILABLE', `The request waited ${this.opts.queueTimeoutMs} ms in ${this.label}'s queue and timed out.`, {
+        new MmkitError('UNAVAILABLE', `The request waited ${this.opts.queueTimeoutMs} ms in the queue of ${this.label} and timed out.`, {
           hint: 'The server is overloaded: retry later, or add instances or replicas.',
         }),
       );

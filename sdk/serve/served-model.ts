@@ -30,6 +30,8 @@ export interface InferenceRequest {
   inputs: Record<string, TensorData>;
   /** Outputs to return; default every output. */
   outputs?: string[];
+  /** Aborted when the client goes away: a request still queued is dropped. */
+  signal?: AbortSignal;
 }
 
 interface Job {
@@ -105,7 +107,7 @@ export class ServedModel {
     const { name, version } = this.config;
     this.metrics.setPending(name, version, this.scheduler.pending + 1);
     try {
-      return await this.scheduler.submit({ request, rows }, rows, signature);
+      return await this.scheduler.submit({ request, rows }, rows, signature, request.signal);
     } finally {
       this.metrics.setPending(name, version, this.scheduler.pending);
     }

@@ -11,8 +11,11 @@ const HTTP: Partial<Record<MmkitErrorCode, number>> = {
   UNKNOWN_TENSOR: 400,
   UNSUPPORTED: 400,
   UNKNOWN_MODEL: 404,
+  METHOD_NOT_ALLOWED: 405,
   TOO_LARGE: 413,
   UNAVAILABLE: 503,
+  // nginx's 'client closed request': never seen by the client that left, but counted and logged as such.
+  CANCELLED: 499,
 };
 
 const GRPC: Partial<Record<MmkitErrorCode, GrpcStatus>> = {
@@ -23,8 +26,10 @@ const GRPC: Partial<Record<MmkitErrorCode, GrpcStatus>> = {
   UNKNOWN_TENSOR: GrpcStatus.INVALID_ARGUMENT,
   UNSUPPORTED: GrpcStatus.INVALID_ARGUMENT,
   UNKNOWN_MODEL: GrpcStatus.NOT_FOUND,
+  METHOD_NOT_ALLOWED: GrpcStatus.UNIMPLEMENTED,
   TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  CANCELLED: GrpcStatus.CANCELLED,
 };
 
 /** Anything thrown while serving, as an MmkitError (an unexpected one becomes SERVER_ERROR). */
@@ -42,6 +47,7 @@ export function grpcStatusOf(e: MmkitError): GrpcStatus {
 
 /** Triton's failure reasons: refused before running (REJECTED), or failed running (BACKEND). */
 export function failureReasonOf(e: MmkitError): FailureReason {
+  if (e.code === 'CANCELLED') return 'CANCELED';
   const status = httpStatusOf(e);
   return status < 500 || status === 503 ? 'REJECTED' : 'BACKEND';
 }

@@ -143,13 +143,15 @@ def tensor_meta(tensors):
     return [{"name": t.name, "datatype": t.datatype, "shape": list(t.shape)} for t in tensors]
 
 
-def grpc_infer(channel, pb, model, spec, raw, request_id):
+def grpc_infer(channel, pb, model, spec, raw, request_id, also_typed=False):
     request = pb.ModelInferRequest(model_name=model, id=request_id)
     tensor = request.inputs.add()
     tensor.name = spec["name"]
     tensor.datatype = spec["datatype"]
     tensor.shape.extend(spec["shape"])
     request.raw_input_contents.append(raw)
+    if also_typed:  # raw and typed contents together: the protocol forbids it
+        getattr(tensor.contents, CONTENTS_FIELD[spec["datatype"]]).extend(values_of(spec["datatype"], raw))
     for n in spec["outputs"]:
         request.outputs.add().name = n
     try:
@@ -224,6 +226,7 @@ def main():
                 "infer": grpc_infer(channel, pb, args.model, spec, raw, args.id),
                 "infer_unknown_model": grpc_infer(channel, pb, "no-such-model", spec, raw, args.id),
                 "infer_wrong_input": grpc_infer(channel, pb, args.model, dict(spec, name="pixels"), raw, args.id),
+                "infer_raw_and_typed": grpc_infer(channel, pb, args.model, spec, raw, args.id, also_typed=True),
             }
     json.dump(report, sys.stdout)
 
