@@ -71,7 +71,7 @@ describe('Kubernetes manifests', () => {
     expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(300);
     expect(c.resources).toEqual({ requests: { cpu: '1500m', memory: '3Gi' }, limits: { cpu: '1500m', memory: '3Gi' } });
     // 1.5 CPUs: one whole thread, not the node's core count.
-    expect(c.env).toEqual(expect.arrayContaining([{ name: 'MMKIT_INTRA_OP_THREADS', value: '1' }, { name: 'OMP_NUM_THREADS', value: '1' }]));
+    expect(c.env).toEqual(expect.arrayContaining([{ name: 'MMKIT_CPUS', value: '1' }, { name: 'OMP_NUM_THREADS', value: '1' }]));
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.terminationGracePeriodSeconds).toBe(TERMINATION_GRACE_SECONDS);

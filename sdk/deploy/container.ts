@@ -74,7 +74,7 @@ export function serveContainer(opts: { name: string; image: string; resources: C
     ],
     env: [
       // The CPUs mmkit serve shares out between its model instances, and OpenMP's pool: both follow the limit.
-      { name: 'MMKIT_INTRA_OP_THREADS', value: threads },
+      { name: 'MMKIT_CPUS', value: threads },
       { name: 'OMP_NUM_THREADS', value: threads },
       ...(opts.extraEnv ?? []),
     ],

@@ -3,6 +3,9 @@
  * client-grpc.ts for gRPC): the Open Inference Protocol's health, metadata and infer calls.
  */
 import type { TensorData } from '../data/tensor-data';
+import type { ModelMetadata, ServerMetadata } from './protocol-types';
+
+export type { ModelMetadata, ServerMetadata, TensorMetadata } from './protocol-types';
 
 export type ClientProtocol = 'http' | 'grpc';
 
@@ -35,28 +38,6 @@ export interface InferResult {
   /** The request's id, echoed; absent when the request had none. */
   id?: string;
   outputs: Record<string, TensorData>;
-}
-
-export interface TensorMetadata {
-  name: string;
-  /** The protocol's datatype name: 'FP32', 'INT64', … */
-  datatype: string;
-  /** -1 for a free dimension. */
-  shape: number[];
-}
-
-export interface ServerMetadata {
-  name: string;
-  version: string;
-  extensions: string[];
-}
-
-export interface ModelMetadata {
-  name: string;
-  versions: string[];
-  platform: string;
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
 }
 
 export interface InferenceClient {

@@ -6,14 +6,9 @@ import type { TensorData } from '../data/tensor-data';
 import { MmkitError } from '../errors';
 import { MMKIT_VERSION } from '../version';
 import type { ServerMetrics } from './metrics';
+import type { ServerMetadata } from './protocol-types';
 import type { InferenceRequest, ServedModel } from './served-model';
 import { asServingError, failureReasonOf } from './status';
-
-export interface ServerMetadata {
-  name: string;
-  version: string;
-  extensions: string[];
-}
 
 export class InferenceService {
   private readonly models = new Map<string, ServedModel>();

@@ -72,10 +72,19 @@ export function validateServingConfig(c: ModelServingConfig): ModelServingConfig
 }
 
 /**
+ * The CPUs the server may use: MMKIT_CPUS when set (a container sets it from its CPU limit, which
+ * the process cannot see), else the cores the process can run on.
+ */
+export function availableCpus(env: NodeJS.ProcessEnv = process.env): number {
+  const limit = Number(env.MMKIT_CPUS);
+  return Number.isInteger(limit) && limit > 0 ? limit : availableParallelism();
+}
+
+/**
  * onnxruntime's intra-op threads for each instance when the configuration leaves it to us:
  * onnxruntime's default sizes each session's pool to every core (and ignores container CPU
  * limits), so W instances would run W × cores threads; share the CPUs out instead.
  */
-export function threadsPerInstance(totalInstances: number, cpus = availableParallelism()): number {
+export function threadsPerInstance(totalInstances: number, cpus = availableCpus()): number {
   return Math.max(1, Math.floor(cpus / Math.max(1, totalInstances)));
 }

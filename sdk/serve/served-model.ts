@@ -5,26 +5,12 @@
 import { concatRows, elementCount, sliceRows, type TensorData } from '../data/tensor-data';
 import { MmkitError } from '../errors';
 import type { TensorInfo } from '../runtime';
-import { datatypeOf, type Datatype } from './datatypes';
+import { datatypeOf } from './datatypes';
 import { InstancePool } from './instance-pool';
 import { DEFAULT_MAX_QUEUE_SIZE, type ModelServingConfig } from './model-config';
 import type { ServerMetrics } from './metrics';
+import type { ModelMetadata, TensorMetadata } from './protocol-types';
 import { Scheduler, type Queued } from './scheduler';
-
-export interface TensorMetadata {
-  name: string;
-  datatype: Datatype;
-  /** -1 for a free dimension (the batch axis included), as the protocol reports it. */
-  shape: number[];
-}
-
-export interface ModelMetadata {
-  name: string;
-  versions: string[];
-  platform: 'onnxruntime_onnx';
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-}
 
 export interface InferenceRequest {
   inputs: Record<string, TensorData>;
@@ -83,12 +69,13 @@ export class ServedModel {
     );
     if (pool.io.warning) console.warn(`mmkit serve: model '${config.name}': ${pool.io.warning}`);
     if (config.maxBatchSize > 0) {
-      const fixed = pool.io.inputs.find((i) => typeof i.dims?.[0] === 'number');
+      const fixed = [...pool.io.inputs.map((t) => ['input', t] as const), ...pool.io.outputs.map((t) => ['output', t] as const)].find(([, t]) => typeof t.dims?.[0] === 'number');
       if (fixed) {
         await pool.close();
-        throw new MmkitError('BAD_OPTION', `Model '${config.name}': max_batch_size is ${config.maxBatchSize}, but input '${fixed.name}' has a fixed first axis (${fixed.dims![0]}), so the server cannot batch along it.`, {
+        const [kind, t] = fixed;
+        throw new MmkitError('BAD_OPTION', `Model '${config.name}': max_batch_size is ${config.maxBatchSize}, but ${kind} '${t.name}' has a fixed first axis (${t.dims![0]}), so the server cannot batch along it.`, {
           file: config.modelPath,
-          tensor: fixed.name,
+          tensor: t.name,
           hint: 'Serve it with max_batch_size 0 (no batching), or export the model with a symbolic batch axis.',
         });
       }

@@ -1,12 +1,11 @@
 /**
  * The serving configuration of one ONNX file without a config.pbtxt, as `mmkit serve MODEL` and
- * `pipeline.serve()` build it: batching on (up to 8 rows) when every input has a free first axis,
+ * `pipeline.serve()` build it: batching on (up to 8 rows) when every input and output has a free first axis,
  * off otherwise; two instances where there are two cores or more.
  */
-import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { isOpenDim, readModelSignature } from './config/model-signature';
-import { DEFAULT_MAX_QUEUE_SIZE, type InstanceKind, type ModelServingConfig } from './model-config';
+import { hasBatchAxis, readModelSignature } from './config/model-signature';
+import { availableCpus, DEFAULT_MAX_QUEUE_SIZE, type InstanceKind, type ModelServingConfig } from './model-config';
 
 export interface SingleModelOptions {
   /** The name in URLs; default the file name without .onnx. */
@@ -28,13 +27,11 @@ export const DEFAULT_MAX_BATCH_SIZE = 8;
 
 /** Two instances keep both cores of a small machine busy while one of them waits for its next batch. */
 export function defaultInstanceCount(): number {
-  return Math.min(2, availableParallelism());
+  return Math.min(2, availableCpus());
 }
 
 export async function singleModelConfig(modelPath: string, opts: SingleModelOptions = {}): Promise<ModelServingConfig> {
-  const signature = await readModelSignature(modelPath);
-  const batchable = signature.inputs.length > 0 && signature.inputs.every((i) => i.shape !== undefined && i.shape.length > 0 && isOpenDim(i.shape[0]));
-  const maxBatchSize = opts.maxBatchSize ?? (batchable ? DEFAULT_MAX_BATCH_SIZE : 0);
+  const maxBatchSize = opts.maxBatchSize ?? (hasBatchAxis(await readModelSignature(modelPath)) ? DEFAULT_MAX_BATCH_SIZE : 0);
   return {
     name: opts.name ?? path.basename(modelPath).replace(/\.onnx$/i, ''),
     version: '1',

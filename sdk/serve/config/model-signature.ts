@@ -26,6 +26,16 @@ export function isOpenDim(d: Dim): boolean {
   return typeof d === 'string' || d <= 0;
 }
 
+/** Whether the model can run batches along its first axis: every input and output leaves that axis open. */
+export function hasBatchAxis(sig: Pick<ModelSignature, 'inputs' | 'outputs'>): boolean {
+  return sig.inputs.length > 0 && firstFixedAxis(sig) === undefined;
+}
+
+/** The first input or output whose first axis is fixed (or that has no axes), if any. */
+export function firstFixedAxis(sig: Pick<ModelSignature, 'inputs' | 'outputs'>): TensorSignature | undefined {
+  return [...sig.inputs, ...sig.outputs].find((t) => !t.shape?.length || !isOpenDim(t.shape[0]));
+}
+
 export function signatureOf(model: OnnxModel, file: string): ModelSignature {
   const view = GraphView.of(model.proto);
   const describe = (v: ValueInfoProto): TensorSignature => ({ name: v.name, ...readValueType(v.type) });

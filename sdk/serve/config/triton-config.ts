@@ -6,7 +6,7 @@ import { MmkitError } from '../../errors';
 import { type DType } from '../../onnx';
 import { datatypeOf, dtypeOfDatatype, isDatatype } from '../datatypes';
 import { validateServingConfig, type DynamicBatchingConfig, type InstanceKind, type ModelServingConfig } from '../model-config';
-import { isOpenDim, type ModelSignature, type TensorSignature } from './model-signature';
+import { firstFixedAxis, isOpenDim, type ModelSignature, type TensorSignature } from './model-signature';
 import { formatPbtxt, parsePbtxt, pbtxt, PbtxtReader, type PbtxtField } from './pbtxt';
 
 /** The platform Triton loads ONNX models with, and the backend name that means the same. */
@@ -228,7 +228,7 @@ function readParameters(root: PbtxtReader): Record<string, string> {
 export function tritonConfigFor(serving: ModelServingConfig, sig: ModelSignature): TritonModelConfig {
   validateServingConfig(serving);
   if (serving.maxBatchSize > 0) {
-    const fixed = [...sig.inputs, ...sig.outputs].find((t) => !t.shape?.length || !isOpenDim(t.shape[0]));
+    const fixed = firstFixedAxis(sig);
     if (fixed) {
       throw new MmkitError('BAD_OPTION', `max_batch_size ${serving.maxBatchSize} needs a batch axis, but ${sig.file} fixes the first axis of '${fixed.name}' (shape [${fixed.shape?.join(', ') ?? '?'}]).`, {
         file: sig.file,
