@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { TensorData } from '../sdk/data/tensor-data';
+import type { TensorData } from '../sdk/tensor-data';
 import { resolveHubModel } from '../sdk/hub';
 import { ModelBuilder, serializeModel } from '../sdk/onnx';
 import { ImageProcessor, TextTokenizer } from '../sdk/preprocess';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../sdk/data/random';
+import { mulberry32 } from '../sdk/random';
 import { buildOnnx, clipForward, initWeights, toVariables, vitLogits, weightsFromOnnx, type ClipSpec, type Weights, type VitSpec } from '../sdk/models';
 import { parseModel, serializeModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';

@@ -6,7 +6,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../sdk/data';
 import { imageFolder } from '../sdk/data/image-folder';
-import type { TensorData } from '../sdk/data/tensor-data';
+import type { TensorData } from '../sdk/tensor-data';
 import { ModelBuilder } from '../sdk/onnx';
 import { ImageProcessor } from '../sdk/preprocess';
 import { createSession } from '../sdk/runtime';

@@ -9,7 +9,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TensorData } from '../sdk/data/tensor-data';
+import type { TensorData } from '../sdk/tensor-data';
 import { isMmkitError, type MmkitErrorCode } from '../sdk/errors';
 import { createClient, type InferenceClient, type InferOptions } from '../sdk/serve/client';
 import { codeOfGrpcStatus, codeOfHttpStatus, httpServerError } from '../sdk/serve/client-errors';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TensorData } from '../sdk/data/tensor-data';
+import type { TensorData } from '../sdk/tensor-data';
 import { runProcess } from './run-process';
 import { directRun, LOGITS_TOLERANCE, maxAbsDiff, mnistDigits } from './serve/reference';
 import { PROTO, ROOT, startServer, VIT, type ServerProcess } from './serve/server-process';

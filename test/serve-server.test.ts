@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sliceRows, type TensorData } from '../sdk/data/tensor-data';
+import { sliceRows, type TensorData } from '../sdk/tensor-data';
 import { directRun, maxAbsDiff, mnistDigits, LOGITS_TOLERANCE } from './serve/reference';
 import { startServer, VIT, type ServerProcess } from './serve/server-process';
 import { runProcess } from './run-process';

@@ -5,7 +5,7 @@
  * first pass found (exact edges, so no re-binning as the range grows).
  */
 import type { Dataset } from '../data/dataset';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import type { OnnxModel } from '../onnx';
 import type { RunContext } from '../pipeline/steps';

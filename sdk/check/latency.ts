@@ -12,7 +12,7 @@
  * ratio of vit-tiny int8 to fp32 then swung between 0.83 and 1.22 over five repeats; on one
  * thread it stayed within 0.75–0.80 (measured at batch 8).
  */
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { quantile } from '../eval/latency';
 import type { OnnxModel } from '../onnx';
 import { throwIfAborted } from '../runtime/batched';

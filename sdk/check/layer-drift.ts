@@ -7,7 +7,7 @@
  */
 import type { Batch } from '../data/batch';
 import { batchSize } from '../data/batch';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { layerTensors } from '../eval/layers';
 import { floatData } from '../eval/logits';
 import { quantile } from '../eval/latency';

@@ -3,7 +3,7 @@
  * model that loads and runs here loads and runs in a web app's default wasm backend.
  */
 import type * as OrtWeb from 'onnxruntime-web';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import type { DType, TensorArray } from '../onnx';
 
 type OrtWebModule = typeof OrtWeb;

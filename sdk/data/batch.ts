@@ -1,5 +1,5 @@
 import { MmkitError } from '../errors';
-import { concatRows, isTensorData, sliceRows, type TensorData } from './tensor-data';
+import { concatRows, isTensorData, sliceRows, type TensorData } from '../tensor-data';
 
 /**
  * One batch of a dataset. A bare TensorData feeds a model with a single input; a record maps

@@ -1,7 +1,7 @@
 import { MmkitError } from '../errors';
 import { batchSize, concatBatches, sliceBatch, type Batch } from './batch';
-import { mulberry32, permutation } from './random';
-import type { TensorData } from './tensor-data';
+import { mulberry32, permutation } from '../random';
+import type { TensorData } from '../tensor-data';
 import type { DatasetSpec } from './spec';
 
 type BatchSource = () => AsyncIterator<Batch>;

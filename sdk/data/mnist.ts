@@ -1,6 +1,6 @@
 import { MmkitError } from '../errors';
 import { Dataset } from './dataset';
-import { mulberry32, permutation } from './random';
+import { mulberry32, permutation } from '../random';
 import { registerDatasetSource, specArgs } from './spec';
 
 /** MNIST's usual normalisation constants (mean and std of the training pixels in [0, 1]). */

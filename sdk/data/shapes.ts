@@ -1,9 +1,9 @@
 import { MmkitError } from '../errors';
 import { WordTokenizer } from '../models/tokenizer';
 import { Dataset } from './dataset';
-import { mulberry32 } from './random';
+import { mulberry32 } from '../random';
 import { registerDatasetSource, specArgs } from './spec';
-import type { TensorData } from './tensor-data';
+import type { TensorData } from '../tensor-data';
 
 /**
  * A procedurally generated image–caption set in which the caption matters: coloured shapes, alone

@@ -1,6 +1,6 @@
 import { batchSize, type Batch } from '../data/batch';
 import { Dataset } from '../data/dataset';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import type { OnnxModel } from '../onnx';
 import { feedsFor, throwIfAborted } from '../runtime/batched';

@@ -1,4 +1,4 @@
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import { halfToFloat } from '../onnx/dtype';
 

@@ -5,7 +5,7 @@
  * then the exact SVD of the small projected matrix.
  */
 import { MmkitError } from '../errors';
-import { mulberry32 } from '../data/random';
+import { mulberry32 } from '../random';
 import { symmetricEigen } from './eigen';
 import { mulABt, transpose, type RealArray } from './matmul';
 import { orthonormalizeRows } from './orthonormalize';

@@ -1,5 +1,5 @@
 import { MmkitError } from '../errors';
-import { mulberry32 } from '../data/random';
+import { mulberry32 } from '../random';
 import { tensorArray, tensorDims, type OnnxModel } from '../onnx';
 import { attentionWidth, blockSpec, visionTokens, type EncoderSpec, type ModelSpec, type TextTowerSpec, type VisionTowerSpec } from './spec';
 

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError, messageOf } from '../errors';
 import { optionsFromConfig, type ImageProcessorOptions } from './config';
 import { decodeImage, readImage } from './decode';

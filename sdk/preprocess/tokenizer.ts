@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError, messageOf } from '../errors';
 
 export interface EncodeOptions {

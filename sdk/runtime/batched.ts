@@ -1,5 +1,5 @@
 import type { Batch } from '../data/batch';
-import { concatRows, isTensorData, type TensorData } from '../data/tensor-data';
+import { concatRows, isTensorData, type TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import type { Session } from './session';
 

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import type { TensorData } from '../data/tensor-data';
-import { elementCount } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
+import { elementCount } from '../tensor-data';
 import { MmkitError } from '../errors';
 import { typedArrayFor, type DType, type TensorArray } from '../onnx';
 import { suggestion } from './names';

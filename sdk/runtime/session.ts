@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError, messageOf } from '../errors';
 import { announceFallback, checkDevice, devicesToTry, markUnavailable, quietOrt, type ConcreteDevice, type Device } from './device';
 import { checkFeeds, fromOrt, tensorInfo, toOrt, type TensorInfo } from './feeds';

@@ -1,5 +1,5 @@
-import { mulberry32 } from '../data/random';
-import type { TensorData } from '../data/tensor-data';
+import { mulberry32 } from '../random';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import { typedArrayFor } from '../onnx';
 import type { TensorInfo } from './feeds';

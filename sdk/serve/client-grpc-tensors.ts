@@ -3,7 +3,7 @@
  * tritonclient sends) or typed InferTensorContents. Outputs decode with grpc-tensors.ts's
  * decodeTensor, which the server uses for inputs.
  */
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { datatypeOf, toBytes, toJsonValues } from './datatypes';
 import { CONTENTS_FIELD, type TensorMessage } from './grpc-tensors';
 

@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import { badAnswer, codeOfGrpcStatus, unreachable } from './client-errors';
 import { encodeInputs } from './client-grpc-tensors';

@@ -3,7 +3,7 @@
  * them out: a JSON object, then (binary) each tensor's little-endian bytes in the order of the
  * JSON's tensors, the JSON's byte length in the Inference-Header-Content-Length header.
  */
-import { elementCount, type TensorData } from '../data/tensor-data';
+import { elementCount, type TensorData } from '../tensor-data';
 import { datatypeOf, dtypeOfDatatype, fromBytes, fromJsonValues, isDatatype, toBytes, toJsonValues } from './datatypes';
 import { badAnswer } from './client-errors';
 import type { InferOptions, InferResult } from './client-types';

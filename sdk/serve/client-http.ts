@@ -2,7 +2,7 @@
  * The inference client over REST: Node's fetch (undici, which keeps connections alive between
  * calls), binary tensors by default as tritonclient sends them.
  */
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { badAnswer, httpServerError, unreachable } from './client-errors';
 import { decodeInferResponse, encodeInferRequest, HEADER_LENGTH_HEADER } from './client-http-body';
 import type { InferenceClient, InferOptions, InferResult, ModelMetadata, ServerMetadata } from './client-types';

@@ -2,7 +2,7 @@
  * What the SDK's inference client offers, whichever protocol carries it (client-http.ts for REST,
  * client-grpc.ts for gRPC): the Open Inference Protocol's health, metadata and infer calls.
  */
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import type { ModelMetadata, ServerMetadata } from './protocol-types';
 
 export type { ModelMetadata, ServerMetadata, TensorMetadata } from './protocol-types';

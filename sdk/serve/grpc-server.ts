@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import { datatypeOf, toBytes } from './datatypes';
 import { decodeTensor, type TensorMessage } from './grpc-tensors';

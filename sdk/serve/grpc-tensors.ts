@@ -3,7 +3,7 @@
  * bytes (raw_input_contents / raw_output_contents), or the typed InferTensorContents fields.
  * Messages are the plain objects @grpc/proto-loader builds with `keepCase` and `longs: String`.
  */
-import { elementCount, type TensorData } from '../data/tensor-data';
+import { elementCount, type TensorData } from '../tensor-data';
 import type { TensorArray } from '../onnx';
 import { datatypeByteSize, dtypeOfDatatype, fromBytes, fromJsonValues, isDatatype, DATATYPES, type Datatype } from './datatypes';
 

@@ -2,7 +2,7 @@
  * What the REST and gRPC front ends share: the served models, health, server metadata, and
  * inference with its metrics and its count of requests in flight (which a graceful stop waits for).
  */
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import { MMKIT_VERSION } from '../version';
 import type { ServerMetrics } from './metrics';

@@ -1,5 +1,5 @@
 /** The messages between the instance pool (main thread) and one model instance (a worker thread). */
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import type { MmkitErrorCode } from '../errors';
 import type { Device, TensorInfo } from '../runtime';
 

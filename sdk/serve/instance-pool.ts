@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import type { TensorInfo } from '../runtime';
 import type { InstanceReply, InstanceSetup, RunTask } from './instance-messages';

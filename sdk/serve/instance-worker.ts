@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isMmkitError, messageOf } from '../errors';
 import { createSession, setNoticeHook, syntheticFeeds, type Session } from '../runtime';
-import type { TensorData } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
 import type { InstanceReply, InstanceSetup, RunTask } from './instance-messages';
 
 const setup = workerData as InstanceSetup;

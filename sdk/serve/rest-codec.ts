@@ -3,8 +3,8 @@
  * extension, where the JSON header (its length in `Inference-Header-Content-Length`) is followed
  * by the raw bytes of each tensor that declares `binary_data_size`, in order.
  */
-import type { TensorData } from '../data/tensor-data';
-import { elementCount } from '../data/tensor-data';
+import type { TensorData } from '../tensor-data';
+import { elementCount } from '../tensor-data';
 import { MmkitError, messageOf } from '../errors';
 import { datatypeByteSize, datatypeOf, dtypeOfDatatype, fromBytes, fromJsonValues, isDatatype, toBytes, toJsonValues, DATATYPES } from './datatypes';
 import type { InferenceRequest } from './served-model';

@@ -2,7 +2,7 @@
  * One model behind the server: its instances, its scheduler, its metadata, and the check of each
  * request against what the model declares. Batches are cut back into each request's own rows.
  */
-import { concatRows, elementCount, sliceRows, type TensorData } from '../data/tensor-data';
+import { concatRows, elementCount, sliceRows, type TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import type { TensorInfo } from '../runtime';
 import { datatypeOf } from './datatypes';

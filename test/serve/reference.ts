@@ -3,7 +3,7 @@
  * MNIST test digits; and a tiny FP16 model for the half-precision round trip.
  */
 import { mnist } from '../../sdk/data';
-import type { TensorData } from '../../sdk/data/tensor-data';
+import type { TensorData } from '../../sdk/tensor-data';
 import { ModelBuilder, writeModel } from '../../sdk/onnx';
 import { createSession } from '../../sdk/runtime';
 

@@ -1,5 +1,5 @@
-import type { DType, TensorArray } from '../onnx';
-import { MmkitError } from '../errors';
+import type { DType, TensorArray } from './onnx';
+import { MmkitError } from './errors';
 
 /** A dense tensor in plain JS memory, independent of any runtime. Row-major. */
 export interface TensorData {
