@@ -7,6 +7,8 @@ declare module 'autocannon' {
     method?: 'POST' | 'GET';
     headers?: Record<string, string>;
     body?: Buffer | string;
+    /** Seconds before a request counts as a timeout (default 10). */
+    timeout?: number;
   }
   interface Stat {
     average: number;
