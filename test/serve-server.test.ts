@@ -90,6 +90,7 @@ describe('back-pressure and drain', () => {
       await server.stop(); // SIGTERM while three requests wait
       for (const { status } of await Promise.all(queued)) expect(status).toBe(200);
       expect(server.output()).toMatch(/stopped; every request was answered/);
+      expect(server.exit()).toBe(0);
       await expect(fetch(`${server.httpUrl}/v2/health/live`)).rejects.toThrow();
     } finally {
       await server.stop();

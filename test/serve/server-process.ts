@@ -18,6 +18,8 @@ export interface ServerProcess {
   output(): string;
   /** Whether the process is still running. */
   running(): boolean;
+  /** How it ended: its exit code, or the signal that killed it; undefined while it runs. */
+  exit(): number | string | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,7 +53,8 @@ export async function startServer(model: string, name: string, extraArgs: string
     await exited;
     clearTimeout(killer);
   };
-  const server: ServerProcess = { httpUrl: `http://127.0.0.1:${httpPort}`, grpcAddress: `127.0.0.1:${grpcPort}`, output: () => output, running, stop };
+  const exit = () => (running() ? undefined : (child.exitCode ?? child.signalCode ?? undefined));
+  const server: ServerProcess = { httpUrl: `http://127.0.0.1:${httpPort}`, grpcAddress: `127.0.0.1:${grpcPort}`, output: () => output, running, exit, stop };
 
   const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
