@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { MmkitError, messageOf } from '../errors';
 import { validateServingConfig, type InstanceKind, type ModelServingConfig } from '../serve/model-config';
-import { readModelSignature } from '../serve/config/model-signature';
+import { readModelSignature, type ModelSignature } from '../serve/config/model-signature';
 import { CONFIG_FILENAME } from '../serve/config/repository';
 import { DEFAULT_MODEL_FILENAME, formatTritonConfig, tritonConfigFor } from '../serve/config/triton-config';
 import { singleModelConfig } from '../serve/single-model';
@@ -41,27 +41,10 @@ export interface TritonExportResult {
 }
 
 export async function exportTritonRepository(modelPath: string, opts: TritonExportOptions): Promise<TritonExportResult> {
-  const delayMs = opts.maxQueueDelayMs ?? 0;
-  if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
-    throw new MmkitError('BAD_OPTION', `max queue delay must be a number of milliseconds ≥ 0, got ${opts.maxQueueDelayMs}.`, { hint: 'Use e.g. 2 to let requests wait up to 2 ms for a batch.' });
-  }
   const modelDir = path.resolve(opts.out, opts.name);
   const target = path.join(modelDir, '1', DEFAULT_MODEL_FILENAME);
-  // The same defaults as `mmkit serve MODEL.onnx`, except one instance: the export must not depend on this machine's cores.
-  const single = await singleModelConfig(modelPath, {
-    name: opts.name,
-    maxBatchSize: opts.maxBatchSize,
-    maxQueueDelayMs: delayMs,
-    preferredBatchSizes: opts.preferredBatchSizes,
-    instances: opts.instances ?? 1,
-    kind: opts.kind,
-  });
-  const serving = validateServingConfig({ ...single, modelPath: target });
-  if (opts.preferredBatchSizes?.length && serving.maxBatchSize === 0) {
-    throw new MmkitError('BAD_OPTION', 'preferred batch sizes need max_batch_size ≥ 1.', { file: modelPath, hint: 'Drop the preferred sizes, or set a max batch size (the model needs an open first axis).' });
-  }
   const sig = await readModelSignature(modelPath);
-  const configText = generatedHeader('triton', `${path.basename(modelPath)} as '${opts.name}'`) + formatTritonConfig(tritonConfigFor(serving, sig));
+  const { serving, configText } = await exportedConfig(sig, target, opts, `${path.basename(modelPath)} as '${opts.name}'`);
 
   const copies: Array<[string, string]> = [[path.resolve(modelPath), target]];
   for (const data of sig.externalDataFiles) copies.push([data, path.join(path.dirname(target), path.relative(path.dirname(path.resolve(modelPath)), data))]);
@@ -83,11 +66,40 @@ export async function exportTritonRepository(modelPath: string, opts: TritonExpo
   return { modelDir, configPath, modelPath: target, files: written, serving };
 }
 
+/** What sets one exported model's serving configuration. */
+export type ExportServingOptions = Pick<TritonExportOptions, 'name' | 'maxBatchSize' | 'instances' | 'kind' | 'maxQueueDelayMs' | 'preferredBatchSizes'>;
+
+/**
+ * The serving configuration of one exported model and its config.pbtxt text: the same defaults
+ * as `mmkit serve MODEL.onnx`, except one instance (the export must not depend on this machine's
+ * cores). `sig.file` is read for the default max batch size only when `opts.maxBatchSize` is
+ * unset; `target` is where the model will lie; `about` ends the generated header.
+ */
+export async function exportedConfig(sig: ModelSignature, target: string, opts: ExportServingOptions, about: string): Promise<{ serving: ModelServingConfig; configText: string }> {
+  const delayMs = opts.maxQueueDelayMs ?? 0;
+  if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
+    throw new MmkitError('BAD_OPTION', `max queue delay must be a number of milliseconds ≥ 0, got ${opts.maxQueueDelayMs}.`, { hint: 'Use e.g. 2 to let requests wait up to 2 ms for a batch.' });
+  }
+  const single = await singleModelConfig(sig.file, {
+    name: opts.name,
+    maxBatchSize: opts.maxBatchSize,
+    maxQueueDelayMs: delayMs,
+    preferredBatchSizes: opts.preferredBatchSizes,
+    instances: opts.instances ?? 1,
+    kind: opts.kind,
+  });
+  const serving = validateServingConfig({ ...single, modelPath: target });
+  if (opts.preferredBatchSizes?.length && serving.maxBatchSize === 0) {
+    throw new MmkitError('BAD_OPTION', 'preferred batch sizes need max_batch_size ≥ 1.', { file: sig.file, hint: 'Drop the preferred sizes, or set a max batch size (the model needs an open first axis).' });
+  }
+  return { serving, configText: generatedHeader('triton', about) + formatTritonConfig(tritonConfigFor(serving, sig)) };
+}
+
 /**
  * A model folder mmkit wrote (its config is generated) is replaced as a whole; in any other,
  * existing files are the user's. The source model is never replaced.
  */
-async function checkTargets(configPath: string, copies: Array<[string, string]>, overwrite: boolean): Promise<void> {
+export async function checkTargets(configPath: string, copies: Array<[string, string]>, overwrite: boolean): Promise<void> {
   for (const [from, to] of copies) {
     const [a, b] = await Promise.all([from, to].map((p) => fsp.realpath(p).catch(() => path.resolve(p))));
     if (a === b) {

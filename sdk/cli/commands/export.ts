@@ -10,6 +10,7 @@ import { kubernetesFiles } from '../../deploy/k8s';
 import { kserveFiles } from '../../deploy/kserve';
 import { writeGeneratedFiles } from '../../deploy/files';
 import { exportTritonRepository } from '../../deploy/triton';
+import { DEFAULT_TOWER_MAX_BATCH_SIZE, exportTritonTowers } from '../../deploy/triton-towers';
 import { DEFAULT_MAX_BATCH_SIZE } from '../../serve/single-model';
 import { action, emit, jsonOption } from '../command';
 import { decimal, wholeNumber } from '../options';
@@ -48,17 +49,21 @@ export function register(program: Command): void {
       .argument('<model>', 'the ONNX model to export')
       .description('Write a Triton model repository entry: OUT/NAME/config.pbtxt and OUT/NAME/1/model.onnx (a copy, external data beside it).')
       .requiredOption('--name <name>', 'model name (its folder and its name in request URLs)')
-      .option('--max-batch-size <n>', `largest batch (0: no batching; default ${DEFAULT_MAX_BATCH_SIZE} when the model's first axis is symbolic, else 0)`, wholeNumber(0))
+      .option('--split-towers', "a two-tower model (CLIP): write its image encoder, text encoder and joint head as three models (NAME-image-encoder, NAME-text-encoder, NAME-joint) and NAME as the Triton ensemble that chains them")
+      .option('--max-batch-size <n>', `largest batch (0: no batching; default ${DEFAULT_MAX_BATCH_SIZE} when the model's first axis is symbolic, else 0; with --split-towers the towers' limit, default ${DEFAULT_TOWER_MAX_BATCH_SIZE})`, wholeNumber(0))
       .option('--instances <k>', 'model instances (instance_group count)', wholeNumber(1), 1)
       .addOption(new Option('--kind <kind>', 'where instances run').choices(['cpu', 'gpu']).default('cpu'))
       .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to join its batch', decimal, 0)
       .option('--preferred-batch-size <list>', 'batch sizes to run as soon as they form, e.g. 4,8', sizes),
     'the model repository folder',
   )
-    .addHelpText('after', '\nExample:\n  mmkit export triton out/vit-int8.onnx --name vit --out models/ --max-queue-delay-ms 2\n  mmkit serve --model-repository models/   # or: tritonserver --model-repository models/')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mmkit export triton out/vit-int8.onnx --name vit --out models/ --max-queue-delay-ms 2\n  mmkit export triton datasets/models/clip-tiny-shapes.onnx --name clip --out models/ --split-towers\n  mmkit serve --model-repository models/   # or: tritonserver --model-repository models/',
+    )
     .action(
-      action(async (model: string, flags: Common & { name: string; maxBatchSize?: number; instances: number; kind: 'cpu' | 'gpu'; maxQueueDelayMs: number; preferredBatchSize?: number[] }) => {
-        const result = await exportTritonRepository(model, {
+      action(async (model: string, flags: Common & { name: string; splitTowers?: boolean; maxBatchSize?: number; instances: number; kind: 'cpu' | 'gpu'; maxQueueDelayMs: number; preferredBatchSize?: number[] }) => {
+        const opts = {
           name: flags.name,
           out: flags.out,
           maxBatchSize: flags.maxBatchSize,
@@ -67,7 +72,14 @@ export function register(program: Command): void {
           maxQueueDelayMs: flags.maxQueueDelayMs,
           preferredBatchSizes: flags.preferredBatchSize,
           overwrite: flags.overwrite,
-        });
+        };
+        if (flags.splitTowers) {
+          const { ensemble, parts, files } = await exportTritonTowers(model, opts);
+          const steps = parts.map((p) => `${p.name} (max_batch_size ${p.serving.maxBatchSize})`).join(', ');
+          reportFiles(flags, `Triton ensemble '${ensemble.name}' of ${steps}`, files, { ensemble: { name: ensemble.name, config: ensemble.config }, parts: parts.map((p) => ({ role: p.role, name: p.name, serving: p.serving })) });
+          return;
+        }
+        const result = await exportTritonRepository(model, opts);
         reportFiles(flags, `Triton model '${flags.name}' (max_batch_size ${result.serving.maxBatchSize})`, result.files, { serving: result.serving });
       }),
     );

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { MmkitError, type MmkitErrorCode } from '../../errors';
 import { type ModelServingConfig } from '../model-config';
 import { isOpenDim, readModelSignature, type ModelSignature, type TensorSignature } from './model-signature';
+import { parsePbtxt, PbtxtReader } from './pbtxt';
 import { readTritonConfig, servingConfigOf, tritonDataType, type TritonModelConfig, type TritonTensorConfig } from './triton-config';
 
 export const CONFIG_FILENAME = 'config.pbtxt';
@@ -15,7 +16,7 @@ export const CONFIG_FILENAME = 'config.pbtxt';
 const LAYOUT_HINT = `A model repository holds one folder per model: DIR/<name>/${CONFIG_FILENAME} and DIR/<name>/<version>/model.onnx (versions are numbered folders; the highest is served). \`mmkit export triton MODEL --name NAME --out DIR\` writes one.`;
 
 export interface ReadRepositoryOptions {
-  /** Receives one line for each configuration field mmkit ignores (default: none). */
+  /** Receives one line for each configuration field mmkit ignores and each ensemble it skips (default: none). */
   notice?: (message: string) => void;
 }
 
@@ -31,16 +32,55 @@ export async function readModelRepository(dir: string, opts: ReadRepositoryOptio
   const models = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
   if (models.length === 0) throw new MmkitError('BAD_OPTION', `Model repository ${dir} holds no models.`, { file: dir, hint: LAYOUT_HINT });
   const configs: ModelServingConfig[] = [];
-  for (const name of models) configs.push(await readRepositoryModel(path.join(dir, name), opts));
+  const ensembles: Array<{ name: string; configFile: string; steps: string[] }> = [];
+  for (const name of models) {
+    const modelDir = path.join(dir, name);
+    const configFile = path.join(modelDir, CONFIG_FILENAME);
+    const text = await fsp.readFile(configFile, 'utf8').catch((e: unknown) => {
+      throw new MmkitError('FILE_NOT_FOUND', `Model folder ${modelDir} has no ${CONFIG_FILENAME}.`, { file: configFile, hint: LAYOUT_HINT, cause: e });
+    });
+    const steps = ensembleSteps(text, configFile);
+    if (steps) ensembles.push({ name, configFile, steps });
+    else configs.push(await readRepositoryModel(modelDir, text, configFile, opts));
+  }
+  // A step may itself be an ensemble (Triton nests them); its own steps are checked in turn.
+  const held = new Set([...configs, ...ensembles].map((m) => m.name));
+  for (const e of ensembles) {
+    const missing = e.steps.filter((s) => !held.has(s));
+    if (missing.length > 0) {
+      throw new MmkitError('FILE_NOT_FOUND', `${e.configFile}: ensemble '${e.name}' has steps ${quoted(missing)} that the repository ${dir} does not hold.`, {
+        file: e.configFile,
+        hint: 'Export the ensemble and its steps together (mmkit export triton MODEL --split-towers), or remove the ensemble\'s folder.',
+      });
+    }
+    opts.notice?.(
+      `model '${e.name}' is a Triton ensemble; mmkit serves its steps ${quoted(e.steps)} as separate models: send each step its part of the request (and the next step the outputs it needs), or serve the repository on Triton.`,
+    );
+  }
   return configs;
 }
 
-async function readRepositoryModel(modelDir: string, opts: ReadRepositoryOptions): Promise<ModelServingConfig> {
+function quoted(names: readonly string[]): string {
+  return names.map((n) => `'${n}'`).join(', ');
+}
+
+/**
+ * The model names of an ensemble's steps, in order; undefined for any other config. mmkit does
+ * not run ensembles (its scheduler batches one model at a time), so it serves their steps.
+ */
+function ensembleSteps(text: string, configFile: string): string[] | undefined {
+  const root = new PbtxtReader(parsePbtxt(text, configFile), configFile);
+  if (root.string('platform') !== 'ensemble' && !root.has('ensemble_scheduling')) return undefined;
+  const scheduling = root.child('ensemble_scheduling');
+  const steps = scheduling?.messages('step').map((s) => s.string('model_name') ?? '') ?? [];
+  if (steps.length === 0 || steps.includes('')) {
+    throw (scheduling ?? root).error(scheduling ? 'step' : 'ensemble_scheduling', 'must name the model of every step', 'An ensemble lists its steps: `ensemble_scheduling { step { model_name: "…" model_version: -1 input_map {…} output_map {…} } }`.');
+  }
+  return [...new Set(steps)];
+}
+
+async function readRepositoryModel(modelDir: string, text: string, configFile: string, opts: ReadRepositoryOptions): Promise<ModelServingConfig> {
   const folderName = path.basename(modelDir);
-  const configFile = path.join(modelDir, CONFIG_FILENAME);
-  const text = await fsp.readFile(configFile, 'utf8').catch((e: unknown) => {
-    throw new MmkitError('FILE_NOT_FOUND', `Model folder ${modelDir} has no ${CONFIG_FILENAME}.`, { file: configFile, hint: LAYOUT_HINT, cause: e });
-  });
   const config = readTritonConfig(text, configFile);
   config.notes.forEach((n) => opts.notice?.(n));
   if (config.name !== undefined && config.name !== folderName) {
