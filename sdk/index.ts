@@ -1,4 +1,5 @@
-import { Pipeline, parseRecipe, type FromRecipeOptions, type Recipe } from './pipeline';
+import { Pipeline, type FromRecipeOptions } from './pipeline';
+import { parseRecipe, type Recipe } from './step';
 import { Dataset, imageFolder, mnist, shapes } from './data';
 import { display } from './report';
 import { createClient } from './serve/client';
@@ -17,7 +18,8 @@ export const mm = {
 };
 
 export { Pipeline } from './pipeline';
-export type { QuantizeOptions, PruneOptions, StepCheckOptions, FromRecipeOptions, StepReport, Recipe, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
+export type { QuantizeOptions, PruneOptions, StepCheckOptions, FromRecipeOptions, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
+export type { StepReport, Recipe } from './step';
 export { Dataset } from './data';
 export type { Batch, TensorData, MnistOptions } from './data';
 export { MmkitError, isMmkitError } from './errors';
@@ -51,8 +53,7 @@ export { checkCompression, compressionCheckView } from './check';
 export type { CompressionCheck, CheckFlag, CheckOptions } from './check';
 // The type of toDataFrame() results, so notebook cells can hold one in a variable (tslab must be able to name its type).
 export type { DataFrame } from 'danfojs-node';
-// Serving: the Open Inference Protocol server (pipeline.serve(), `mmkit serve`) and its client.
-export { startServer } from './serve/server';
+// Serving: the Open Inference Protocol server (pipeline.serve(), `mmkit serve`; its modules load on first use) and its client.
 export type { ServeOptions, ServerHandle } from './serve/server';
 export type { PipelineServeOptions } from './pipeline/serve';
 export type { ModelServingConfig, DynamicBatchingConfig } from './serve/model-config';

@@ -15,7 +15,7 @@ import { denseFromSparse, sparseFromDense, toSparseInitializers } from '../sdk/o
 import { pruneMagnitude, PRUNE_MAGNITUDE_OP } from '../sdk/passes/prune-magnitude';
 import { quantizeDynamic } from '../sdk/passes/quantize-dynamic';
 import { toFloat16 } from '../sdk/passes/float16';
-import { RECIPE_METADATA_KEY } from '../sdk/pipeline/recipe';
+import { RECIPE_METADATA_KEY } from '../sdk/step';
 import { saveModelFile } from '../sdk/pipeline/save';
 import { runOnce } from './onnx-models';
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { mm, isMmkitError } from '../sdk';
 import { JUPYTER_DISPLAY } from '../sdk/report';
-import { registerStep, isDatasetRef, isPipelineRef } from '../sdk/pipeline';
+import { registerStep, isDatasetRef, isPipelineRef } from '../sdk/step';
 import { Dataset, batchSize } from '../sdk/data';
 import { editModel, GraphView, makeTensor, tensorArray } from '../sdk/onnx';
 

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
 import { mm, Pipeline, isMmkitError, type TensorData } from '../sdk';
-import { registerStep } from '../sdk/pipeline';
+import { registerStep } from '../sdk/step';
 import { editModel, makeTensor, tensorArray, GraphView, serializeModel, type OnnxModel } from '../sdk/onnx';
 import { TORCH_VIT, torchReference, maxAbsDiff, runOnce } from './onnx-models';
 import { LocalHub } from './hub-server';

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/dataset';
 import { layerErrors, type LayerError } from '../eval/layers';
 import type { OnnxModel } from '../onnx';
 import { probeShapes } from '../pipeline/probe';
-import type { RunContext } from '../pipeline/steps';
+import type { RunContext } from '../step';
 import { throwIfAborted } from '../runtime/batched';
 import type { Device } from '../runtime/device';
 import { effectiveWeights, schemeOf } from './effective-weights';

@@ -7,7 +7,7 @@ import type { Batch } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import { MmkitError } from '../errors';
 import { floatData } from '../eval/logits';
-import type { RunContext } from '../pipeline/steps';
+import type { RunContext } from '../step';
 import { runBatched } from '../runtime/batched';
 import type { Device } from '../runtime/device';
 import { createSession } from '../runtime/session';

@@ -1,5 +1,5 @@
 import type { OnnxModel } from '../onnx';
-import type { RunContext } from '../pipeline/steps';
+import type { RunContext } from '../step';
 
 /** A model, or a pipeline whose model is computed on demand (the analysis functions take either). */
 export type ModelInput = OnnxModel | { model(ctx?: RunContext): Promise<OnnxModel> };

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/dataset';
 import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import type { OnnxModel } from '../onnx';
-import type { RunContext } from '../pipeline/steps';
+import type { RunContext } from '../step';
 import { feedsFor, throwIfAborted } from '../runtime/batched';
 import { createSession, type Session } from '../runtime/session';
 import type { Device } from '../runtime/device';

@@ -1,6 +1,5 @@
 /** A compression check as a pipeline StepReport, so pipeline displays show it beside the step's own report. */
-import type { Json } from '../pipeline/recipe';
-import type { StepReport } from '../pipeline/steps';
+import type { Json, StepReport } from '../step';
 import type { CompressionCheck } from './check';
 import { checkMeasures, flagText, okLine } from './view';
 

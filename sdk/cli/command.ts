@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { isMmkitError, messageOf } from '../errors';
-import type { RunContext } from '../pipeline';
+import type { RunContext } from '../step';
 import { Progress } from '../report';
 
 export const EXIT = {

@@ -1,7 +1,7 @@
 /** How the CLI writes the SDK's step reports and compression checks as terminal text. */
 import type { CompressionCheck } from '../check';
 import { flagText } from '../check';
-import type { StepReport } from '../pipeline';
+import type { StepReport } from '../step';
 import { stepReportParts } from '../pipeline/displays';
 import { Chart, Panel } from '../report';
 

@@ -36,8 +36,7 @@ import {
   type ValueInfoProto,
   derivedModel,
 } from '../onnx';
-import type { Json } from '../pipeline/recipe';
-import { registerStep, type StepReport } from '../pipeline/steps';
+import { registerStep, type Json, type StepReport } from '../step';
 import { throwIfAborted } from '../runtime/batched';
 import { valueTypes } from './fp16-types';
 import { FLOAT16_MAX, toHalf } from './fp16-values';

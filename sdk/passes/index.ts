@@ -1,4 +1,4 @@
-// Each pass module registers its pipeline step when loaded (see sdk/pipeline/steps.ts).
+// Each pass module registers its pipeline step when loaded (see sdk/step/registry.ts).
 import './quantize-dynamic';
 import './quantize-static';
 import './quantize-int4';

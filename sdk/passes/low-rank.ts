@@ -7,8 +7,7 @@
 import { MmkitError } from '../errors';
 import { SvdPool, balancedFactors, energyOf, rankForEnergy, sumOfSquares, transpose, type Svd } from '../linalg';
 import { GraphView, derivedModel, dtypeOf, editModel, findLinears, makeTensor, node, shallowCopy, tensorArray, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
-import type { Json } from '../pipeline/recipe';
-import { registerStep, type RunContext, type StepReport } from '../pipeline/steps';
+import { registerStep, type Json, type RunContext, type StepReport } from '../step';
 import { throwIfAborted } from '../runtime/batched';
 
 export const LOW_RANK_OP = 'low-rank';

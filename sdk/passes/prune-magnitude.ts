@@ -9,8 +9,7 @@
  */
 import { MmkitError } from '../errors';
 import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel, derivedModel } from '../onnx';
-import type { Json } from '../pipeline/recipe';
-import { registerStep, type RunContext, type StepReport } from '../pipeline/steps';
+import { registerStep, type Json, type RunContext, type StepReport } from '../step';
 import { throwIfAborted } from '../runtime/batched';
 import { countZeros, zeroNM, zeroSmallest, type ReductionLayout } from './prune-magnitude-select';
 

@@ -7,7 +7,7 @@ import { MmkitError } from '../errors';
 import { tensorArray, type GraphView, type OnnxModel } from '../onnx';
 import { createSession, feedsFor } from '../runtime';
 import { throwIfAborted } from '../runtime/batched';
-import type { RunContext } from '../pipeline/steps';
+import type { RunContext } from '../step';
 import type { PruneGroup } from './prune-structured-groups';
 import { consumerRows, producerColumns, weightAt } from './prune-structured-slices';
 

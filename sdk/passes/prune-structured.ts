@@ -7,8 +7,7 @@
 import { Dataset } from '../data';
 import { MmkitError } from '../errors';
 import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel, derivedModel } from '../onnx';
-import type { Json } from '../pipeline/recipe';
-import { datasetRef, isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
+import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../step';
 import { resizedValues, rewriteHeadShapes, sliceGroupWeights, type HeadCountEdits } from './prune-structured-edit';
 import { findPruneGroups, groupNodeNames, type PruneGroup, type PruneTarget } from './prune-structured-groups';
 import { activationScores, weightScores, type PruneScore } from './prune-structured-scores';

@@ -17,8 +17,7 @@
  */
 import { MmkitError } from '../errors';
 import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel, derivedModel } from '../onnx';
-import type { Json } from '../pipeline/recipe';
-import { registerStep, type StepReport } from '../pipeline/steps';
+import { registerStep, type Json, type StepReport } from '../step';
 import { throwIfAborted } from '../runtime/batched';
 import { quantizeWeight, transposeWeight, type QuantizedWeight } from './quant-weights';
 import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './quantize-conv';

@@ -18,7 +18,7 @@ import {
   type OnnxModel,
   derivedModel,
 } from '../onnx';
-import { registerStep, type RunContext } from '../pipeline/steps';
+import { registerStep, type RunContext } from '../step';
 import { quantizeInt4Blocks } from './int4-blocks';
 
 export type Int4BlockSize = 32 | 64 | 128;

@@ -22,8 +22,7 @@ import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMet
 import { Dataset } from '../data/dataset';
 import { MmkitError } from '../errors';
 import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel, derivedModel } from '../onnx';
-import type { Json } from '../pipeline/recipe';
-import { datasetRef, isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../pipeline/steps';
+import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../step';
 import { throwIfAborted } from '../runtime/batched';
 import { addActivationParams, addActivationQdq, addInt32Bias, addInt8Weight, addQuantizedConstant, type QuantNames } from './qdq-nodes';
 import { activationParams, cpuNeedsReduceRange, weightQmax, type ActivationParams } from './qdq-params';

@@ -5,9 +5,7 @@
  */
 import type { Dataset } from '../data';
 import { MmkitError } from '../errors';
-import type { Json } from '../pipeline/recipe';
-import { isDatasetRef, isPipelineRef, registerStep, type DatasetRef, type PipelineRef } from '../pipeline/steps';
-import type { Pipeline } from '../pipeline/pipeline';
+import { isDatasetRef, isPipelineRef, registerStep, type Json, type DatasetRef, type PipelineRef, type TeacherPipeline } from '../step';
 // Only the options here: the training modules load tfjs, so they are imported when a step runs
 // (a native import(), which needs the file's extension).
 import { DISTILL_OP, FINE_TUNE_OP, distillSettings, fineTuneSettings, type DistillOptions, type FineTuneOptions } from '../train/recover-options';
@@ -16,7 +14,7 @@ export { DISTILL_OP, FINE_TUNE_OP };
 
 /** pipeline.distill(...): the teacher is a Pipeline (e.g. the unpruned model), data a Dataset. */
 export interface DistillStepOptions extends DistillOptions {
-  teacher: Pipeline | PipelineRef;
+  teacher: TeacherPipeline | PipelineRef;
   data: Dataset | DatasetRef;
 }
 

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { JUPYTER_DISPLAY, Panel, Table, Warning, type MimeBundle, type PanelPart } from '../report';
-import type { StepReport } from './steps';
+import type { StepReport } from '../step';
 
 /**
  * Gives a plain result object (a summary, an evaluation report) its rich display without

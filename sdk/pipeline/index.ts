@@ -1,9 +1,5 @@
 export { Pipeline } from './pipeline';
 export type { QuantizeOptions, PruneOptions, StepCheckOptions, FromRecipeOptions } from './pipeline';
-export { parseRecipe, canonicalJson, RECIPE_METADATA_KEY } from './recipe';
-export type { Recipe, SourceRef, StepRecord, Json } from './recipe';
-export { registerStep, isDatasetRef, isPipelineRef } from './steps';
-export type { StepKind, StepContext, RunContext, StepRefs, StepReport, StepResult, DatasetRef, PipelineRef } from './steps';
 export type { SaveOptions, SaveResult } from './save';
 export { summarize } from './summary';
 export type { ModelSummary, LayerRow, SummaryOptions } from './summary';

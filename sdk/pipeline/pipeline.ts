@@ -4,8 +4,7 @@ import { createSession, type Device, type SessionOptions } from '../runtime';
 import type { Batch, TensorData } from '../data';
 import { Dataset, datasetFromSpec, isTensorData } from '../data';
 import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
-import { canonicalJson, type Json, type Recipe, type StepRecord } from './recipe';
-import { datasetRef, isDatasetRef, isPipelineRef, stepKind, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from './steps';
+import { canonicalJson, datasetRef, isDatasetRef, isPipelineRef, stepKind, type Json, type Recipe, type StepRecord, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from '../step';
 import '../passes'; // registers the pass steps
 import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
 import type { QuantizeInt4Options } from '../passes/quantize-int4';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { MmkitError } from '../errors';
 import { StringStringEntryProtoSchema, writeModel, type OnnxModel, type WriteOptions } from '../onnx';
-import { canonicalJson, RECIPE_METADATA_KEY, type Json, type Recipe } from './recipe';
+import { canonicalJson, RECIPE_METADATA_KEY, type Json, type Recipe } from '../step';
 import { readModelMetadata } from './model-metadata';
 import { toSparseInitializers, type SparseTensorSaving } from '../onnx/sparse';
 

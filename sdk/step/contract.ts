@@ -1,6 +1,9 @@
-import { MmkitError } from '../errors';
+/**
+ * The step contract: what a pipeline step is (StepKind), what it gets (StepContext) and what it
+ * gives back (StepResult, StepReport). Passes, training and checks build on it; the Pipeline runs it.
+ */
 import type { OnnxModel } from '../onnx';
-import type { Dataset, DatasetSpec } from '../data';
+import type { Dataset } from '../data';
 import type { Json, Recipe } from './recipe';
 
 /** What every long-running call accepts: cancellation and progress. */
@@ -17,35 +20,18 @@ export interface StepRefs {
   model(key: string): Promise<OnnxModel>;
 }
 
+/**
+ * What a step needs of a pipeline given as an option (a distillation teacher): the recipe that
+ * records it and its model. Typed by shape so that steps never import the Pipeline class.
+ */
+export interface TeacherPipeline {
+  readonly recipe: Recipe;
+  model(ctx?: RunContext): Promise<OnnxModel>;
+}
+
 /** What a step gets besides its input model. */
 export interface StepContext extends RunContext {
   refs: StepRefs;
-}
-
-/**
- * How a Dataset option is recorded in a recipe: its name and size, and the spec that rebuilds it
- * when it came from built-in sources (else a replay asks for it by name).
- */
-export interface DatasetRef {
-  dataset: { name: string | null; size: number | null; spec: DatasetSpec | null };
-}
-
-/** How a Pipeline option (a teacher) is recorded: its own recipe. */
-export interface PipelineRef {
-  pipeline: Recipe;
-}
-
-/** The ref a recipe records for a Dataset option. */
-export function datasetRef(ds: Dataset): DatasetRef {
-  return { dataset: { name: ds.name ?? null, size: ds.size ?? null, spec: ds.info.spec ?? null } };
-}
-
-export function isDatasetRef(v: unknown): v is DatasetRef {
-  return typeof v === 'object' && v !== null && 'dataset' in v && typeof (v as DatasetRef).dataset === 'object';
-}
-
-export function isPipelineRef(v: unknown): v is PipelineRef {
-  return typeof v === 'object' && v !== null && 'pipeline' in v && typeof (v as PipelineRef).pipeline === 'object';
 }
 
 /** What a pass did and found (realized sparsity, values clamped, ...), shown with the pipeline. */
@@ -74,23 +60,4 @@ export interface StepKind<Options> {
   normalize(options: Options): { [k: string]: Json };
   apply(model: OnnxModel, options: { [k: string]: Json }, ctx: StepContext): Promise<OnnxModel | StepResult>;
   checked?: boolean;
-}
-
-const registry = new Map<string, StepKind<never>>();
-
-/** Passes register their step kind once, at module load; the pipeline and fromRecipe look them up. */
-export function registerStep<O>(kind: StepKind<O>): StepKind<O> {
-  if (registry.has(kind.op)) throw new Error(`mmkit internal error: step "${kind.op}" registered twice`);
-  registry.set(kind.op, kind as StepKind<never>);
-  return kind;
-}
-
-export function stepKind(op: string): StepKind<never> {
-  const kind = registry.get(op);
-  if (!kind) {
-    throw new MmkitError('BAD_RECIPE', `Unknown pipeline step "${op}".`, {
-      hint: `Known steps: ${[...registry.keys()].sort().join(', ') || '(none)'}. A recipe from a newer mmkit may need an upgrade.`,
-    });
-  }
-  return kind;
 }

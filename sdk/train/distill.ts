@@ -7,7 +7,7 @@ import type { Batch } from '../data';
 import { MmkitError } from '../errors';
 import { TOKENIZER_METADATA_KEY, buildOnnx, checkSpec, initWeights, type ModelSpec } from '../models';
 import type { OnnxModel } from '../onnx';
-import type { RunContext } from '../pipeline/steps';
+import type { RunContext } from '../step';
 import { collectRecoveryData, teacherOutputs } from './recover-data';
 import { runRecovery, softCrossEntropy, views, type Objective, type RecoveryResult } from './recover';
 import { DISTILL_OP, distillSettings, type DistillOptions } from './recover-options';

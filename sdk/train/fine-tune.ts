@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data';
 import { MmkitError } from '../errors';
 import type { OnnxModel } from '../onnx';
-import type { RunContext } from '../pipeline/steps';
+import type { RunContext } from '../step';
 import { collectRecoveryData } from './recover-data';
 import { runRecovery, softCrossEntropy, views, type Objective, type RecoveryResult } from './recover';
 import { FINE_TUNE_OP, fineTuneSettings, type FineTuneOptions } from './recover-options';

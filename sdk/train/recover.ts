@@ -10,7 +10,7 @@ import { MmkitError } from '../errors';
 import type { RecoverSettings } from './recover-options';
 import { clipForward, toVariables, vitLogits, type ModelSpec, type TfParams, type Weights } from '../models';
 import type { OnnxModel } from '../onnx';
-import type { RunContext, StepReport } from '../pipeline/steps';
+import type { RunContext, StepReport } from '../step';
 import { useTrainingBackend } from './backend';
 import { trainLoop, type EpochRecord } from './loop';
 import type { RecoveryData, TeacherOutputs } from './recover-data';

@@ -1,7 +1,7 @@
 /** What a served ONNX model takes and returns, read from its graph's declared inputs and outputs. */
 import { allInitializers, externalRef, GraphView, isExternal, readModel, readValueType, type Dim, type DType, type OnnxModel, type ValueInfoProto } from '../../onnx';
 import { resolveExternalPath } from '../../onnx/external';
-import { RECIPE_METADATA_KEY } from '../../pipeline/recipe';
+import { RECIPE_METADATA_KEY } from '../../step';
 
 export interface TensorSignature {
   name: string;

@@ -1,0 +1,6 @@
+export type { RunContext, StepContext, StepRefs, StepReport, StepResult, StepKind, TeacherPipeline } from './contract';
+export { datasetRef, isDatasetRef, isPipelineRef } from './refs';
+export type { DatasetRef, PipelineRef } from './refs';
+export { registerStep, stepKind } from './registry';
+export { parseRecipe, canonicalJson, RECIPE_METADATA_KEY } from './recipe';
+export type { Json, Recipe, SourceRef, StepRecord } from './recipe';
