@@ -35,7 +35,8 @@ export { ImageProcessor, TextTokenizer, decodeImage, readImage } from './preproc
 export type { ImageFolderOptions } from './data';
 export { readModel, writeModel, serializeModel, parseModel, ModelBuilder, GraphView, editModel } from './onnx';
 export type { OnnxModel, DType } from './onnx';
-export { cellSignal, withProgress, toDataFrame, display, clearOutput, Table, Chart, Panel, Progress, track, compareVariants, paretoChart, layerBars, histogram, evaluationView, summaryView, JUPYTER_DISPLAY } from './report';
+export { cellSignal, withProgress, toDataFrame, display, clearOutput, Table, Chart, Panel, Progress, track, compareVariants, paretoChart, layerBars, histogram, JUPYTER_DISPLAY } from './report';
+export { evaluationView, summaryView } from './pipeline';
 export { modelFact, factsEntry, REPORT_MIME } from './report';
 export type { MimeBundle, Displayable, VariantPoint, ProgressOptions, ModelFact, ReportFacts } from './report';
 // Model specs and their ONNX form; the tfjs forms and training load tfjs, so they stay in

@@ -10,7 +10,7 @@ import { evaluateModel } from '../sdk/eval';
 import { GraphView, editModel, findConvs, findLinears, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
 import { PRUNE_MAGNITUDE_OP, PRUNE_MIN_ELEMENTS, normalizePruneMagnitudeOptions, pruneMagnitude, type PruneMagnitudeOptions } from '../sdk/passes/prune-magnitude';
-import { keepMask, prunedWeightMasks, zeroMask } from '../sdk/passes/prune-masks';
+import { keepMask, prunedWeightMasks, zeroMask } from '../sdk/train/prune-masks';
 import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';

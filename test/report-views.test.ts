@@ -12,7 +12,8 @@ import { mnist, mulberry32 } from '../sdk/data';
 import { evaluateModel, type EvaluationReport } from '../sdk/eval';
 import { makeTensor, mapInitializers, readModel, tensorArray, type OnnxModel } from '../sdk/onnx';
 import { summarize } from '../sdk/pipeline';
-import { Panel, REPORT_MIME, evaluationView, mimeBundleOf, modelFact, summaryView } from '../sdk/report';
+import { Panel, REPORT_MIME, mimeBundleOf, modelFact } from '../sdk/report';
+import { evaluationView, summaryView } from '../sdk/pipeline/views';
 
 const FIXTURE = path.resolve(__dirname, '../datasets/fixtures/torch-vit-tiny.onnx');
 let base: OnnxModel;

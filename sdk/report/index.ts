@@ -19,5 +19,3 @@ export { REPORT_MIME, modelFact, factsEntry } from './report-facts';
 export type { ModelFact, ReportFacts } from './report-facts';
 export { Panel, Warning } from './panel';
 export type { PanelPart } from './panel';
-export { evaluationView, summaryView } from './views';
-export type { EvaluationViewOptions } from './views';

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MmkitError } from '../errors';
 import { derivedModel, editModel, makeTensor, type OnnxModel } from '../onnx';
 import { paramDecls, weightsFromOnnx, type ModelSpec, type TfParams, type Weights } from '../models';
-import { keepMask } from '../passes/prune-masks';
+import { keepMask } from './prune-masks';
 import { specFromOnnx } from './spec-from-onnx';
 
 export interface Student {

@@ -1,7 +1,7 @@
 /** `mmkit eval`: accuracy, latency and size of a model on data, and how it follows a baseline. */
 import type { Command } from 'commander';
 import { mm } from '../../index';
-import { evaluationView } from '../../report';
+import { evaluationView } from '../../pipeline/views';
 import type { Device } from '../../runtime';
 import { action, emit, jsonOption, withCliProgress } from '../command';
 import { DATA_SPEC_DETAILS, DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';

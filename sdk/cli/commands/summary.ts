@@ -1,7 +1,7 @@
 /** `mmkit summary`: a model's layers, weights, operators, inputs and outputs. */
 import type { Command } from 'commander';
 import { mm } from '../../index';
-import { summaryView } from '../../report';
+import { summaryView } from '../../pipeline/views';
 import type { Device } from '../../runtime';
 import { action, emit, jsonOption } from '../command';
 import { deviceOption } from '../options';

@@ -3,10 +3,8 @@
  * tables, charts and warnings. Pipeline and evaluation objects display through these.
  */
 import type { EvaluationReport, ModelEvaluation } from '../eval';
-import type { ModelSummary } from '../pipeline';
-import { layerBars } from './charts';
-import { Panel, Warning, type PanelPart } from './panel';
-import { Table, type Row } from './table';
+import type { ModelSummary } from './summary';
+import { Panel, Table, Warning, layerBars, type PanelPart, type Row } from '../report';
 
 export interface EvaluationViewOptions {
   /** Names of the evaluated model and of its baseline in tables and charts. */
