@@ -4,7 +4,7 @@
  * then `mmkit serve --model-repository` on the export, chained over REST as the ensemble runs,
  * against onnxruntime on the unsplit model.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,7 +16,8 @@ import { isMmkitError } from '../sdk/errors';
 import { createClient } from '../sdk/serve/client';
 import { readModelRepository } from '../sdk/serve/config/repository';
 import { expectUsageError, mmkit, ROOT, VIT } from './cli-run';
-import { freePort } from './serve/server-process';
+import { startServeProcess, type ServerProcess } from './serve/server-process';
+import { maxAbsDiff } from './serve/reference';
 
 const CLIP = path.join(ROOT, 'datasets/models/clip-tiny-shapes.onnx');
 const SCHEMA_DIR = path.join(ROOT, 'test/schemas/triton');
@@ -204,57 +205,10 @@ describe('readModelRepository with an ensemble', () => {
   });
 });
 
-interface RepositoryServer {
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** `mmkit serve --model-repository DIR` on a free loopback port (REST only), ready when /v2/health/ready is 200. */
-async function serveRepository(dir: string, readyTimeoutMs = 180_000): Promise<RepositoryServer> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/sdk/cli/main.js', 'serve', '--model-repository', dir, '--host', '127.0.0.1', '--http-port', String(port), '--grpc-port', 'none'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const stop = async () => {
-    if (!running()) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(killer);
-  };
-  const server = { url: `http://127.0.0.1:${port}`, output: () => output, stop };
-  for (const deadline = Date.now() + readyTimeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-    if (!running()) throw new Error(`mmkit serve exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${output}`);
-    const status = await fetch(`${server.url}/v2/health/ready`).then(
-      (res) => res.arrayBuffer().then(() => res.status),
-      () => 0, // not listening yet
-    );
-    if (status === 200) return server;
-  }
-  await stop();
-  throw new Error(`mmkit serve was not ready within ${readyTimeoutMs} ms:\n${output}`);
-}
-
-function maxAbsDiff(a: TensorData, b: ort.Tensor): number {
-  expect(a.dims).toEqual(b.dims);
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
-  return worst;
-}
-
 describe('mmkit serve --model-repository on the split export', () => {
-  let server: RepositoryServer;
+  let server: ServerProcess;
   beforeAll(async () => {
-    server = await serveRepository(repo);
+    server = await startServeProcess(['--model-repository', repo]);
   });
   afterAll(async () => {
     await server?.stop();
@@ -264,7 +218,7 @@ describe('mmkit serve --model-repository on the split export', () => {
     expect(server.output()).toContain(
       "mmkit serve: model 'clip' is a Triton ensemble; mmkit serves its steps 'clip-image-encoder', 'clip-text-encoder', 'clip-joint' as separate models",
     );
-    const client = createClient(server.url);
+    const client = createClient(server.httpUrl);
     try {
       for (const name of PARTS) expect(await client.modelReady(name), name).toBe(true);
       expect(await client.modelReady('clip')).toBe(false);
@@ -277,7 +231,7 @@ describe('mmkit serve --model-repository on the split export', () => {
 
   it('image encoder and text encoder, then the joint head, over REST: the unsplit model’s outputs (max |Δ| = 0)', async () => {
     const clip = await ort.InferenceSession.create(CLIP, { logSeverityLevel: 3 });
-    const client = createClient(server.url);
+    const client = createClient(server.httpUrl);
     try {
       const tokens = shapesTokenizer().encode(shapePrompts());
       for (const indices of [[0, 1, 2, 3, 4, 5, 6, 7], [500, 501, 999]]) {

@@ -10,6 +10,7 @@ import { GraphView, makeValueInfo, ModelBuilder, readModel, serializeModel, type
 import { toFloat16 } from '../sdk/passes/float16';
 import { quantizeDynamic } from '../sdk/passes/quantize-dynamic';
 import { createSession } from '../sdk/runtime';
+import { maxAbsDiff } from './serve/reference';
 
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
@@ -35,15 +36,6 @@ async function runChained(split: TowerSplit, feeds: Feeds): Promise<Feeds> {
   const text = await run(split.textEncoder.model, pick(feeds, split.textEncoder.inputs));
   const joint = await run(split.joint.model, pick({ ...image, ...text }, split.joint.inputs));
   return { ...image, ...text, ...joint };
-}
-
-function maxAbsDiff(a: TensorData, b: TensorData): number {
-  expect(a.dims).toEqual(b.dims);
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
-  return worst;
 }
 
 const graphNames = (part: TowerPart) => ({

@@ -13,10 +13,10 @@ import { CONFIG_FILENAME } from '../serve/config/repository';
 import { signatureOf } from '../serve/config/model-signature';
 import { formatPbtxt, pbtxt, type PbtxtField, type PbtxtMessage } from '../serve/config/pbtxt';
 import { DEFAULT_MODEL_FILENAME } from '../serve/config/triton-config';
-import type { InstanceKind, ModelServingConfig } from '../serve/model-config';
+import type { ModelServingConfig } from '../serve/model-config';
 import { atomically, generatedHeader } from './files';
 import { splitTowers, towerEnsemble, type EnsembleTensorConfig, type TowerPart, type TowerRole, type TritonEnsembleConfig } from './towers';
-import { checkTargets, exportedConfig } from './triton';
+import { checkTargets, exportedConfig, type TritonExportOptions } from './triton';
 
 /**
  * The towers' default max_batch_size. Inside the ensemble one request's whole text batch (every
@@ -25,23 +25,12 @@ import { checkTargets, exportedConfig } from './triton';
  */
 export const DEFAULT_TOWER_MAX_BATCH_SIZE = 32;
 
-export interface TritonTowersOptions {
-  /** The ensemble's name (clients call it as they called the unsplit model); the parts are `<name>-image-encoder`, `<name>-text-encoder`, `<name>-joint`. */
-  name: string;
-  /** The repository folder; created if missing. */
-  out: string;
-  /** The towers' max_batch_size (0: no batching); default DEFAULT_TOWER_MAX_BATCH_SIZE. The joint head never batches: its logits are [images, texts]. */
-  maxBatchSize?: number;
-  /** Instances of each part (Triton's instance_group count); default 1. */
-  instances?: number;
-  kind?: InstanceKind;
-  /** How long a tower's request may wait for others to batch with; default 0. */
-  maxQueueDelayMs?: number;
-  /** Batch sizes the towers run as soon as they form. */
-  preferredBatchSizes?: number[];
-  /** Replace files in the four folders that mmkit did not write. */
-  overwrite?: boolean;
-}
+/**
+ * As for one model; `name` names the ensemble (clients call it as they called the unsplit model) and
+ * the parts are `<name>-image-encoder`, `<name>-text-encoder`, `<name>-joint`; maxBatchSize is the
+ * towers' (default DEFAULT_TOWER_MAX_BATCH_SIZE): the joint head never batches, its logits are [images, texts].
+ */
+export type TritonTowersOptions = TritonExportOptions;
 
 export interface TritonTowerExport {
   role: TowerRole;

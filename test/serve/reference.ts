@@ -29,8 +29,11 @@ export async function directRun(model: string, feeds: Record<string, TensorData>
   }
 }
 
+/** Tensor values and shape, as mmkit and onnxruntime both hold them. */
+type Values = { data: ArrayLike<number | bigint>; dims: readonly number[] };
+
 /** The largest absolute difference between two tensors' values (Infinity when their shapes differ). */
-export function maxAbsDiff(a: TensorData, b: TensorData): number {
+export function maxAbsDiff(a: Values, b: Values): number {
   if (a.dims.join(',') !== b.dims.join(',') || a.data.length !== b.data.length) return Infinity;
   let max = 0;
   for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs(Number(a.data[i]) - Number(b.data[i])));

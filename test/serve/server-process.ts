@@ -35,11 +35,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `mmkit serve MODEL --name NAME` on free ports with `extraArgs`, and waits until it is ready. */
-export async function startServer(model: string, name: string, extraArgs: string[] = [], readyTimeoutMs = 180_000): Promise<ServerProcess> {
+/** Starts `mmkit serve MODEL --name NAME` on free ports with `extraArgs` (one instance), and waits until it is ready. */
+export function startServer(model: string, name: string, extraArgs: string[] = [], readyTimeoutMs = 180_000): Promise<ServerProcess> {
+  // One instance: the tests share a small machine.
+  return startServeProcess([model, '--name', name, '--workers', '1', ...extraArgs], readyTimeoutMs);
+}
+
+/** Starts `mmkit serve ARGS` on loopback and free ports, and waits until /v2/health/ready answers 200. */
+export async function startServeProcess(serveArgs: string[], readyTimeoutMs = 180_000): Promise<ServerProcess> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
-  // Loopback only, and one instance: the tests share a small machine.
-  const args = ['dist/sdk/cli/main.js', 'serve', model, '--name', name, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--workers', '1', ...extraArgs];
+  const args = ['dist/sdk/cli/main.js', 'serve', ...serveArgs, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort)];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
