@@ -7,7 +7,7 @@ import type { Batch } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import { layerErrors, type LayerError } from '../eval/layers';
 import type { OnnxModel } from '../onnx';
-import { probeShapes } from '../pipeline/probe';
+import { probeShapes } from '../runtime/probe';
 import type { RunContext } from '../step';
 import { throwIfAborted } from '../runtime/batched';
 import type { Device } from '../runtime/device';

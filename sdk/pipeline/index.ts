@@ -3,6 +3,5 @@ export type { QuantizeOptions, PruneOptions, StepCheckOptions, FromRecipeOptions
 export type { SaveOptions, SaveResult } from './save';
 export { summarize } from './summary';
 export type { ModelSummary, LayerRow, SummaryOptions } from './summary';
-export { probeShapes } from './probe';
 export { evaluationView, summaryView } from './views';
 export type { EvaluationViewOptions } from './views';

@@ -1,6 +1,6 @@
 import { GraphView, dtypeOf, tensorDims, tensorByteSize, type DType, type OnnxModel, type NodeProto } from '../onnx';
 import { elementCount } from '../data';
-import { probeShapes } from './probe';
+import { probeShapes } from '../runtime/probe';
 import type { Device } from '../runtime';
 
 export interface SummaryOptions {

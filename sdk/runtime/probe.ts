@@ -1,7 +1,8 @@
 import { MmkitError } from '../errors';
 import { GraphView, typedArrayFor, type OnnxModel } from '../onnx';
-import { createSession, type Device } from '../runtime';
-import { elementCount, type TensorData } from '../data';
+import { createSession } from './session';
+import type { Device } from './device';
+import { elementCount, type TensorData } from '../tensor-data';
 
 /**
  * Every intermediate tensor's shape, learned by running the model once on zeros: batch and
