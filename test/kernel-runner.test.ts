@@ -130,13 +130,16 @@ describe('a notebook with a failing cell', () => {
   }, 120_000);
 
   it('the CLI exits non-zero and names the cell', () => {
-    const cli = spawnSync(process.execPath, ['dist/kernel-extras/notebook-cli.js', 'test/jupyter/runner-failing.ipynb', '--out', outDir], {
+    const cli = spawnSync(process.execPath, ['dist/sdk/cli/main.js', 'notebook', 'test/jupyter/runner-failing.ipynb', '--out', outDir], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 120_000,
     });
     expect(cli.status).toBe(1);
     expect(cli.stderr).toContain('failed at cell 2: RangeError: sparsity must be in [0, 1)');
+    // One progress line per cell that ran, the failing one marked.
+    expect(cli.stderr).toMatch(/^\[1\/\d+\] cell 1 ✓ [\d.]+ s /m);
+    expect(cli.stderr).toMatch(/^\[2\/\d+\] cell 2 ✗ [\d.]+ s /m);
   }, 120_000);
 });
 

@@ -105,7 +105,8 @@ describe('headless runner (npm run notebook)', () => {
   it.each(notebookNames)('runs every cell of %s without errors', async (name) => {
     const out = path.join(mirror, 'runner');
     const result = await runNotebook(process.execPath, [
-      'dist/kernel-extras/notebook-cli.js',
+      'dist/sdk/cli/main.js',
+      'notebook',
       path.join(mirror, 'notebooks', name),
       '--timeout',
       String(CELL_TIMEOUT_S),

@@ -38,7 +38,7 @@ interface SvgFacts {
 async function runToHtml(notebook: string, parameters: Record<string, string | number>): Promise<string> {
   const name = path.basename(notebook, '.ipynb');
   const params = Object.entries({ ...parameters, outDir: path.join(work, name, 'models') }).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
-  const run = await runProcess(process.execPath, ['dist/kernel-extras/notebook-cli.js', notebook, ...params, '--out', path.join(work, name)], { cwd: ROOT, timeoutMs: 240_000 });
+  const run = await runProcess(process.execPath, ['dist/sdk/cli/main.js', 'notebook', notebook, ...params, '--out', path.join(work, name)], { cwd: ROOT, timeoutMs: 240_000 });
   expect(run.status, `${notebook} failed:\n${run.stdout}${run.stderr}`).toBe(0);
   return path.join(work, name, `${name}.html`);
 }

@@ -19,6 +19,22 @@ export interface RunOptions {
   outDir?: string;
   /** Longest a single cell may run. Default 10 minutes. */
   cellTimeoutMs?: number;
+  /** Told when each code cell starts and ends, so a terminal can show progress through a long notebook. */
+  onCell?: (event: CellEvent) => void;
+}
+
+export interface CellEvent {
+  phase: 'start' | 'done';
+  /** Index of the cell among all cells of the notebook. */
+  cellIndex: number;
+  /** 1-based position among the code cells that run, and how many there are. */
+  position: number;
+  total: number;
+  /** The cell's first line of code. */
+  firstLine: string;
+  /** With 'done': how long it ran, and whether it failed. */
+  ms?: number;
+  failed?: boolean;
 }
 
 export interface CellFailure {
@@ -83,6 +99,8 @@ export async function runNotebook(file: string, options: RunOptions = {}): Promi
     }
   }
   const kernel = await KernelClient.start({ cwd: path.dirname(path.resolve(file)) });
+  const total = notebook.cells.filter((c) => c.cell_type === 'code' && joinText(c.source).trim()).length;
+  let position = 0;
   try {
     for (const [index, cell] of notebook.cells.entries()) {
       if (cell.cell_type !== 'code') continue;
@@ -92,6 +110,9 @@ export async function runNotebook(file: string, options: RunOptions = {}): Promi
       }
       const code = joinText(cell.source);
       if (!code.trim()) continue;
+      const event = { cellIndex: index, position: ++position, total, firstLine: code.trim().split('\n')[0] };
+      options.onCell?.({ phase: 'start', ...event });
+      const began = Date.now();
       try {
         const { reply, messages: iopub } = await kernel.execute(code, { timeoutMs: options.cellTimeoutMs });
         messages.set(index, iopub);
@@ -101,6 +122,7 @@ export async function runNotebook(file: string, options: RunOptions = {}): Promi
       } catch (e) {
         failure = { cellIndex: index, ename: 'KernelError', evalue: e instanceof Error ? e.message : String(e) };
       }
+      options.onCell?.({ phase: 'done', ...event, ms: Date.now() - began, failed: failure !== undefined });
     }
   } finally {
     await kernel.shutdown();

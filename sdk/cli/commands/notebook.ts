@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { parseParameter, type ParameterValue } from '../../../kernel-extras/runner/notebook';
-import { runNotebook } from '../../../kernel-extras/runner/run-notebook';
+import { runNotebook, type CellEvent } from '../../../kernel-extras/runner/run-notebook';
 import { EXIT, action, emit, jsonOption, note, type ExitCode } from '../command';
 import { wholeNumber } from '../options';
 
@@ -42,9 +42,17 @@ export function register(program: Command): void {
     .action(action((file: string, opts: NotebookOptions) => notebook(file, opts)));
 }
 
+/** One line on stderr per finished cell ("[ 3/24] cell 5 ✓ 2.1 s  const report = …"): a long notebook is never silent. */
+function showCell(e: CellEvent): void {
+  if (e.phase !== 'done') return;
+  const line = e.firstLine.length > 60 ? `${e.firstLine.slice(0, 59)}…` : e.firstLine;
+  const width = String(e.total).length;
+  note(`[${String(e.position).padStart(width)}/${e.total}] cell ${e.cellIndex + 1} ${e.failed ? '✗' : '✓'} ${((e.ms ?? 0) / 1000).toFixed(1)} s  ${line}`);
+}
+
 async function notebook(file: string, opts: NotebookOptions): Promise<ExitCode> {
   const parameters: Record<string, ParameterValue> = Object.fromEntries(opts.param.map(parseParameter));
-  const result = await runNotebook(file, { parameters, outDir: opts.out, cellTimeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000 });
+  const result = await runNotebook(file, { parameters, outDir: opts.out, cellTimeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000, onCell: showCell });
   const failure = result.failure && { cell: result.failure.cellIndex + 1, ename: result.failure.ename, evalue: result.failure.evalue, skippedCells: result.skippedCells.length };
   emit(opts, { ok: result.ok, notebook: result.notebookPath, html: result.htmlPath, failure: failure ?? null }, () => `Wrote ${result.notebookPath}\nWrote ${result.htmlPath}`);
   if (failure) note(`mmkit notebook: ${file} failed at cell ${failure.cell}: ${failure.ename}: ${failure.evalue}${failure.skippedCells ? ` (${failure.skippedCells} later cell(s) did not run)` : ''}`);
