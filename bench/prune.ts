@@ -2,7 +2,7 @@ import { readModel, type OnnxModel } from '../sdk/onnx';
 import { mnist } from '../sdk/data';
 import { evaluateModel, modelSize } from '../sdk/eval';
 import { createSession, syntheticFeeds, type Session } from '../sdk/runtime';
-import { pruneStructured, type PruneScore } from '../sdk/passes/prune-structured';
+import { pruneStructured, type PruneScore } from '../sdk/passes/prune/structured';
 import { report } from './measure';
 import { vitB16File } from './vit-b16';
 

@@ -2,8 +2,8 @@ import { statSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { readModel, writeModel, type OnnxModel } from '../sdk/onnx';
 import { timeModel } from '../sdk/eval';
-import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
-import { quantizeInt4 } from '../sdk/passes/quantize-int4';
+import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize/dynamic';
+import { quantizeInt4 } from '../sdk/passes/quantize/int4';
 import { report } from './measure';
 import { BENCH_CACHE, vitB16File } from './vit-b16';
 

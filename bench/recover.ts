@@ -1,6 +1,6 @@
 import { mm, type Pipeline } from '../sdk';
-import '../sdk/passes/prune-magnitude';
-import '../sdk/passes/prune-structured';
+import '../sdk/passes/prune/magnitude';
+import '../sdk/passes/prune/structured';
 import { DISTILL_OP, FINE_TUNE_OP } from '../sdk/passes/recover';
 import { report } from './measure';
 

@@ -10,7 +10,7 @@ import { checkCompression, checkStepReport, compressionCheckView, type Compressi
 import { Dataset, mnist } from '../sdk/data';
 import { isMmkitError } from '../sdk/errors';
 import { ModelBuilder, readModel, writeModel, type OnnxModel } from '../sdk/onnx';
-import { normalizeDynamicQuantOptions, quantizeDynamic } from '../sdk/passes/quantize-dynamic';
+import { normalizeDynamicQuantOptions, quantizeDynamic } from '../sdk/passes/quantize/dynamic';
 import { JUPYTER_DISPLAY } from '../sdk/report';
 import { seeded, TORCH_VIT, torchReference } from './onnx-models';
 

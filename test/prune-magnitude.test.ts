@@ -9,7 +9,7 @@ import { mnist, type TensorData } from '../sdk/data';
 import { evaluateModel } from '../sdk/eval';
 import { GraphView, editModel, findConvs, findLinears, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
-import { PRUNE_MAGNITUDE_OP, PRUNE_MIN_ELEMENTS, normalizePruneMagnitudeOptions, pruneMagnitude, type PruneMagnitudeOptions } from '../sdk/passes/prune-magnitude';
+import { PRUNE_MAGNITUDE_OP, PRUNE_MIN_ELEMENTS, normalizePruneMagnitudeOptions, pruneMagnitude, type PruneMagnitudeOptions } from '../sdk/passes/prune/magnitude';
 import { keepMask, prunedWeightMasks, zeroMask } from '../sdk/train/prune-masks';
 import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './onnx-models';
 

@@ -8,9 +8,9 @@ import { evaluateModel, agreement, cosineSimilarities } from '../sdk/eval';
 import { GraphView, ModelBuilder, readModel, serializeModel, dtypeOf, type OnnxModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
 import { evaluateClip } from '../sdk/train/clip-eval';
-import { quantizeDynamic, normalizeDynamicQuantOptions, dynamicQuantReport, DEFAULT_MIN_ELEMENTS, QUANTIZE_DYNAMIC_OP, type DynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
-import { quantizeWeight } from '../sdk/passes/quant-weights';
-import { quantizeRows } from '../sdk/passes/quantize-gather';
+import { quantizeDynamic, normalizeDynamicQuantOptions, dynamicQuantReport, DEFAULT_MIN_ELEMENTS, QUANTIZE_DYNAMIC_OP, type DynamicQuantOptions } from '../sdk/passes/quantize/dynamic';
+import { quantizeWeight } from '../sdk/passes/quantize/weights';
+import { quantizeRows } from '../sdk/passes/quantize/gather';
 import { TORCH_VIT, torchReference, runOnce, seeded, maxAbsDiff } from './onnx-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';

@@ -5,10 +5,10 @@ import { agreement, cosineSimilarities, evaluateModel } from '../sdk/eval';
 import { evaluateClip } from '../sdk/train/clip-eval';
 import { DataType, GraphView, ModelBuilder, editModel, makeValueInfo, readModel, readValueType, serializeModel, dtypeOf, type OnnxModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
-import { toFloat16, normalizeFloat16Options, QUANTIZE_FP16_OP, type Float16Options } from '../sdk/passes/float16';
-import { toHalf } from '../sdk/passes/fp16-values';
+import { toFloat16, normalizeFloat16Options, QUANTIZE_FP16_OP, type Float16Options } from '../sdk/passes/quantize/fp16';
+import { toHalf } from '../sdk/passes/quantize/fp16-values';
 import { halfBits, halfToFloat } from '../sdk/onnx';
-import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize-dynamic';
+import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize/dynamic';
 import { TORCH_VIT, buildMlp, maxAbsDiff, runOnce, seeded, torchReference } from './onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';

@@ -8,7 +8,7 @@ import { Dataset, mnist, renderShapes, shapeIndices, shapesTokenizer } from '../
 import { evaluateClip } from '../sdk/train/clip-eval';
 import { agreement, evaluateModel } from '../sdk/eval';
 import { dtypeOf, GraphView, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
-import { MASK_MAGNITUDE, normalizeStaticQuantOptions, quantizeStatic, QUANTIZE_STATIC_OP, type StaticQuantOptions } from '../sdk/passes/quantize-static';
+import { MASK_MAGNITUDE, normalizeStaticQuantOptions, quantizeStatic, QUANTIZE_STATIC_OP, type StaticQuantOptions } from '../sdk/passes/quantize/static';
 import { TORCH_VIT, torchReference, runOnce, seeded } from './onnx-models';
 import { seededFloats } from './runtime-models';
 

@@ -1,7 +1,7 @@
 import { MmkitError } from '../errors';
 import { findConvs, findLinears, GraphView, tensorDims, type OnnxModel } from '../onnx';
-import { findEmbeddings } from '../passes/quantize-gather';
-import { transposeWeight } from '../passes/quant-weights';
+import { findEmbeddings } from '../passes/quantize/gather';
+import { transposeWeight } from '../passes/quantize/weights';
 import { suggestion } from '../runtime/names';
 import { floatValues } from './tensor-values';
 

@@ -5,7 +5,7 @@
  */
 import { modelSize, type ModelSize } from '../eval/size';
 import { dtypeOf, GraphView, tensorByteSize, tensorElementCount, type DType, type OnnxModel, type TensorProto } from '../onnx';
-import { DEFAULT_MIN_ELEMENTS } from '../passes/quantize-dynamic';
+import { DEFAULT_MIN_ELEMENTS } from '../passes/quantize/dynamic';
 
 export interface SizeCheck {
   referenceBytes: number;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { attrInt, GraphView, tensorElementCount, type NodeProto, type OnnxModel } from '../onnx';
 // Weights under quantize.dynamic's default minElements gain less from int8 than quantizing their input costs.
-import { DEFAULT_MIN_ELEMENTS } from '../passes/quantize-dynamic';
+import { DEFAULT_MIN_ELEMENTS } from '../passes/quantize/dynamic';
 
 const INT8_COMPUTE = new Set(['MatMulInteger', 'ConvInteger', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QLinearMatMul', 'QLinearConv', 'QGemm', 'QAttention']);
 

@@ -6,12 +6,12 @@ import { Dataset, datasetFromSpec, isTensorData } from '../data';
 import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
 import { canonicalJson, datasetRef, isDatasetRef, isPipelineRef, stepKind, type Json, type Recipe, type StepRecord, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from '../step';
 import '../passes'; // registers the pass steps
-import type { DynamicQuantOptions } from '../passes/quantize-dynamic';
-import type { QuantizeInt4Options } from '../passes/quantize-int4';
-import type { Float16Options } from '../passes/float16';
-import type { StaticQuantOptions } from '../passes/quantize-static';
-import type { PruneStructuredOptions } from '../passes/prune-structured';
-import type { PruneMagnitudeOptions } from '../passes/prune-magnitude';
+import type { DynamicQuantOptions } from '../passes/quantize/dynamic';
+import type { QuantizeInt4Options } from '../passes/quantize/int4';
+import type { Float16Options } from '../passes/quantize/fp16';
+import type { StaticQuantOptions } from '../passes/quantize/static';
+import type { PruneStructuredOptions } from '../passes/prune/structured';
+import type { PruneMagnitudeOptions } from '../passes/prune/magnitude';
 import type { LowRankOptions } from '../passes/low-rank';
 import type { DistillStepOptions, FineTuneStepOptions } from '../passes/recover';
 import { loadSource } from './load';
@@ -35,8 +35,8 @@ export type QuantizeOptions = (
 ) & { check?: StepCheckOptions };
 
 /**
- * Magnitude pruning (unstructured or N:M, sdk/passes/prune-magnitude.ts), or with `target: 'mlp' |
- * 'heads'` structured pruning that removes whole units (sdk/passes/prune-structured.ts).
+ * Magnitude pruning (unstructured or N:M, sdk/passes/prune/magnitude.ts), or with `target: 'mlp' |
+ * 'heads'` structured pruning that removes whole units (sdk/passes/prune/structured.ts).
  */
 export type PruneOptions = ((PruneMagnitudeOptions & { target?: undefined }) | PruneStructuredOptions) & { check?: StepCheckOptions };
 
@@ -135,16 +135,16 @@ export class Pipeline {
 
   /**
    * Quantizes the model. `mode: 'dynamic'`: int8 weights of MatMul/Gemm (and embeddings, Conv
-   * weights), activations quantized at run time (sdk/passes/quantize-dynamic.ts). `mode: 'int4'`:
-   * weight-only 4-bit blocks in com.microsoft MatMulNBits (sdk/passes/quantize-int4.ts). `mode:
-   * 'fp16'`: float16 (sdk/passes/float16.ts). Those files give options and defaults.
+   * weights), activations quantized at run time (sdk/passes/quantize/dynamic.ts). `mode: 'int4'`:
+   * weight-only 4-bit blocks in com.microsoft MatMulNBits (sdk/passes/quantize/int4.ts). `mode:
+   * 'fp16'`: float16 (sdk/passes/quantize/fp16.ts). Those files give options and defaults.
    */
   quantize(options: QuantizeOptions): Pipeline {
     const { mode, check, ...rest } = options;
     return this.step(`quantize.${mode}`, rest, check);
   }
 
-  /** Same as quantize({ mode: 'fp16' }): float16 weights and compute, float32 inputs/outputs kept (sdk/passes/float16.ts). */
+  /** Same as quantize({ mode: 'fp16' }): float16 weights and compute, float32 inputs/outputs kept (sdk/passes/quantize/fp16.ts). */
   toFloat16(options: Float16Options = {}): Pipeline {
     return this.quantize({ mode: 'fp16', ...options });
   }

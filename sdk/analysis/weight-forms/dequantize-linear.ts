@@ -1,5 +1,5 @@
 import { attrInt, dtypeOf, tensorDims, type GraphView, type NodeProto, type OnnxModel } from '../../onnx';
-import { transposeWeight } from '../../passes/quant-weights';
+import { transposeWeight } from '../../passes/quantize/weights';
 import type { EffectiveWeight } from './types';
 import { codeRange, floatValues, integerCodes } from '../tensor-values';
 import { constant, WEIGHT_CONSUMERS, withBias } from './graph';

@@ -1,5 +1,5 @@
 import { attrInt, dtypeOf, tensorDims, type GraphView, type NodeProto, type OnnxModel, type TensorProto } from '../../onnx';
-import { transposeWeight } from '../../passes/quant-weights';
+import { transposeWeight } from '../../passes/quantize/weights';
 import type { EffectiveWeight } from './types';
 import { floatValues } from '../tensor-values';
 import { constant, withBias } from './graph';

@@ -9,8 +9,8 @@
  *   microsoft/onnxruntime#12558) and onnxruntime-web's WebGL backend has no integer ops at all.
  * - 'float': left alone.
  */
-import { makeTensor, node, tensorArray, type ConvMatch, type GraphEditor, type NodeProto, type OnnxModel } from '../onnx';
-import { quantizeRows } from './quantize-gather';
+import { makeTensor, node, tensorArray, type ConvMatch, type GraphEditor, type NodeProto, type OnnxModel } from '../../onnx';
+import { quantizeRows } from './gather';
 
 export type ConvQuantMode = 'weight-only' | 'float' | 'integer';
 export const CONV_MODES: readonly ConvQuantMode[] = ['weight-only', 'float', 'integer'];

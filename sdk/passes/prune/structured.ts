@@ -4,14 +4,14 @@
  * projection's rows, and the block's Reshape shapes), chosen by weight norm or by activations
  * over calibration data. The result is a smaller dense model that onnxruntime runs faster.
  */
-import { Dataset } from '../data';
-import { MmkitError } from '../errors';
-import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel, derivedModel } from '../onnx';
-import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../step';
-import { resizedValues, rewriteHeadShapes, sliceGroupWeights, type HeadCountEdits } from './prune-structured-edit';
-import { findPruneGroups, groupNodeNames, type PruneGroup, type PruneTarget } from './prune-structured-groups';
-import { activationScores, weightScores, type PruneScore } from './prune-structured-scores';
-import { roundKept, selectUnits } from './prune-structured-select';
+import { Dataset } from '../../data';
+import { MmkitError } from '../../errors';
+import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel, derivedModel } from '../../onnx';
+import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../../step';
+import { resizedValues, rewriteHeadShapes, sliceGroupWeights, type HeadCountEdits } from './structured-edit';
+import { findPruneGroups, groupNodeNames, type PruneGroup, type PruneTarget } from './structured-groups';
+import { activationScores, weightScores, type PruneScore } from './structured-scores';
+import { roundKept, selectUnits } from './structured-select';
 
 export const PRUNE_STRUCTURED_OP = 'prune.structured';
 

@@ -2,8 +2,8 @@
  * Index arithmetic of structured pruning: which weight columns/rows a unit owns, and slicing a
  * linear's 2-D weight along its output or input axis in either layout ([in, out] or torch's [out, in]).
  */
-import type { LinearMatch } from '../onnx';
-import type { PruneGroup } from './prune-structured-groups';
+import type { LinearMatch } from '../../onnx';
+import type { PruneGroup } from './structured-groups';
 
 /** Producer output columns of the given units (per section of a packed q|k|v linear), ascending. */
 export function producerColumns(g: PruneGroup, units: readonly number[]): number[] {

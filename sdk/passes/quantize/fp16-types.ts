@@ -4,7 +4,7 @@
  * nothing declares. A value whose type cannot be told stays unknown, and the pass leaves the nodes
  * that touch it in float32 rather than guess.
  */
-import { attrInt, attrTensor, dtypeOf, type DType, type GraphView, type NodeProto } from '../onnx';
+import { attrInt, attrTensor, dtypeOf, type DType, type GraphView, type NodeProto } from '../../onnx';
 
 // Ops whose outputs all have the element type of their first input.
 const SAME_AS_FIRST = new Set([

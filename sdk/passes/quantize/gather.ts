@@ -12,8 +12,8 @@
  * every run) takes 6.4 ms and com.microsoft GatherBlockQuantized (uint8, bits 8) 6–7 ms, for the
  * same ~4× smaller file.
  */
-import { dtypeOf, makeTensor, node, tensorArray, tensorDims, attrInt, type GraphEditor, type GraphView, type NodeProto, type OnnxModel } from '../onnx';
-import { quantizeWeight, transposeWeight, type QuantizedWeight } from './quant-weights';
+import { dtypeOf, makeTensor, node, tensorArray, tensorDims, attrInt, type GraphEditor, type GraphView, type NodeProto, type OnnxModel } from '../../onnx';
+import { quantizeWeight, transposeWeight, type QuantizedWeight } from './weights';
 
 /** A float32 table that only Gather nodes read, along its first axis. */
 export interface EmbeddingMatch {

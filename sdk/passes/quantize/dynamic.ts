@@ -2,7 +2,7 @@
  * Dynamic int8 quantization of linear layers (MatMul with a constant weight, + bias Add; Gemm):
  * weights are stored int8 with float scales, activations are quantized by onnxruntime at run
  * time. Graph inputs and outputs stay float32. Embedding tables (Gather) are stored int8 too
- * (quantize-gather.ts) and Conv weights by the `conv` option (quantize-conv.ts), so that no big
+ * (gather.ts) and Conv weights by the `conv` option (conv.ts), so that no big
  * float tensor is left behind.
  *
  * Two graph forms:
@@ -15,16 +15,16 @@
  * on the ViT-B/16-shaped model, batch 8, best of 3 rounds: 544 ms vs 529 ms (ratio 0.97). The
  * default keeps the smaller graph, one node per linear.
  */
-import { MmkitError } from '../errors';
-import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel, derivedModel } from '../onnx';
-import { registerStep, type Json, type StepReport } from '../step';
-import { throwIfAborted } from '../runtime/batched';
-import { quantizeWeight, transposeWeight, type QuantizedWeight } from './quant-weights';
-import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './quantize-conv';
-import { findEmbeddings, quantizeEmbedding, type EmbeddingMatch } from './quantize-gather';
-import { stringList } from './options';
+import { MmkitError } from '../../errors';
+import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel, derivedModel } from '../../onnx';
+import { registerStep, type Json, type StepReport } from '../../step';
+import { throwIfAborted } from '../../runtime/batched';
+import { quantizeWeight, transposeWeight, type QuantizedWeight } from './weights';
+import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './conv';
+import { findEmbeddings, quantizeEmbedding, type EmbeddingMatch } from './gather';
+import { stringList } from '../options';
 
-export type { ConvQuantMode } from './quantize-conv';
+export type { ConvQuantMode } from './conv';
 
 export type DynamicQuantFormat = 'com.microsoft' | 'qdq-integer';
 

@@ -3,7 +3,7 @@
  * onnxruntime's com.microsoft MatMulNBits (bits=4). Activations, graph inputs and outputs stay
  * float32; only the weights shrink (to ~1/8 plus one scale per block).
  */
-import { MmkitError } from '../errors';
+import { MmkitError } from '../../errors';
 import {
   GraphView,
   editModel,
@@ -17,8 +17,8 @@ import {
   type LinearMatch,
   type OnnxModel,
   derivedModel,
-} from '../onnx';
-import { registerStep, type RunContext } from '../step';
+} from '../../onnx';
+import { registerStep, type RunContext } from '../../step';
 import { quantizeInt4Blocks } from './int4-blocks';
 
 export type Int4BlockSize = 32 | 64 | 128;

@@ -1,5 +1,5 @@
 /** Which units each group keeps, from their scores: per layer or by one global ranking. */
-import type { PruneGroup } from './prune-structured-groups';
+import type { PruneGroup } from './structured-groups';
 
 export interface SelectionSettings {
   sparsity: number;

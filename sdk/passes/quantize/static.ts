@@ -18,16 +18,16 @@
  * - Asymmetric uint8 activations are the default: symmetric int8 (s8×s8 kernels) ran at 1.16–1.19,
  *   slower than float32, and the report warns about it.
  */
-import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMethod, type CalibrationTable } from '../calibrate';
-import { Dataset } from '../data/dataset';
-import { MmkitError } from '../errors';
-import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel, derivedModel } from '../onnx';
-import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../step';
-import { throwIfAborted } from '../runtime/batched';
+import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMethod, type CalibrationTable } from '../../calibrate';
+import { Dataset } from '../../data/dataset';
+import { MmkitError } from '../../errors';
+import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel, derivedModel } from '../../onnx';
+import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../../step';
+import { throwIfAborted } from '../../runtime/batched';
 import { addActivationParams, addActivationQdq, addInt32Bias, addInt8Weight, addQuantizedConstant, type QuantNames } from './qdq-nodes';
 import { activationParams, cpuNeedsReduceRange, weightQmax, type ActivationParams } from './qdq-params';
-import { DEFAULT_MIN_ELEMENTS } from './quantize-dynamic';
-import { stringList } from './options';
+import { DEFAULT_MIN_ELEMENTS } from './dynamic';
+import { stringList } from '../options';
 
 export const QUANTIZE_STATIC_OP = 'quantize.static';
 

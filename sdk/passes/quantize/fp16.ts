@@ -13,7 +13,7 @@
  * float16 model is half the size but slower (vit-tiny-mnist, batch 64, best of 3 rounds here:
  * 8.2 ms against 6.4 ms in float32). The report says so.
  */
-import { MmkitError } from '../errors';
+import { MmkitError } from '../../errors';
 import {
   DataType,
   GraphView,
@@ -35,12 +35,12 @@ import {
   type TensorProto,
   type ValueInfoProto,
   derivedModel,
-} from '../onnx';
-import { registerStep, type Json, type StepReport } from '../step';
-import { throwIfAborted } from '../runtime/batched';
+} from '../../onnx';
+import { registerStep, type Json, type StepReport } from '../../step';
+import { throwIfAborted } from '../../runtime/batched';
 import { valueTypes } from './fp16-types';
 import { FLOAT16_MAX, toHalf } from './fp16-values';
-import { stringList } from './options';
+import { stringList } from '../options';
 
 export const QUANTIZE_FP16_OP = 'quantize.fp16';
 

@@ -2,11 +2,11 @@
  * Physically removes units from a prune group: slices producer columns, biases and consumer rows,
  * and, for heads, rewrites the head-split and head-merge Reshape shapes of the block.
  */
-import { MmkitError } from '../errors';
-import { dtypeOf, makeTensor, tensorArray, tensorDims, type GraphEditor, type GraphView, type LinearMatch, type NodeProto, type OnnxModel, type TensorProto } from '../onnx';
-import type { PruneGroup } from './prune-structured-groups';
-import { weightOf } from './prune-structured-scores';
-import { consumerRows, keepEntries, keepInputs, keepOutputs, producerColumns } from './prune-structured-slices';
+import { MmkitError } from '../../errors';
+import { dtypeOf, makeTensor, tensorArray, tensorDims, type GraphEditor, type GraphView, type LinearMatch, type NodeProto, type OnnxModel, type TensorProto } from '../../onnx';
+import type { PruneGroup } from './structured-groups';
+import { weightOf } from './structured-scores';
+import { consumerRows, keepEntries, keepInputs, keepOutputs, producerColumns } from './structured-slices';
 
 /**
  * Points input `index` of `n` at a new constant made by `make(name)`: in place when `n` is the only

@@ -3,8 +3,8 @@
  * along any channel axis, int32 biases at scale s_x·s_w, and whether the CPU wants reduce_range.
  */
 import { readFileSync } from 'node:fs';
-import type { TensorRange } from '../calibrate/histogram';
-import { quantizeWeight, transposeWeight, type QuantizedWeight } from './quant-weights';
+import type { TensorRange } from '../../calibrate/histogram';
+import { quantizeWeight, transposeWeight, type QuantizedWeight } from './weights';
 
 export interface ActivationParams {
   dtype: 'uint8' | 'int8';

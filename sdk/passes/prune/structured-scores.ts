@@ -2,14 +2,14 @@
  * Importance of each unit of a prune group: weight norms (L1 / L2 over every weight the unit
  * owns in its producers and consumer) or a data-driven score from activations over calibration data.
  */
-import { batchSize, type Dataset } from '../data';
-import { MmkitError } from '../errors';
-import { tensorArray, type GraphView, type OnnxModel } from '../onnx';
-import { createSession, feedsFor } from '../runtime';
-import { throwIfAborted } from '../runtime/batched';
-import type { RunContext } from '../step';
-import type { PruneGroup } from './prune-structured-groups';
-import { consumerRows, producerColumns, weightAt } from './prune-structured-slices';
+import { batchSize, type Dataset } from '../../data';
+import { MmkitError } from '../../errors';
+import { tensorArray, type GraphView, type OnnxModel } from '../../onnx';
+import { createSession, feedsFor } from '../../runtime';
+import { throwIfAborted } from '../../runtime/batched';
+import type { RunContext } from '../../step';
+import type { PruneGroup } from './structured-groups';
+import { consumerRows, producerColumns, weightAt } from './structured-slices';
 
 export type PruneScore = 'l1' | 'l2' | 'activation';
 

@@ -2,7 +2,7 @@
  * The prunable blocks of a transformer for structured pruning: MLP blocks (hidden units) and
  * attention blocks (heads), each with the linears whose slices belong to one unit.
  */
-import { findAttention, findLinears, findMlps, type AttentionMatch, type GraphView, type LinearMatch, type MlpMatch } from '../onnx';
+import { findAttention, findLinears, findMlps, type AttentionMatch, type GraphView, type LinearMatch, type MlpMatch } from '../../onnx';
 
 export type PruneTarget = 'mlp' | 'heads';
 

@@ -7,11 +7,11 @@
  * noise); it saves bytes when the model is saved with sparse initializers (save({ sparse: true }))
  * or compressed.
  */
-import { MmkitError } from '../errors';
-import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel, derivedModel } from '../onnx';
-import { registerStep, type Json, type RunContext, type StepReport } from '../step';
-import { throwIfAborted } from '../runtime/batched';
-import { countZeros, zeroNM, zeroSmallest, type ReductionLayout } from './prune-magnitude-select';
+import { MmkitError } from '../../errors';
+import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel, derivedModel } from '../../onnx';
+import { registerStep, type Json, type RunContext, type StepReport } from '../../step';
+import { throwIfAborted } from '../../runtime/batched';
+import { countZeros, zeroNM, zeroSmallest, type ReductionLayout } from './magnitude-select';
 
 export const PRUNE_MAGNITUDE_OP = 'prune.magnitude';
 

@@ -3,7 +3,7 @@
  * biases and quantized constants behind a DequantizeLinear. Each returns the name of the float
  * value its readers take instead of the original.
  */
-import { makeTensor, node, tensorArray, tensorDims, type GraphEditor, type OnnxModel } from '../onnx';
+import { makeTensor, node, tensorArray, tensorDims, type GraphEditor, type OnnxModel } from '../../onnx';
 import { activationParams, quantizeAlongAxis, quantizeBias, type ActivationParams } from './qdq-params';
 
 /** Names of a tensor's scale and zero-point initializers. */

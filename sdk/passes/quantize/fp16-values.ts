@@ -5,7 +5,7 @@
  * stay what they are. Everything else rounds to the nearest half, ties to even.
  */
 
-import { halfBits } from '../onnx';
+import { halfBits } from '../../onnx';
 
 export const FLOAT16_MAX = 65504;
 export const FLOAT16_MIN_SUBNORMAL = 2 ** -24;
