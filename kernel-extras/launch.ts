@@ -5,7 +5,7 @@
  */
 import { MMKIT_VERSION } from '../sdk/version';
 import { applyProtocolFixes } from './protocol-fixes';
-import { isInsidePackage, mapOwnPackageName } from './self-reference';
+import { mapOwnPackageName, resolveOwnPackageAnywhere } from './self-reference';
 import { loadTslab } from './tslab-internals';
 
 function connectionFileOf(argv: readonly string[]): string {
@@ -33,7 +33,8 @@ function main(): void {
   const configPath = connectionFileOf(process.argv.slice(2));
   const tslab = loadTslab();
   applyProtocolFixes(tslab, { mmkitVersion: MMKIT_VERSION });
-  if (isInsidePackage(process.cwd())) mapOwnPackageName(tslab.typescript);
+  mapOwnPackageName(tslab.typescript, process.cwd());
+  resolveOwnPackageAnywhere();
   // enableFindLocal would switch to a tslab found above the notebook's folder; a second
   // copy of tslab breaks display, so this kernel always runs the one it patched.
   exitWithParent();

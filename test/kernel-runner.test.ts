@@ -3,7 +3,7 @@
  * ZeroMQ, papermill-style parameters, outputs captured as nbformat, HTML report, failures.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +14,7 @@ const ROOT = path.resolve(__dirname, '..');
 let outDir: string;
 
 beforeAll(() => {
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-  expect(build.status, `npm run build failed:\n${build.stdout}${build.stderr}`).toBe(0);
+  // dist/ (the kernel) was built by test/global-setup.ts.
   outDir = mkdtempSync(path.join(os.tmpdir(), 'mmkit-runner-'));
 });
 
@@ -140,6 +139,27 @@ describe('a notebook with a failing cell', () => {
     // One progress line per cell that ran, the failing one marked.
     expect(cli.stderr).toMatch(/^\[1\/\d+\] cell 1 ✓ [\d.]+ s /m);
     expect(cli.stderr).toMatch(/^\[2\/\d+\] cell 2 ✗ [\d.]+ s /m);
+  }, 120_000);
+});
+
+describe('a notebook outside the repository', () => {
+  it("imports mmkit by name, type-checked and at run time, though nothing named mmkit is installed there", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mmkit-elsewhere-'));
+    try {
+      const model = path.join(ROOT, 'datasets/models/vit-tiny-mnist.onnx');
+      const notebook = {
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: { kernelspec: { name: 'mmkit', display_name: 'TypeScript (mmkit)', language: 'typescript' } },
+        cells: [{ cell_type: 'code', id: 'use', metadata: {}, execution_count: null, outputs: [], source: [`import { mm } from 'mmkit';\n`, `const s = await mm.load(${JSON.stringify(model)}).summary();\n`, 'console.log(`params ${s.totals.params}`);'] }],
+      };
+      writeFileSync(path.join(dir, 'elsewhere.ipynb'), JSON.stringify(notebook));
+      const result = await runNotebook(path.join(dir, 'elsewhere.ipynb'), { outDir: dir });
+      expect(result.failure, JSON.stringify(result.failure)).toBeUndefined();
+      expect(JSON.stringify(codeCell(result, 'use').outputs)).toMatch(/params \d+/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
 
