@@ -126,7 +126,13 @@ export class KernelClient {
     iopub.connect(address(ports.iopub));
     iopub.subscribe();
     const client = new KernelClient(child, key, shell, control, iopub, connectionDir);
-    await client.waitUntilReady(options.startTimeoutMs ?? 60_000);
+    try {
+      await client.waitUntilReady(options.startTimeoutMs ?? 60_000);
+    } catch (e) {
+      // A kernel that never became ready leaves neither a process nor its connection folder behind.
+      await client.shutdown();
+      throw e;
+    }
     return client;
   }
 
