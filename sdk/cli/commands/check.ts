@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { checkCompression, compressionCheckView, type CheckThresholds } from '../../check';
-import { mm } from '../../index';
+import { Pipeline } from '../../pipeline';
 import type { Device } from '../../runtime';
 import { EXIT, action, emit, jsonOption, withCliProgress, type ExitCode } from '../command';
 import { DATA_SPEC_DETAILS, DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
@@ -60,10 +60,10 @@ export function register(program: Command): void {
 }
 
 async function check(model: string, opts: CheckCommandOptions): Promise<ExitCode> {
-  const candidate = mm.load(model);
+  const candidate = Pipeline.load(model);
   const data = opts.data && (await openDataset(opts.data, candidate, model));
   const thresholds: Partial<CheckThresholds> = { agreement: opts.minAgreement, cosine: opts.minCosine, slower: opts.maxSlowdown, notSmaller: opts.maxSizeRatio };
-  const [reference, compressed] = await Promise.all([mm.load(opts.baseline).model(), candidate.model()]);
+  const [reference, compressed] = await Promise.all([Pipeline.load(opts.baseline).model(), candidate.model()]);
   const result = await withCliProgress('checking', (ctx) =>
     checkCompression(reference, compressed, {
       data,

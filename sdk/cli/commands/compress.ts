@@ -6,8 +6,7 @@ import { promises as fsp, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { MmkitError, isMmkitError } from '../../errors';
-import { mm } from '../../index';
-import type { Pipeline, SaveResult, StepCheckOptions } from '../../pipeline';
+import { Pipeline, type SaveResult, type StepCheckOptions } from '../../pipeline';
 import { RECIPE_METADATA_KEY, parseRecipe } from '../../step';
 import { readModelMetadata } from '../../pipeline/model-metadata';
 import { sourceKind } from '../../pipeline/source';
@@ -111,7 +110,7 @@ async function save(pipeline: Pipeline, opts: CompressOptions): Promise<SaveResu
 }
 
 async function fromFlags(model: string, opts: CompressOptions): Promise<Pipeline> {
-  let p = mm.load(model);
+  let p = Pipeline.load(model);
   const data = opts.calibration && (await openDataset(opts.calibration, p, model));
   // With data the checks compare on it (agreement is then judged); without, on synthetic inputs.
   const check: StepCheckOptions = opts.check ? (data ? { data } : {}) : false;
@@ -129,8 +128,8 @@ async function fromRecipeFile(file: string, opts: CompressOptions): Promise<Pipe
   });
   const recipe = parseRecipe(file.endsWith('.onnx') ? await recipeOfModel(file) : await fsp.readFile(file, 'utf8'), `--recipe ${file}`);
   // A recipe that calibrated on a folder of images cannot rebuild it: --calibration gives it again.
-  const data = opts.calibration && { calibration: await openDataset(opts.calibration, mm.load(recipe.source.uri), recipe.source.uri) };
-  return mm.fromRecipe(recipe, { data: data || undefined });
+  const data = opts.calibration && { calibration: await openDataset(opts.calibration, Pipeline.load(recipe.source.uri), recipe.source.uri) };
+  return Pipeline.fromRecipe(recipe, { data: data || undefined });
 }
 
 async function recipeOfModel(file: string): Promise<string> {

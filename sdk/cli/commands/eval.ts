@@ -1,6 +1,6 @@
 /** `mmkit eval`: accuracy, latency and size of a model on data, and how it follows a baseline. */
 import type { Command } from 'commander';
-import { mm } from '../../index';
+import { Pipeline } from '../../pipeline';
 import { evaluationView } from '../../pipeline/views';
 import type { Device } from '../../runtime';
 import { action, emit, jsonOption, withCliProgress } from '../command';
@@ -45,8 +45,8 @@ export function register(program: Command): void {
     .action(
       action(async (model: string, opts: EvalOptions, self: Command) => {
         if (opts.layers && !opts.baseline) self.error('--layers compares with a baseline: give --baseline MODEL too');
-        const pipeline = mm.load(model);
-        const baseline = opts.baseline === undefined ? undefined : mm.load(opts.baseline);
+        const pipeline = Pipeline.load(model);
+        const baseline = opts.baseline === undefined ? undefined : Pipeline.load(opts.baseline);
         const data = await openDataset(opts.data, pipeline, model);
         const report = await withCliProgress('evaluating', (ctx) =>
           pipeline.evaluate(data, { baseline, batchSize: opts.batchSize, device: opts.device, intraOpThreads: opts.threads, layers: opts.layers, ...ctx }),

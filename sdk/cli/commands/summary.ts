@@ -1,6 +1,6 @@
 /** `mmkit summary`: a model's layers, weights, operators, inputs and outputs. */
 import type { Command } from 'commander';
-import { mm } from '../../index';
+import { Pipeline } from '../../pipeline';
 import { summaryView } from '../../pipeline/views';
 import type { Device } from '../../runtime';
 import { action, emit, jsonOption } from '../command';
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action(
       action(async (model: string, opts: SummaryCommandOptions) => {
-        const summary = await mm.load(model).summary({ probe: opts.probe, device: opts.device });
+        const summary = await Pipeline.load(model).summary({ probe: opts.probe, device: opts.device });
         emit(opts, summary, () => panelText(summaryView(summary, { name: model, topLayers: opts.all ? summary.rows.length : undefined })));
       }),
     );
