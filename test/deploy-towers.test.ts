@@ -5,12 +5,12 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderShapes, shapePrompts, shapesTokenizer, type TensorData } from '../sdk/data';
 import { splitTowers, towerEnsemble, type TowerPart, type TowerSplit } from '../sdk/deploy/towers';
-import { isMmkitError } from '../sdk/errors';
 import { GraphView, makeValueInfo, ModelBuilder, readModel, serializeModel, type OnnxModel } from '../sdk/onnx';
-import { toFloat16 } from '../sdk/passes/float16';
-import { quantizeDynamic } from '../sdk/passes/quantize-dynamic';
+import { toFloat16 } from '../sdk/passes/quantize/fp16';
+import { quantizeDynamic } from '../sdk/passes/quantize/dynamic';
 import { createSession } from '../sdk/runtime';
 import { maxAbsDiff } from './serve/reference';
+import { mmkitErrorOf } from './helpers/errors';
 
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
@@ -42,16 +42,6 @@ const graphNames = (part: TowerPart) => ({
   inputs: part.model.proto.graph!.input.map((v) => v.name),
   outputs: part.model.proto.graph!.output.map((v) => v.name),
 });
-
-function thrown(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isMmkitError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected an MmkitError');
-}
 
 describe('splitTowers on the shipped CLIP', async () => {
   const clip = await readModel(CLIP);
@@ -219,7 +209,7 @@ describe('splitTowers on compressed CLIPs', async () => {
 describe('models that are not two-tower', () => {
   it('the ViT: one group of inputs, said plainly', async () => {
     const vit = await readModel(VIT);
-    const e = thrown(() => splitTowers(vit));
+    const e = mmkitErrorOf(() => splitTowers(vit));
     expect(e.code).toBe('UNSUPPORTED');
     expect(e.message).toContain(`${VIT} is not a two-tower model`);
     expect(e.message).toContain('looks for two groups of graph inputs');
@@ -258,13 +248,13 @@ describe('models that are not two-tower', () => {
   }
 
   it('two towers that never meet', () => {
-    const e = thrown(() => splitTowers(twoTowers({ textIds: true, meet: false })));
+    const e = mmkitErrorOf(() => splitTowers(twoTowers({ textIds: true, meet: false })));
     expect(e.code).toBe('UNSUPPORTED');
     expect(e.message).toContain('the towers from [a] and [b] never meet: no output depends on both');
   });
 
   it('two image towers: no text tower to be found', () => {
-    const e = thrown(() => splitTowers(twoTowers({ textIds: false, meet: true })));
+    const e = mmkitErrorOf(() => splitTowers(twoTowers({ textIds: false, meet: true })));
     expect(e.code).toBe('UNSUPPORTED');
     expect(e.message).toContain('it found two towers, from [a: float32 [n, 3, 4, 4]] and from [b: float32 [m, 3, 4, 4]]');
   });
@@ -277,7 +267,7 @@ describe('models that are not two-tower', () => {
     const masked = b.op('Mul', ['pixel_values', b.op('Cast', ['mask'], { to: 1 })]);
     b.node('Flatten', [b.op('GlobalAveragePool', [b.op('Conv', [masked, 'kernel'])])], {}, { outputs: ['features'] });
     b.output('features', 'float32', ['n', 2]);
-    const e = thrown(() => splitTowers({ proto: b.build() }));
+    const e = mmkitErrorOf(() => splitTowers({ proto: b.build() }));
     expect(e.code).toBe('UNSUPPORTED');
     expect(e.message).toContain('the inputs [pixel_values] pass through no weights of their own before they meet the others');
   });

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderShapes, shapePrompts, shapesTokenizer, type TensorData } from '../sdk/data';
-import { isMmkitError } from '../sdk/errors';
 import { extractModel, GraphView, isExternal, ModelBuilder, readModel, serializeModel, writeModel, type OnnxModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
+import { mmkitErrorOf } from './helpers/errors';
 
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
 
@@ -26,16 +26,6 @@ async function run(model: OnnxModel, feeds: Record<string, TensorData>): Promise
 function names(model: OnnxModel): { inputs: string[]; outputs: string[]; initializers: string[] } {
   const g = model.proto.graph!;
   return { inputs: g.input.map((v) => v.name), outputs: g.output.map((v) => v.name), initializers: g.initializer.map((t) => t.name) };
-}
-
-function thrown(fn: () => unknown): { code?: string; tensor?: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isMmkitError(e)) return { code: e.code, tensor: e.tensor, message: e.message };
-    throw e;
-  }
-  throw new Error('expected an MmkitError');
 }
 
 describe('extractModel on the shipped CLIP', async () => {
@@ -74,7 +64,7 @@ describe('extractModel on the shipped CLIP', async () => {
   });
 
   it('an output that needs an input not listed: BAD_MODEL naming the input and the output', () => {
-    const e = thrown(() => extractModel(clip, { inputs: ['pixel_values'], outputs: ['logits_per_image'] }));
+    const e = mmkitErrorOf(() => extractModel(clip, { inputs: ['pixel_values'], outputs: ['logits_per_image'] }));
     expect(e.code).toBe('BAD_MODEL');
     expect(['input_ids', 'attention_mask']).toContain(e.tensor);
     expect(e.message).toContain("Output 'logits_per_image'");
@@ -82,18 +72,18 @@ describe('extractModel on the shipped CLIP', async () => {
   });
 
   it('names not in the graph: UNKNOWN_TENSOR naming them; no outputs: BAD_OPTION', () => {
-    const out = thrown(() => extractModel(clip, { inputs: ['pixel_values'], outputs: ['image_embed'] }));
+    const out = mmkitErrorOf(() => extractModel(clip, { inputs: ['pixel_values'], outputs: ['image_embed'] }));
     expect(out).toMatchObject({ code: 'UNKNOWN_TENSOR', tensor: 'image_embed' });
     expect(out.message).toContain("'image_embed', asked for as a sub-model output");
-    const input = thrown(() => extractModel(clip, { inputs: ['pixels'], outputs: ['image_embeds'] }));
+    const input = mmkitErrorOf(() => extractModel(clip, { inputs: ['pixels'], outputs: ['image_embeds'] }));
     expect(input).toMatchObject({ code: 'UNKNOWN_TENSOR', tensor: 'pixels' });
-    expect(thrown(() => extractModel(clip, { inputs: ['pixel_values'], outputs: [] })).code).toBe('BAD_OPTION');
+    expect(mmkitErrorOf(() => extractModel(clip, { inputs: ['pixel_values'], outputs: [] })).code).toBe('BAD_OPTION');
   });
 
   it('a cut tensor whose type the graph does not tell: BAD_MODEL with a hint to run shape inference', () => {
     // ReduceL2's output is not declared, and its dtype is not inferred cheaply.
     const norm = GraphView.of(clip.proto).nodes.find((n) => n.opType === 'ReduceL2')!.output[0];
-    const e = thrown(() => extractModel(clip, { inputs: [norm, 'pixel_values'], outputs: ['image_embeds'] }));
+    const e = mmkitErrorOf(() => extractModel(clip, { inputs: [norm, 'pixel_values'], outputs: ['image_embeds'] }));
     expect(e).toMatchObject({ code: 'BAD_MODEL', tensor: norm });
     expect(e.message).toContain('shape inference');
   });

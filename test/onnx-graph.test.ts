@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'vitest';
 import { create } from '@bufbuild/protobuf';
-import { isMmkitError } from '../sdk/errors';
 import {
   attrFloat,
   attrInt,
@@ -26,19 +25,10 @@ import {
   type NodeProto,
 } from '../sdk/onnx';
 import { buildMlp, maxAbsDiff, runOnce, seeded, TORCH_VIT } from './onnx-models';
+import { mmkitErrorOf } from './helpers/errors';
 
 const x = seeded(2 * 16 * 32, 9, 1);
 const X_DIMS = [2, 16, 32];
-
-function expectCode(fn: () => unknown, code: string) {
-  try {
-    fn();
-  } catch (e) {
-    expect(isMmkitError(e) && e.code).toBe(code);
-    return;
-  }
-  throw new Error(`expected MmkitError ${code}`);
-}
 
 describe('GraphView', () => {
   test('PyTorch export: topological order, producers, consumers, inputs, value info, opset', async () => {
@@ -69,7 +59,7 @@ describe('GraphView', () => {
     expect(topoSort([...nodes].reverse())).toEqual(nodes);
     const a = node('Relu', ['b_out'], ['a_out'], {}, { name: 'a' });
     const b = node('Relu', ['a_out'], ['b_out'], {}, { name: 'b' });
-    expectCode(() => topoSort([a, b]), 'BAD_MODEL');
+    expect(mmkitErrorOf(() => topoSort([a, b])).code).toBe('BAD_MODEL');
   });
 });
 
@@ -142,8 +132,8 @@ describe('editModel', () => {
     expect(edited.graph!.initializer.map((t) => t.name)).toEqual(model.graph!.initializer.map((t) => t.name));
     expect(edited.graph!.node).toEqual(model.graph!.node);
     expect(Buffer.from(serializeModel(edited)).equals(Buffer.from(serializeModel(model)))).toBe(true);
-    expectCode(() => editModel(model, (e) => e.addInitializer(model.graph!.initializer[0])), 'BAD_OPTION');
-    expectCode(() => editModel(model, (e) => e.replaceInitializer('missing', model.graph!.initializer[0])), 'UNKNOWN_TENSOR');
+    expect(mmkitErrorOf(() => editModel(model, (e) => e.addInitializer(model.graph!.initializer[0]))).code).toBe('BAD_OPTION');
+    expect(mmkitErrorOf(() => editModel(model, (e) => e.replaceInitializer('missing', model.graph!.initializer[0]))).code).toBe('UNKNOWN_TENSOR');
   });
 });
 
@@ -170,7 +160,7 @@ describe('builder, attributes, dtypes, tensors', () => {
     expect(a1).not.toBe(a2);
     const y = b.op('Mul', [a2, c]);
     b.output(y, 'float32', ['n', 4]);
-    expectCode(() => b.input('x', 'float32', [1]), 'BAD_MODEL');
+    expect(mmkitErrorOf(() => b.input('x', 'float32', [1])).code).toBe('BAD_MODEL');
     const model = b.build();
     expect(model.irVersion).toBe(8n);
     const out = await runOnce(serializeModel(model), 'x', new Float32Array([1, 1, 1, 1]), [1, 4]);
@@ -182,7 +172,7 @@ describe('builder, attributes, dtypes, tensors', () => {
     expect(dataTypeOf('bfloat16')).toBe(DataType.BFLOAT16);
     expect(bytesPerElement('int4')).toBe(0.5);
     expect(bytesPerElement('int64')).toBe(8);
-    expectCode(() => dtypeOf(DataType.COMPLEX64), 'UNSUPPORTED');
+    expect(mmkitErrorOf(() => dtypeOf(DataType.COMPLEX64)).code).toBe('UNSUPPORTED');
   });
 
   test('tensors stored in typed fields read like raw_data ones; makeTensor checks its input', () => {
@@ -194,8 +184,8 @@ describe('builder, attributes, dtypes, tensors', () => {
     expect(tensorArray(halves)).toEqual(new Uint16Array([0x3c00]));
     const packed = makeTensor('q', 'int4', [3], new Uint8Array([0x21, 0x03]));
     expect(tensorByteSize(packed)).toBe(2);
-    expectCode(() => makeTensor('bad', 'float32', [3], new Float32Array(2)), 'SHAPE_MISMATCH');
-    expectCode(() => makeTensor('bad', 'int64', [1], new Int32Array(2)), 'DTYPE_MISMATCH');
-    expectCode(() => tensorArray(create(TensorProtoSchema, { name: 'short', dataType: DataType.FLOAT, dims: [4n], rawData: new Uint8Array(8) })), 'BAD_MODEL');
+    expect(mmkitErrorOf(() => makeTensor('bad', 'float32', [3], new Float32Array(2))).code).toBe('SHAPE_MISMATCH');
+    expect(mmkitErrorOf(() => makeTensor('bad', 'int64', [1], new Int32Array(2))).code).toBe('DTYPE_MISMATCH');
+    expect(mmkitErrorOf(() => tensorArray(create(TensorProtoSchema, { name: 'short', dataType: DataType.FLOAT, dims: [4n], rawData: new Uint8Array(8) }))).code).toBe('BAD_MODEL');
   });
 });

@@ -3,7 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { toBinary, type UnknownField } from '@bufbuild/protobuf';
-import { isMmkitError } from '../sdk/errors';
 import {
   ModelProtoSchema,
   isExternal,
@@ -17,25 +16,13 @@ import {
 } from '../sdk/onnx';
 import { canKeepOffsets, decideExternalData, packOffsets } from '../sdk/onnx/layout';
 import { buildMlp, maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './onnx-models';
+import { expectMmkitError } from './helpers/errors';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-onnx-io-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (...p: string[]) => path.join(tmp, ...p);
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 const mlpInput = seeded(2 * 16 * 32, 9, 1);
-
-async function expectError(p: Promise<unknown> | (() => unknown), code: string, ...mentions: string[]) {
-  let error: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    error = e;
-  }
-  expect(isMmkitError(error), `expected MmkitError ${code}, got ${String(error)}`).toBe(true);
-  const e = error as Error & { code: string };
-  expect(e.code).toBe(code);
-  for (const m of mentions) expect(e.message).toContain(m);
-}
 
 describe('round trip without edits is byte-identical', () => {
   test('built model: our encoder matches bufbuild, parse → serialize → same bytes', async () => {
@@ -209,7 +196,7 @@ describe('choosing the save layout', () => {
 
 describe('errors', () => {
   test('missing file → FILE_NOT_FOUND', async () => {
-    await expectError(readModel(at('nope.onnx')), 'FILE_NOT_FOUND', 'nope.onnx');
+    await expectMmkitError(readModel(at('nope.onnx')), 'FILE_NOT_FOUND', 'nope.onnx');
   });
 
   test('text, PNG, empty and graph-less files → NOT_ONNX', async () => {
@@ -217,14 +204,14 @@ describe('errors', () => {
     fs.writeFileSync(at('image.onnx'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
     fs.writeFileSync(at('empty.onnx'), '');
     fs.writeFileSync(at('nograph.onnx'), Buffer.from([0x08, 0x08])); // ir_version 8 and nothing else
-    for (const f of ['text.onnx', 'image.onnx', 'empty.onnx', 'nograph.onnx']) await expectError(readModel(at(f)), 'NOT_ONNX', f);
+    for (const f of ['text.onnx', 'image.onnx', 'empty.onnx', 'nograph.onnx']) await expectMmkitError(readModel(at(f)), 'NOT_ONNX', f);
   });
 
   test('a cut-off model → TRUNCATED, wherever it is cut', async () => {
     const bytes = fs.readFileSync(TORCH_VIT);
     for (const fraction of [0.05, 0.5, 0.999]) {
       const cut = bytes.subarray(0, Math.floor(bytes.byteLength * fraction));
-      await expectError(() => parseModel(cut, { source: 'cut.onnx' }), 'TRUNCATED', 'cut.onnx');
+      await expectMmkitError(() => parseModel(cut, { source: 'cut.onnx' }), 'TRUNCATED', 'cut.onnx');
     }
   });
 
@@ -235,13 +222,13 @@ describe('errors', () => {
     const weight = loaded.proto.graph!.initializer.find((t) => t.name === 'fc2.weight')!;
 
     fs.truncateSync(at('broken', 'm.onnx.data'), 10_000);
-    await expectError(() => tensorArray(weight, loaded), 'EXTERNAL_DATA', 'fc2.weight', 'm.onnx.data');
+    await expectMmkitError(() => tensorArray(weight, loaded), 'EXTERNAL_DATA', 'fc2.weight', 'm.onnx.data');
     fs.rmSync(at('broken', 'm.onnx.data'));
-    await expectError(() => tensorArray(weight, loaded), 'EXTERNAL_DATA', 'fc2.weight', 'm.onnx.data');
+    await expectMmkitError(() => tensorArray(weight, loaded), 'EXTERNAL_DATA', 'fc2.weight', 'm.onnx.data');
 
     const escaping = parseModel(serializeModel(loaded), { baseDir: at('broken') }).proto.graph!.initializer.find((t) => t.name === 'fc2.weight')!;
     escaping.externalData[0].value = '../../etc/passwd';
-    await expectError(() => tensorArray(escaping, { proto: loaded.proto, baseDir: at('broken') }), 'EXTERNAL_DATA', 'fc2.weight', 'outside');
+    await expectMmkitError(() => tensorArray(escaping, { proto: loaded.proto, baseDir: at('broken') }), 'EXTERNAL_DATA', 'fc2.weight', 'outside');
   });
 
   test('a failed save leaves no file behind → WRITE_FAILED / the cause', async () => {
@@ -251,16 +238,16 @@ describe('errors', () => {
     const loaded = await readModel(at('fail', 'm.onnx'));
     fs.rmSync(at('fail', 'm.onnx.data'));
     fs.mkdirSync(at('fail-out'));
-    await expectError(writeModel(loaded, at('fail-out', 'm.onnx'), { externalData: true }), 'WRITE_FAILED', 'fc1.weight', 'm.onnx.data');
+    await expectMmkitError(writeModel(loaded, at('fail-out', 'm.onnx'), { externalData: true }), 'WRITE_FAILED', 'fc1.weight', 'm.onnx.data');
     expect(fs.readdirSync(at('fail-out'))).toEqual([]);
-    await expectError(writeModel(loaded, at('fail-out', 'm.onnx'), { externalData: false }), 'WRITE_FAILED', 'm.onnx.data');
+    await expectMmkitError(writeModel(loaded, at('fail-out', 'm.onnx'), { externalData: false }), 'WRITE_FAILED', 'm.onnx.data');
     expect(fs.readdirSync(at('fail-out'))).toEqual([]);
 
     // Saving over the model's own data file while the model still reads from it is refused.
     const intact = await readModel(at('ext', 'mlp.onnx'));
-    await expectError(writeModel(intact, at('ext', 'mlp.onnx')), 'OVERWRITE_SOURCE', 'mlp.onnx.data');
+    await expectMmkitError(writeModel(intact, at('ext', 'mlp.onnx')), 'OVERWRITE_SOURCE', 'mlp.onnx.data');
 
     fs.writeFileSync(at('a-file'), 'x');
-    await expectError(writeModel(buildMlp().model, at('a-file', 'm.onnx')), 'WRITE_FAILED', 'a-file');
+    await expectMmkitError(writeModel(buildMlp().model, at('a-file', 'm.onnx')), 'WRITE_FAILED', 'a-file');
   });
 });

@@ -1,33 +1,16 @@
 import * as ort from 'onnxruntime-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isMmkitError, type MmkitErrorCode } from '../sdk/errors';
 import { serializeModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
 import { announceFallback, resetDeviceState, setNoticeHook } from '../sdk/runtime/device';
 import { CLASSES, mlpClassifier, reshapeModel, seededInputs } from './runtime-models';
+import { expectMmkitError } from './helpers/errors';
 
 async function plainOrt(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(bytes);
   const out = await s.run({ x: new ort.Tensor('float32', x, dims) });
   await s.release();
   return out.logits.data as Float32Array;
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string; tensor?: string; node?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isMmkitError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function expectCode(p: Promise<unknown>, code: MmkitErrorCode, ...phrases: (string | RegExp)[]) {
-  const e = await rejection(p);
-  expect(e.code).toBe(code);
-  for (const phrase of phrases) expect(e.message).toMatch(phrase);
-  return e;
 }
 
 afterEach(() => {
@@ -77,7 +60,7 @@ describe('createSession on cpu', () => {
     expect(create).toHaveBeenCalledTimes(2);
     await a.dispose();
     expect((await b.run({ x })).logits.dims).toEqual([5, CLASSES]);
-    await expectCode(a.run({ x }), 'RUNTIME', /disposed/);
+    await expectMmkitError(a.run({ x }), 'RUNTIME', /disposed/);
     await b.dispose();
     const c = await createSession(m);
     expect(create).toHaveBeenCalledTimes(3);
@@ -142,8 +125,8 @@ describe('devices', () => {
   });
 
   it('rejects unknown devices and bad thread counts', async () => {
-    await expectCode(createSession(mlpClassifier(), { device: 'tpu' as never }), 'UNKNOWN_DEVICE', "'tpu'", "'cpu', 'cuda', 'webgpu', 'auto'");
-    await expectCode(createSession(mlpClassifier(), { intraOpThreads: -1 }), 'BAD_OPTION', 'intraOpThreads');
+    await expectMmkitError(createSession(mlpClassifier(), { device: 'tpu' as never }), 'UNKNOWN_DEVICE', "'tpu'", "'cpu', 'cuda', 'webgpu', 'auto'");
+    await expectMmkitError(createSession(mlpClassifier(), { intraOpThreads: -1 }), 'BAD_OPTION', 'intraOpThreads');
   });
 });
 
@@ -153,21 +136,21 @@ describe('input checks before onnxruntime', () => {
   it('names unknown and missing inputs', async () => {
     const s = await createSession(model);
     const x = seededInputs(2, 3);
-    const unknown = await expectCode(s.run({ x, y: x }), 'UNKNOWN_INPUT', "no input 'y'");
+    const unknown = await expectMmkitError(s.run({ x, y: x }), 'UNKNOWN_INPUT', "no input 'y'");
     expect(unknown.tensor).toBe('y');
-    await expectCode(s.run({ X: x }), 'UNKNOWN_INPUT', "no input 'X'", "Did you mean 'x'");
-    await expectCode(s.run({}), 'UNKNOWN_INPUT', "needs input 'x'");
+    await expectMmkitError(s.run({ X: x }), 'UNKNOWN_INPUT', "no input 'X'", "Did you mean 'x'");
+    await expectMmkitError(s.run({}), 'UNKNOWN_INPUT', "needs input 'x'");
     await s.dispose();
   });
 
   it('reports wrong shapes with the input name and both shapes, and wrong dtypes', async () => {
     const s = await createSession(model);
-    const e = await expectCode(s.run({ x: { data: new Float32Array(10), dims: [2, 5], dtype: 'float32' } }), 'SHAPE_MISMATCH', "'x'", '[N, 6]', '[2, 5]');
+    const e = await expectMmkitError(s.run({ x: { data: new Float32Array(10), dims: [2, 5], dtype: 'float32' } }), 'SHAPE_MISMATCH', "'x'", '[N, 6]', '[2, 5]');
     expect(e.tensor).toBe('x');
-    await expectCode(s.run({ x: { data: new Float32Array(12), dims: [2, 6, 1], dtype: 'float32' } }), 'SHAPE_MISMATCH', '[2, 6, 1]');
-    await expectCode(s.run({ x: { data: new Float32Array(11), dims: [2, 6], dtype: 'float32' } }), 'SHAPE_MISMATCH', 'holds 11 values');
-    await expectCode(s.run({ x: { data: new Int32Array(12), dims: [2, 6], dtype: 'int32' } }), 'DTYPE_MISMATCH', "'x'", 'float32', 'int32');
-    await expectCode(s.run({ x: { data: new Float64Array(12), dims: [2, 6], dtype: 'float32' } }), 'DTYPE_MISMATCH', "'x' says float32 but holds a Float64Array");
+    await expectMmkitError(s.run({ x: { data: new Float32Array(12), dims: [2, 6, 1], dtype: 'float32' } }), 'SHAPE_MISMATCH', '[2, 6, 1]');
+    await expectMmkitError(s.run({ x: { data: new Float32Array(11), dims: [2, 6], dtype: 'float32' } }), 'SHAPE_MISMATCH', 'holds 11 values');
+    await expectMmkitError(s.run({ x: { data: new Int32Array(12), dims: [2, 6], dtype: 'int32' } }), 'DTYPE_MISMATCH', "'x'", 'float32', 'int32');
+    await expectMmkitError(s.run({ x: { data: new Float64Array(12), dims: [2, 6], dtype: 'float32' } }), 'DTYPE_MISMATCH', "'x' says float32 but holds a Float64Array");
     await s.dispose();
   });
 
@@ -175,7 +158,7 @@ describe('input checks before onnxruntime', () => {
     const s = await createSession(reshapeModel());
     const ok = await s.run({ x: seededInputs(2, 4), shape: { data: new BigInt64Array([3n, 4n]), dims: [2], dtype: 'int64' } });
     expect(ok.y.dims).toEqual([3, 4]);
-    const e = await expectCode(s.run({ x: seededInputs(2, 4), shape: { data: new BigInt64Array([5n, 5n]), dims: [2], dtype: 'int64' } }), 'RUNTIME', "node 'reshape'");
+    const e = await expectMmkitError(s.run({ x: seededInputs(2, 4), shape: { data: new BigInt64Array([5n, 5n]), dims: [2], dtype: 'int64' } }), 'RUNTIME', "node 'reshape'");
     expect(e.node).toBe('reshape');
     await s.dispose();
   });
@@ -183,6 +166,6 @@ describe('input checks before onnxruntime', () => {
   it('refuses a model onnxruntime cannot load', async () => {
     const broken = mlpClassifier();
     broken.proto.graph!.node[2].opType = 'NoSuchOp';
-    await expectCode(createSession(broken), 'BAD_MODEL', 'onnxruntime cannot load', 'NoSuchOp');
+    await expectMmkitError(createSession(broken), 'BAD_MODEL', 'onnxruntime cannot load', 'NoSuchOp');
   });
 });

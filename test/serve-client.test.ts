@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TensorData } from '../sdk/tensor-data';
-import { isMmkitError, type MmkitErrorCode } from '../sdk/errors';
 import { createClient, type InferenceClient, type InferOptions } from '../sdk/serve/client';
 import { codeOfGrpcStatus, codeOfHttpStatus, httpServerError } from '../sdk/serve/client-errors';
 import { encodeInputs } from '../sdk/serve/client-grpc-tensors';
@@ -18,16 +17,7 @@ import { decodeInferResponse, encodeInferRequest } from '../sdk/serve/client-htt
 import { inferenceProtoPath } from '../sdk/serve/proto-path';
 import { directRun, LOGITS_TOLERANCE, maxAbsDiff, mnistDigits, writeHalfModel } from './serve/reference';
 import { freePort, PROTO, ROOT, startServer, VIT, type ServerProcess } from './serve/server-process';
-
-async function codeOf(p: Promise<unknown>): Promise<{ code: MmkitErrorCode; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isMmkitError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a failure');
-}
+import { mmkitRejectionOf } from './helpers/errors';
 
 const f32 = (dims: number[], values: number[]): TensorData => ({ data: Float32Array.from(values), dims, dtype: 'float32' });
 
@@ -81,9 +71,9 @@ describe('REST bodies (Triton binary tensor extension)', () => {
   it('refuses answers whose binary sizes do not add up, naming the server', async () => {
     const header = Buffer.from(JSON.stringify({ outputs: [{ name: 'y', shape: [2], datatype: 'FP32', parameters: { binary_data_size: 8 } }] }));
     const short = Buffer.concat([header, Buffer.alloc(4)]);
-    expect(await codeOf(Promise.resolve().then(() => decodeInferResponse(short, header.byteLength, 'http://s')))).toMatchObject({ code: 'SERVER_ERROR', message: expect.stringContaining('http://s') });
+    expect(await mmkitRejectionOf(Promise.resolve().then(() => decodeInferResponse(short, header.byteLength, 'http://s')))).toMatchObject({ code: 'SERVER_ERROR', message: expect.stringContaining('http://s') });
     const long = Buffer.concat([header, Buffer.alloc(12)]);
-    expect(await codeOf(Promise.resolve().then(() => decodeInferResponse(long, header.byteLength, 'http://s')))).toMatchObject({ code: 'SERVER_ERROR' });
+    expect(await mmkitRejectionOf(Promise.resolve().then(() => decodeInferResponse(long, header.byteLength, 'http://s')))).toMatchObject({ code: 'SERVER_ERROR' });
   });
 });
 
@@ -119,10 +109,10 @@ describe('client errors and options', () => {
   it('reports a server that is not there as FETCH_FAILED naming the address, over both protocols', async () => {
     const port = await freePort();
     const http = createClient(`http://127.0.0.1:${port}`);
-    expect(await codeOf(http.live())).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringContaining(`127.0.0.1:${port}/v2/health/live`) });
+    expect(await mmkitRejectionOf(http.live())).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringContaining(`127.0.0.1:${port}/v2/health/live`) });
     const grpc = createClient(`127.0.0.1:${port}`, { protocol: 'grpc', timeoutMs: 5000 });
     try {
-      expect(await codeOf(grpc.infer('m', { x: f32([1], [1]) }))).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringContaining(`grpc://127.0.0.1:${port}`) });
+      expect(await mmkitRejectionOf(grpc.infer('m', { x: f32([1], [1]) }))).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringContaining(`grpc://127.0.0.1:${port}`) });
     } finally {
       grpc.close();
     }
@@ -136,7 +126,7 @@ describe('client errors and options', () => {
     const { port } = silent.address() as AddressInfo;
     const clients = [createClient(`http://127.0.0.1:${port}`, { timeoutMs: 300 }), createClient(`127.0.0.1:${port}`, { protocol: 'grpc', timeoutMs: 300 })];
     try {
-      for (const c of clients) expect(await codeOf(c.ready())).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}.*no answer within 300 ms`)) });
+      for (const c of clients) expect(await mmkitRejectionOf(c.ready())).toMatchObject({ code: 'FETCH_FAILED', message: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}.*no answer within 300 ms`)) });
     } finally {
       for (const c of clients) c.close();
       for (const s of sockets) s.destroy();
@@ -194,7 +184,7 @@ describe('against mmkit serve', () => {
       expect(meta).toMatchObject({ name: 'vit', versions: ['1'], platform: 'onnxruntime_onnx' });
       expect(meta.inputs).toEqual([{ name: 'pixel_values', datatype: 'FP32', shape: [-1, 1, 28, 28] }]);
       expect(meta.outputs.map((o) => [o.name, o.datatype, o.shape.length])).toEqual([['logits', 'FP32', 2]]);
-      expect(await codeOf(c.modelMetadata('no-such-model'))).toMatchObject({ code: 'UNKNOWN_MODEL', message: expect.stringContaining('no-such-model') });
+      expect(await mmkitRejectionOf(c.modelMetadata('no-such-model'))).toMatchObject({ code: 'UNKNOWN_MODEL', message: expect.stringContaining('no-such-model') });
     }
   });
 
@@ -221,11 +211,11 @@ describe('against mmkit serve', () => {
     const wrongShape: TensorData = { data: digits.data.subarray(0, 27 * 28), dims: [1, 1, 27, 28], dtype: 'float32' };
     const wrongType: TensorData = { data: Float64Array.from((digits.data as Float32Array).subarray(0, 784)), dims: [1, 1, 28, 28], dtype: 'float64' };
     for (const c of [rest, grpc]) {
-      expect(await codeOf(c.infer('no-such-model', { pixel_values: digits }))).toMatchObject({ code: 'UNKNOWN_MODEL', message: expect.stringContaining('no-such-model') });
-      expect(await codeOf(c.infer('vit', { pixels: digits }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('pixels') });
-      expect(await codeOf(c.infer('vit', { pixel_values: wrongShape }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('pixel_values') });
-      expect(await codeOf(c.infer('vit', { pixel_values: wrongType }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('FP64') });
-      expect(await codeOf(c.infer('vit', { pixel_values: digits }, { outputs: ['no-such-output'] }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('no-such-output') });
+      expect(await mmkitRejectionOf(c.infer('no-such-model', { pixel_values: digits }))).toMatchObject({ code: 'UNKNOWN_MODEL', message: expect.stringContaining('no-such-model') });
+      expect(await mmkitRejectionOf(c.infer('vit', { pixels: digits }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('pixels') });
+      expect(await mmkitRejectionOf(c.infer('vit', { pixel_values: wrongShape }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('pixel_values') });
+      expect(await mmkitRejectionOf(c.infer('vit', { pixel_values: wrongType }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('FP64') });
+      expect(await mmkitRejectionOf(c.infer('vit', { pixel_values: digits }, { outputs: ['no-such-output'] }))).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('no-such-output') });
       const after = await c.infer('vit', { pixel_values: digits });
       expect(maxAbsDiff(after.outputs.logits, expected)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
     }
@@ -237,7 +227,7 @@ describe('against mmkit serve', () => {
       expect((await c.modelMetadata('vit', '1')).versions).toEqual(['1']);
       const r = await c.infer('vit', { pixel_values: digits }, { version: '1' });
       expect(maxAbsDiff(r.outputs.logits, expected)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
-      expect(await codeOf(c.infer('vit', { pixel_values: digits }, { version: '7' }))).toMatchObject({ code: 'UNKNOWN_MODEL' });
+      expect(await mmkitRejectionOf(c.infer('vit', { pixel_values: digits }, { version: '7' }))).toMatchObject({ code: 'UNKNOWN_MODEL' });
     }
   });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Scheduler, type Queued, type SchedulerOptions } from '../sdk/serve/scheduler';
-import { expectMmkitError } from './expect-error';
+import { expectMmkitError } from './helpers/errors';
 
 interface Harness {
   scheduler: Scheduler<string, string>;
