@@ -14,7 +14,7 @@ import { toHalf } from '../sdk/passes/quantize/fp16-values';
 import { halfToFloat } from '../sdk/onnx';
 import { JUPYTER_DISPLAY } from '../sdk/report';
 import { createSession, runBatched } from '../sdk/runtime';
-import { TORCH_VIT } from './onnx-models';
+import { TORCH_VIT } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';

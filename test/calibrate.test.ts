@@ -4,7 +4,7 @@ import { ActivationHistogram, calibrate, chooseRange, RangeTracker, type Calibra
 import { Dataset, mnist, mulberry32 } from '../sdk/data';
 import { readModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
-import { mlpClassifier, seededInputs } from './runtime-models';
+import { mlpClassifier, seededInputs } from './helpers/runtime-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';
 

@@ -12,7 +12,7 @@ import { isMmkitError } from '../sdk/errors';
 import { ModelBuilder, readModel, writeModel, type OnnxModel } from '../sdk/onnx';
 import { normalizeDynamicQuantOptions, quantizeDynamic } from '../sdk/passes/quantize/dynamic';
 import { JUPYTER_DISPLAY } from '../sdk/report';
-import { seeded, TORCH_VIT, torchReference } from './onnx-models';
+import { seeded, TORCH_VIT, torchReference } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const dynamic = (o: Parameters<typeof normalizeDynamicQuantOptions>[0]) => normalizeDynamicQuantOptions(o);

@@ -8,7 +8,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mm } from '../sdk';
 import { MNIST_MEAN, MNIST_STD } from '../sdk/data';
-import { VIT, expectUsageError, mmkit, tempDir } from './cli-run';
+import { VIT, expectUsageError, mmkit, tempDir } from './helpers/cli-run';
 
 const tmp = tempDir('check');
 const int8 = path.join(tmp.dir, 'int8.onnx');

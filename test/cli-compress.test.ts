@@ -5,7 +5,7 @@
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VIT, expectUsageError, mmkit, tempDir } from './cli-run';
+import { VIT, expectUsageError, mmkit, tempDir } from './helpers/cli-run';
 
 const tmp = tempDir('compress');
 afterAll(() => tmp.remove());
@@ -68,7 +68,7 @@ describe('mmkit compress', () => {
   describe('bad input: exit 2, one line with the code, no stack, nothing written', () => {
     const cases: [string, string[], string, string][] = [
       ['a missing model', ['compress', 'no/such/model.onnx', '-o', out('bad.onnx'), '--quantize', 'dynamic'], 'compress', 'FILE_NOT_FOUND'],
-      ['a file that is not ONNX', ['compress', path.join(__dirname, 'cli-run.ts'), '-o', out('bad.onnx'), '--quantize', 'dynamic'], 'compress', 'NOT_ONNX'],
+      ['a file that is not ONNX', ['compress', path.join(__dirname, 'helpers', 'cli-run.ts'), '-o', out('bad.onnx'), '--quantize', 'dynamic'], 'compress', 'NOT_ONNX'],
       ['an unknown quantization mode', ['compress', VIT, '-o', out('bad.onnx'), '--quantize', 'int3'], 'compress', 'BAD_OPTION'],
       ['a bad --prune spec', ['compress', VIT, '-o', out('bad.onnx'), '--prune', '1.5'], 'compress', 'BAD_OPTION'],
       ['a bad --low-rank spec', ['compress', VIT, '-o', out('bad.onnx'), '--low-rank', 'energy:2'], 'compress', 'BAD_OPTION'],

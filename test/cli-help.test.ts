@@ -1,6 +1,6 @@
 /** Every `mmkit` command has --help with examples (exit 0); usage errors exit 2 with one line. */
 import { describe, expect, it } from 'vitest';
-import { expectUsageError, mmkit } from './cli-run';
+import { expectUsageError, mmkit } from './helpers/cli-run';
 import { MMKIT_VERSION } from '../sdk/version';
 
 const COMMANDS = ['compress', 'summary', 'eval', 'check', 'notebook'];

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, expectUsageError, mmkit, tempDir } from './cli-run';
+import { ROOT, expectUsageError, mmkit, tempDir } from './helpers/cli-run';
 
 const tmp = tempDir('notebook');
 afterAll(() => tmp.remove());

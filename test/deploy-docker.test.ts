@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTritonRepository } from '../sdk/deploy/triton';
-import { freePort } from './serve/server-process';
+import { freePort } from './helpers/serve-process';
 
 interface Instruction {
   op: string;

@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haproxyConfig, parseReplicas } from '../sdk/deploy/haproxy';
 import { isMmkitError } from '../sdk/errors';
-import { freePort, ROOT, VIT } from './serve/server-process';
-import { mnistDigits } from './serve/reference';
-import { expectUsageError, mmkit } from './cli-run';
+import { freePort, ROOT, VIT } from './helpers/serve-process';
+import { mnistDigits } from './helpers/serve-reference';
+import { expectUsageError, mmkit } from './helpers/cli-run';
 
 let tmp: string;
 const children: ChildProcess[] = [];

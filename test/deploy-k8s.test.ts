@@ -19,7 +19,7 @@ import { kubernetesFiles, kubernetesManifests } from '../sdk/deploy/k8s';
 import { kserveFiles, kserveMmkitService, kserveTritonService } from '../sdk/deploy/kserve';
 import { isMmkitError } from '../sdk/errors';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from '../sdk/serve/server';
-import { expectUsageError, mmkit } from './cli-run';
+import { expectUsageError, mmkit } from './helpers/cli-run';
 
 const YAMLLINT_CONFIG = '{extends: default, rules: {line-length: disable, document-start: disable}}';
 const KSERVE_SCHEMA = 'test/schemas/kserve/inferenceservice-v1beta1.schema.json';

@@ -15,9 +15,9 @@ import { exportTritonTowers } from '../sdk/deploy/triton-towers';
 import { isMmkitError } from '../sdk/errors';
 import { createClient } from '../sdk/serve/client';
 import { readModelRepository } from '../sdk/serve/config/repository';
-import { expectUsageError, mmkit, ROOT, VIT } from './cli-run';
-import { startServeProcess, type ServerProcess } from './serve/server-process';
-import { maxAbsDiff } from './serve/reference';
+import { expectUsageError, mmkit, ROOT, VIT } from './helpers/cli-run';
+import { startServeProcess, type ServerProcess } from './helpers/serve-process';
+import { maxAbsDiff } from './helpers/serve-reference';
 
 const CLIP = path.join(ROOT, 'datasets/models/clip-tiny-shapes.onnx');
 const SCHEMA_DIR = path.join(ROOT, 'test/schemas/triton');

@@ -9,7 +9,7 @@ import { GraphView, makeValueInfo, ModelBuilder, readModel, serializeModel, type
 import { toFloat16 } from '../sdk/passes/quantize/fp16';
 import { quantizeDynamic } from '../sdk/passes/quantize/dynamic';
 import { createSession } from '../sdk/runtime';
-import { maxAbsDiff } from './serve/reference';
+import { maxAbsDiff } from './helpers/serve-reference';
 import { mmkitErrorOf } from './helpers/errors';
 
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';

@@ -16,8 +16,8 @@ import { mm } from '../sdk';
 import { readModelRepository } from '../sdk/serve/config/repository';
 import { readTritonConfig, RECIPE_PARAMETER } from '../sdk/serve/config/triton-config';
 import { DEFAULT_MAX_BATCH_SIZE } from '../sdk/serve/single-model';
-import { seeded } from './onnx-models';
-import { expectUsageError, mmkit } from './cli-run';
+import { seeded } from './helpers/onnx-models';
+import { expectUsageError, mmkit } from './helpers/cli-run';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const SCHEMA_DIR = path.resolve('test/schemas/triton');

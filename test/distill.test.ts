@@ -17,7 +17,7 @@ import { evaluateClip, useTrainingBackend } from '../sdk/train';
 import { distillModel } from '../sdk/train/distill';
 import { fineTuneModel } from '../sdk/train/fine-tune';
 import { specFromOnnx } from '../sdk/train/spec-from-onnx';
-import { maxAbsDiff, TORCH_VIT } from './onnx-models';
+import { maxAbsDiff, TORCH_VIT } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';

@@ -4,7 +4,7 @@ import { isMmkitError } from '../sdk/errors';
 import { evaluateModel } from '../sdk/eval';
 import { ModelBuilder, serializeModel, type OnnxModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
-import { CLASSES, FEATURES, HIDDEN, mlpClassifier, seededInputs } from './runtime-models';
+import { CLASSES, FEATURES, HIDDEN, mlpClassifier, seededInputs } from './helpers/runtime-models';
 
 const ITEMS = 60;
 const x = seededInputs(ITEMS, 21);

@@ -4,7 +4,7 @@ import { isMmkitError } from '../sdk/errors';
 import { evaluateModel, layerErrors, layerTensors } from '../sdk/eval';
 import { findLinears, GraphView, makeTensor, mapInitializers, readModel, tensorArray, type OnnxModel, type TensorProto } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
-import { mlpClassifier, seededInputs } from './runtime-models';
+import { mlpClassifier, seededInputs } from './helpers/runtime-models';
 
 /** A copy whose initializers matching `which` get multiplicative noise of ±scale. */
 function perturbed(model: OnnxModel, which: (t: TensorProto) => boolean, scale: number, seed = 5): OnnxModel {

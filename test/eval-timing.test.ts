@@ -3,7 +3,7 @@ import { isMmkitError } from '../sdk/errors';
 import { timeModel } from '../sdk/eval';
 import { ModelBuilder } from '../sdk/onnx';
 import { createSession, syntheticFeeds } from '../sdk/runtime';
-import { mlpClassifier } from './runtime-models';
+import { mlpClassifier } from './helpers/runtime-models';
 
 function sequenceModel() {
   const b = new ModelBuilder({ opset: 17 });

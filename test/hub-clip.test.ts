@@ -7,8 +7,8 @@ import { resolveHubModel } from '../sdk/hub';
 import { ModelBuilder, serializeModel } from '../sdk/onnx';
 import { ImageProcessor, TextTokenizer } from '../sdk/preprocess';
 import { createSession } from '../sdk/runtime';
-import { LocalHub } from './hub-server';
-import { BOS, CLIP_TOKENIZER_CONFIG, clipTokenizerJson, EOS } from './preprocess-clip-tokenizer';
+import { LocalHub } from './helpers/hub-server';
+import { BOS, CLIP_TOKENIZER_CONFIG, clipTokenizerJson, EOS } from './helpers/clip-tokenizer';
 
 /** pixel_values [N, 3, 8, 8] → per-channel mean: image_embeds [N, 3]. */
 function visionModel(): Uint8Array {

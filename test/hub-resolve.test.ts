@@ -8,7 +8,7 @@ import { isMmkitError, type MmkitError } from '../sdk/errors';
 import { hubSettings, parseHubRef, resolveHubModel, type ResolveHubOptions } from '../sdk/hub';
 import { ModelBuilder, serializeModel, writeModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
-import { LocalHub } from './hub-server';
+import { LocalHub } from './helpers/hub-server';
 
 const COMMIT = 'a'.repeat(40);
 const WIDTH = 256; // a 256×256 float weight: 256 KiB, enough to cut a download in the middle

@@ -2,7 +2,7 @@
 import * as ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { expandShorthandProperties } from '../kernel-extras/shorthand-properties';
-import { useKernel } from './kernel-session';
+import { useKernel } from './helpers/kernel-session';
 
 const kernelOf = useKernel();
 

@@ -4,7 +4,7 @@
  * stopped awaiting the cell and let the loop run on in the background.
  */
 import { describe, expect, it } from 'vitest';
-import { useKernel } from './kernel-session';
+import { useKernel } from './helpers/kernel-session';
 
 const kernelOf = useKernel();
 

@@ -4,7 +4,7 @@
  * its output and its final idle, and clients waited forever.
  */
 import { describe, expect, it } from 'vitest';
-import { useKernel } from './kernel-session';
+import { useKernel } from './helpers/kernel-session';
 
 const kernelOf = useKernel();
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { isMmkitError } from '../sdk';
 import { mulABt, orthonormalizeRows, randomizedSvd, svd, symmetricEigen, transpose, type Svd } from '../sdk/linalg';
-import { seededFloats } from './runtime-models';
+import { seededFloats } from './helpers/runtime-models';
 
 /** `count` orthonormal vectors of length `length`, as rows. */
 function orthonormalRows(count: number, length: number, seed: number): Float64Array {

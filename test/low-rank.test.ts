@@ -13,7 +13,7 @@ import { GraphView, attrInt, editModel, makeTensor, readModel, serializeModel, t
 import { createSession, runBatched } from '../sdk/runtime';
 import { mulABt, sumOfSquares, transpose } from '../sdk/linalg';
 import { LOW_RANK_OP, lowRank, normalizeLowRankOptions, type LowRankOptions } from '../sdk/passes/low-rank';
-import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './onnx-models';
+import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const digits = mnist({ split: 'test', batchSize: 32 }).take(64);

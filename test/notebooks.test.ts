@@ -10,7 +10,7 @@
  * kernel only lets cells type-check `import … from 'mmkit'` when it runs inside the package.
  */
 import { spawnSync } from 'node:child_process';
-import { runProcess } from './run-process';
+import { runProcess } from './helpers/run-process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

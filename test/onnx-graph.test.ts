@@ -24,7 +24,7 @@ import {
   topoSort,
   type NodeProto,
 } from '../sdk/onnx';
-import { buildMlp, maxAbsDiff, runOnce, seeded, TORCH_VIT } from './onnx-models';
+import { buildMlp, maxAbsDiff, runOnce, seeded, TORCH_VIT } from './helpers/onnx-models';
 import { mmkitErrorOf } from './helpers/errors';
 
 const x = seeded(2 * 16 * 32, 9, 1);

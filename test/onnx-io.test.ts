@@ -15,7 +15,7 @@ import {
   type ModelProto,
 } from '../sdk/onnx';
 import { canKeepOffsets, decideExternalData, packOffsets } from '../sdk/onnx/layout';
-import { buildMlp, maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './onnx-models';
+import { buildMlp, maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './helpers/onnx-models';
 import { expectMmkitError } from './helpers/errors';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-onnx-io-'));

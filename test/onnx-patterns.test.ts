@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { findAttention, findConvs, findLinears, findMlps, GraphView, readModel, serializeModel } from '../sdk/onnx';
-import { buildEncoderBlock, buildMlp, runOnce, seeded, TORCH_VIT } from './onnx-models';
+import { buildEncoderBlock, buildMlp, runOnce, seeded, TORCH_VIT } from './helpers/onnx-models';
 
 describe('patterns on built models', () => {
   test('encoder block: six linears, one attention block, one MLP', async () => {

@@ -17,7 +17,7 @@ import { quantizeDynamic } from '../sdk/passes/quantize/dynamic';
 import { toFloat16 } from '../sdk/passes/quantize/fp16';
 import { RECIPE_METADATA_KEY } from '../sdk/step';
 import { saveModelFile } from '../sdk/pipeline/save';
-import { runOnce } from './onnx-models';
+import { runOnce } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-sparse-'));

@@ -6,8 +6,8 @@ import * as http from 'node:http';
 import { mm, Pipeline, isMmkitError, type TensorData } from '../sdk';
 import { registerStep } from '../sdk/step';
 import { editModel, makeTensor, tensorArray, GraphView, serializeModel, type OnnxModel } from '../sdk/onnx';
-import { TORCH_VIT, torchReference, maxAbsDiff, runOnce } from './onnx-models';
-import { LocalHub } from './hub-server';
+import { TORCH_VIT, torchReference, maxAbsDiff, runOnce } from './helpers/onnx-models';
+import { LocalHub } from './helpers/hub-server';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmkit-pipeline-'));
 const fixture = path.join(tmp, 'vit.onnx');

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelBuilder } from '../sdk/onnx';
 import { TextTokenizer } from '../sdk/preprocess';
 import { createSession } from '../sdk/runtime';
-import { BOS, CLIP_TOKENIZER_CONFIG, clipTokenizerJson, EOS } from './preprocess-clip-tokenizer';
+import { BOS, CLIP_TOKENIZER_CONFIG, clipTokenizerJson, EOS } from './helpers/clip-tokenizer';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-tok-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,7 @@ import { GraphView, editModel, findConvs, findLinears, makeTensor, readModel, se
 import { createSession, runBatched } from '../sdk/runtime';
 import { PRUNE_MAGNITUDE_OP, PRUNE_MIN_ELEMENTS, normalizePruneMagnitudeOptions, pruneMagnitude, type PruneMagnitudeOptions } from '../sdk/passes/prune/magnitude';
 import { keepMask, prunedWeightMasks, zeroMask } from '../sdk/train/prune-masks';
-import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './onnx-models';
+import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 

@@ -11,7 +11,7 @@ import { evaluateModel } from '../sdk/eval';
 import { GraphView, ModelBuilder, editModel, findAttention, findMlps, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type LinearMatch, type OnnxModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
 import { PRUNE_STRUCTURED_OP, pruneStructured, type PruneStructuredOptions, type PruneStructuredResult } from '../sdk/passes/prune/structured';
-import { maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './onnx-models';
+import { maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';

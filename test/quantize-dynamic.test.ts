@@ -11,7 +11,7 @@ import { evaluateClip } from '../sdk/train/clip-eval';
 import { quantizeDynamic, normalizeDynamicQuantOptions, dynamicQuantReport, DEFAULT_MIN_ELEMENTS, QUANTIZE_DYNAMIC_OP, type DynamicQuantOptions } from '../sdk/passes/quantize/dynamic';
 import { quantizeWeight } from '../sdk/passes/quantize/weights';
 import { quantizeRows } from '../sdk/passes/quantize/gather';
-import { TORCH_VIT, torchReference, runOnce, seeded, maxAbsDiff } from './onnx-models';
+import { TORCH_VIT, torchReference, runOnce, seeded, maxAbsDiff } from './helpers/onnx-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';

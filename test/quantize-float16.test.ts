@@ -9,7 +9,7 @@ import { toFloat16, normalizeFloat16Options, QUANTIZE_FP16_OP, type Float16Optio
 import { toHalf } from '../sdk/passes/quantize/fp16-values';
 import { halfBits, halfToFloat } from '../sdk/onnx';
 import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize/dynamic';
-import { TORCH_VIT, buildMlp, maxAbsDiff, runOnce, seeded, torchReference } from './onnx-models';
+import { TORCH_VIT, buildMlp, maxAbsDiff, runOnce, seeded, torchReference } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';

@@ -5,7 +5,7 @@ import { mnist } from '../sdk/data';
 import { evaluateModel } from '../sdk/eval';
 import { GraphView, ModelBuilder, editModel, findLinears, makeTensor, readModel, serializeModel, tensorArray, tensorDims, attrInt, type OnnxModel } from '../sdk/onnx';
 import { quantizeInt4, type QuantizeInt4Options } from '../sdk/passes/quantize/int4';
-import { seeded, runOnce, buildMlp, torchReference, TORCH_VIT } from './onnx-models';
+import { seeded, runOnce, buildMlp, torchReference, TORCH_VIT } from './helpers/onnx-models';
 
 const VIT = path.join('datasets/models/vit-tiny-mnist.onnx');
 

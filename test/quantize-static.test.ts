@@ -9,8 +9,8 @@ import { evaluateClip } from '../sdk/train/clip-eval';
 import { agreement, evaluateModel } from '../sdk/eval';
 import { dtypeOf, GraphView, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
 import { MASK_MAGNITUDE, normalizeStaticQuantOptions, quantizeStatic, QUANTIZE_STATIC_OP, type StaticQuantOptions } from '../sdk/passes/quantize/static';
-import { TORCH_VIT, torchReference, runOnce, seeded } from './onnx-models';
-import { seededFloats } from './runtime-models';
+import { TORCH_VIT, torchReference, runOnce, seeded } from './helpers/onnx-models';
+import { seededFloats } from './helpers/runtime-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';

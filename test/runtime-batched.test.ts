@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Dataset } from '../sdk/data';
 import { isMmkitError } from '../sdk/errors';
 import { createSession, runBatched } from '../sdk/runtime';
-import { CLASSES, mlpClassifier, reshapeModel, seededInputs } from './runtime-models';
+import { CLASSES, mlpClassifier, reshapeModel, seededInputs } from './helpers/runtime-models';
 
 describe('runBatched', () => {
   const all = seededInputs(50, 9);

@@ -6,7 +6,7 @@ import { isMmkitError } from '../sdk/errors';
 import { modelSize } from '../sdk/eval';
 import { isExternal, readModel, writeModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
-import { mlpClassifier, seededInputs } from './runtime-models';
+import { mlpClassifier, seededInputs } from './helpers/runtime-models';
 
 describe('models with external data', async () => {
   // Saved outside the working directory, so onnxruntime must be told where the data file is.

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serializeModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
 import { announceFallback, resetDeviceState, setNoticeHook } from '../sdk/runtime/device';
-import { CLASSES, mlpClassifier, reshapeModel, seededInputs } from './runtime-models';
+import { CLASSES, mlpClassifier, reshapeModel, seededInputs } from './helpers/runtime-models';
 import { expectMmkitError } from './helpers/errors';
 
 async function plainOrt(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { isMmkitError } from '../sdk/errors';
 import { serializeModel, tensorArray, writeModel } from '../sdk/onnx';
 import { createSession, withTaps } from '../sdk/runtime';
-import { HIDDEN, mlpClassifier, seededInputs } from './runtime-models';
+import { HIDDEN, mlpClassifier, seededInputs } from './helpers/runtime-models';
 
 describe('taps on intermediate tensors', () => {
   const x = seededInputs(7, 5);

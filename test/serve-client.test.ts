@@ -15,8 +15,8 @@ import { codeOfGrpcStatus, codeOfHttpStatus, httpServerError } from '../sdk/serv
 import { encodeInputs } from '../sdk/serve/client-grpc-tensors';
 import { decodeInferResponse, encodeInferRequest } from '../sdk/serve/client-http-body';
 import { inferenceProtoPath } from '../sdk/serve/proto-path';
-import { directRun, LOGITS_TOLERANCE, maxAbsDiff, mnistDigits, writeHalfModel } from './serve/reference';
-import { freePort, PROTO, ROOT, startServer, VIT, type ServerProcess } from './serve/server-process';
+import { directRun, LOGITS_TOLERANCE, maxAbsDiff, mnistDigits, writeHalfModel } from './helpers/serve-reference';
+import { freePort, PROTO, ROOT, startServer, VIT, type ServerProcess } from './helpers/serve-process';
 import { mmkitRejectionOf } from './helpers/errors';
 
 const f32 = (dims: number[], values: number[]): TensorData => ({ data: Float32Array.from(values), dims, dtype: 'float32' });

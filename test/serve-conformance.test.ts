@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TensorData } from '../sdk/tensor-data';
-import { runProcess } from './run-process';
-import { directRun, LOGITS_TOLERANCE, maxAbsDiff, mnistDigits } from './serve/reference';
-import { PROTO, ROOT, startServer, VIT, type ServerProcess } from './serve/server-process';
+import { runProcess } from './helpers/run-process';
+import { directRun, LOGITS_TOLERANCE, maxAbsDiff, mnistDigits } from './helpers/serve-reference';
+import { PROTO, ROOT, startServer, VIT, type ServerProcess } from './helpers/serve-process';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(ROOT, 'test', 'serve', 'v2_client.py');

@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sliceRows, type TensorData } from '../sdk/tensor-data';
-import { directRun, maxAbsDiff, mnistDigits, LOGITS_TOLERANCE } from './serve/reference';
-import { startServer, VIT, type ServerProcess } from './serve/server-process';
-import { runProcess } from './run-process';
+import { directRun, maxAbsDiff, mnistDigits, LOGITS_TOLERANCE } from './helpers/serve-reference';
+import { startServer, VIT, type ServerProcess } from './helpers/serve-process';
+import { runProcess } from './helpers/run-process';
 
 // Worker threads load compiled JavaScript: the SDK as users import it, from dist/ (built by the global setup).
 const mmkit = createRequire(__filename)('../dist/sdk/index.js') as typeof import('../sdk/index');

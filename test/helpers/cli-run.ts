@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { expect } from 'vitest';
 import { runProcess, type ProcessResult } from './run-process';
 
-export const ROOT = path.resolve(__dirname, '..');
+export const ROOT = path.resolve(__dirname, '..', '..');
 export const VIT = path.join(ROOT, 'datasets/models/vit-tiny-mnist.onnx');
 const MAIN = path.join(ROOT, 'dist/sdk/cli/main.js');
 

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { KernelClient } from '../kernel-extras/runner/kernel-client';
+import { KernelClient } from '../../kernel-extras/runner/kernel-client';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 
 /**
  * Builds the project and starts one real mmkit kernel for a test file, shut down after it.

@@ -2,9 +2,9 @@
  * Small real models for the runtime and eval tests, built with ModelBuilder from seeded weights.
  * Not a test file itself: the runtime-*.test.ts and eval-*.test.ts files share it.
  */
-import { mulberry32 } from '../sdk/random';
-import type { TensorData } from '../sdk/tensor-data';
-import { dataTypeOf, ModelBuilder, type OnnxModel } from '../sdk/onnx';
+import { mulberry32 } from '../../sdk/random';
+import type { TensorData } from '../../sdk/tensor-data';
+import { dataTypeOf, ModelBuilder, type OnnxModel } from '../../sdk/onnx';
 
 export const FEATURES = 6;
 export const HIDDEN = 16;

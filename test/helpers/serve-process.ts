@@ -1,6 +1,6 @@
 /**
  * `mmkit serve` as a child process for the serving tests: free ports, started asynchronously
- * (a test worker must not block on it, see test/run-process.ts), ready when /v2/health/ready
+ * (a test worker must not block on it, see test/helpers/run-process.ts), ready when /v2/health/ready
  * answers 200, and stopped with SIGTERM (SIGKILL if it does not go).
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,5 @@
 /** Small real models built with ModelBuilder, shared by the onnx-* tests. */
-import { ModelBuilder } from '../sdk/onnx';
+import { ModelBuilder } from '../../sdk/onnx';
 
 /** Deterministic pseudo-random floats in [-scale, scale). */
 export function seeded(n: number, seed: number, scale = 0.5): Float32Array {
