@@ -1,8 +1,9 @@
 /**
  * The serving configuration of one ONNX file without a config.pbtxt, as `mmkit serve MODEL` and
  * `pipeline.serve()` build it: batching on (up to 8 rows) when every input and output has a free first axis,
- * off otherwise; two instances where there are two cores or more.
+ * off otherwise; instances by the model's size (defaultInstanceCount).
  */
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { hasBatchAxis, readModelSignature } from './config/model-signature';
 import { availableCpus, DEFAULT_MAX_QUEUE_SIZE, type InstanceKind, type ModelServingConfig } from './model-config';
@@ -16,7 +17,7 @@ export interface SingleModelOptions {
   maxQueueDelayMs?: number;
   preferredBatchSizes?: number[];
   maxQueueSize?: number;
-  /** Model instances (worker threads); default defaultInstanceCount(). */
+  /** Model instances (worker threads); default defaultInstanceCount() of the model's bytes. */
   instances?: number;
   /** onnxruntime intra-op threads per instance; 0 (default): the CPUs shared out. */
   threads?: number;
@@ -25,13 +26,24 @@ export interface SingleModelOptions {
 
 export const DEFAULT_MAX_BATCH_SIZE = 8;
 
-/** Two instances keep both cores of a small machine busy while one of them waits for its next batch. */
-export function defaultInstanceCount(): number {
-  return Math.min(2, availableCpus());
+/** Models at least this large (weights included) are served by one instance with every core. */
+export const LARGE_MODEL_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A small model's inference is shorter than a request's way through the server, so two instances
+ * keep both cores busy while one waits for its next batch (shipped ViT, 32 clients: 6,200 against
+ * 4,400 requests/s). A large model keeps every core busy by itself: one instance with all of them
+ * halves the latency at the same throughput (ViT-B/16, 1 client: 199 ms against 385 ms).
+ */
+export function defaultInstanceCount(modelBytes: number): number {
+  return modelBytes >= LARGE_MODEL_BYTES ? 1 : Math.min(2, availableCpus());
 }
 
 export async function singleModelConfig(modelPath: string, opts: SingleModelOptions = {}): Promise<ModelServingConfig> {
-  const maxBatchSize = opts.maxBatchSize ?? (hasBatchAxis(await readModelSignature(modelPath)) ? DEFAULT_MAX_BATCH_SIZE : 0);
+  const signature = await readModelSignature(modelPath);
+  const maxBatchSize = opts.maxBatchSize ?? (hasBatchAxis(signature) ? DEFAULT_MAX_BATCH_SIZE : 0);
+  const files = [modelPath, ...signature.externalDataFiles];
+  const modelBytes = (await Promise.all(files.map((f) => stat(f)))).reduce((n, s) => n + s.size, 0);
   return {
     name: opts.name ?? path.basename(modelPath).replace(/\.onnx$/i, ''),
     version: '1',
@@ -46,7 +58,7 @@ export async function singleModelConfig(modelPath: string, opts: SingleModelOpti
             queueTimeoutMicroseconds: 0,
           }
         : undefined,
-    instanceCount: opts.instances ?? defaultInstanceCount(),
+    instanceCount: opts.instances ?? defaultInstanceCount(modelBytes),
     instanceKind: opts.kind ?? 'cpu',
     intraOpThreads: opts.threads ?? 0,
   };

@@ -7,7 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { MmkitError } from '../../errors';
 import { readModelRepository } from '../../serve/config/repository';
 import { DEFAULT_MAX_QUEUE_SIZE, type ModelServingConfig } from '../../serve/model-config';
-import { DEFAULT_MAX_BATCH_SIZE, defaultInstanceCount, singleModelConfig } from '../../serve/single-model';
+import { DEFAULT_MAX_BATCH_SIZE, defaultInstanceCount, LARGE_MODEL_BYTES, singleModelConfig } from '../../serve/single-model';
 import { DEFAULT_DRAIN_TIMEOUT_MS, startServer } from '../../serve/server';
 import { action, note, type ExitCode, EXIT } from '../command';
 
@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to join its batch', positive, 0)
     .option('--preferred-batch-size <list>', 'batch sizes to send as soon as they form, e.g. 4,8', sizes)
     .option('--max-queue-size <n>', 'requests that may wait per model; one more gets 503', whole(1), DEFAULT_MAX_QUEUE_SIZE)
-    .option('--workers <n>', `model instances (worker threads, one onnxruntime session each; default ${defaultInstanceCount()})`, whole(1))
+    .option('--workers <n>', `model instances (worker threads, one onnxruntime session each; default ${defaultInstanceCount(0)}, or 1 for a model of ${LARGE_MODEL_BYTES / 2 ** 20} MiB or more)`, whole(1))
     .option('--threads <n>', 'onnxruntime intra-op threads per instance (0: the CPUs shared out between instances)', whole(0), 0)
     .option('--kind <kind>', "where instances run: cpu, or gpu (CUDA; falls back to cpu with a notice)", (v) => {
       if (v !== 'cpu' && v !== 'gpu') throw new InvalidArgumentError("expected 'cpu' or 'gpu'");
