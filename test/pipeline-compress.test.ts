@@ -15,6 +15,20 @@ const calibration = mm.datasets.mnist({ split: 'train' }).take(128);
 const ops = async (p: typeof base) => new Set(GraphView.of((await p.model()).proto).nodes.map((n) => n.opType));
 
 describe('compression chain', () => {
+  it("quantize({ mode }) takes its modes from one table: an unknown mode is a BAD_OPTION listing them", () => {
+    const e = (() => {
+      try {
+        base.quantize({ mode: 'int8' } as never);
+      } catch (x) {
+        return x as { code: string; message: string; hint?: string };
+      }
+    })();
+    expect(e?.code).toBe('BAD_OPTION');
+    expect(e?.message).toContain('mode must be one of dynamic, static, int4, fp16');
+    expect(e?.hint).toContain("'dynamic'");
+    expect(() => base.prune({ target: 'neurons', sparsity: 0.5 } as never)).toThrow(/target must be one of mlp, heads/);
+  });
+
   it('prune() zeroes weights by magnitude by default and removes MLP units with target, each step reporting', async () => {
     const sparse = base.prune({ sparsity: 0.5 });
     const narrow = base.prune({ target: 'mlp', sparsity: 0.5 });

@@ -4,7 +4,7 @@ import { mm } from '../sdk';
 import { mnist } from '../sdk/data';
 import { evaluateModel } from '../sdk/eval';
 import { GraphView, ModelBuilder, editModel, findLinears, makeTensor, readModel, serializeModel, tensorArray, tensorDims, attrInt, type OnnxModel } from '../sdk/onnx';
-import { quantizeInt4, type QuantizeInt4Options } from '../sdk/passes/quantize/int4';
+import { int4Quantization, normalizeQuantizeInt4Options, quantizeInt4, type QuantizeInt4Options } from '../sdk/passes/quantize/int4';
 import { seeded, runOnce, buildMlp, torchReference, TORCH_VIT } from './helpers/onnx-models';
 
 const VIT = path.join('datasets/models/vit-tiny-mnist.onnx');
@@ -190,6 +190,18 @@ describe('quantize.int4 packing (MatMulNBits layout)', () => {
     const stop = new AbortController();
     stop.abort();
     expect(() => quantizeInt4(model, {}, { signal: stop.signal })).toThrow(expect.objectContaining({ code: 'CANCELLED' }));
+  });
+
+  it('reports like the other quantize modes: the layers rewritten, those left float32 and why', () => {
+    const model: OnnxModel = { proto: buildMlp().model };
+    const { report } = int4Quantization(model, normalizeQuantizeInt4Options());
+    expect(report.op).toBe('quantize.int4');
+    expect(report.lines[0]).toMatch(/^2 linears → MatMulNBits \(4-bit weights in blocks of up to 32, symmetric, accuracy_level 1\)/);
+    expect(report.table!.rows.map((r) => r[3])).toEqual(['int4', 'int4']);
+    const none = int4Quantization(model, normalizeQuantizeInt4Options({ minElements: 1e9 }));
+    expect(none.model).toBe(model);
+    expect(none.report.lines).toContain('Left float32: 2 under minElements.');
+    expect(none.report.data).toMatchObject({ linears: 0, skipped: 2 });
   });
 
   it('rejects bad options with BAD_OPTION, honours exclude and minElements', async () => {

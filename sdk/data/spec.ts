@@ -8,11 +8,11 @@ export type SpecValue = string | number | boolean | null;
  * take/skip/batch/shuffle calls made on it. Recipes record it, so a replay finds the same data.
  * Datasets made with map() or from in-memory tensors have none: replays ask for them by name.
  */
-export interface DatasetSpec {
+export type DatasetSpec = {
   source: string;
   args: { [k: string]: SpecValue };
   ops: [op: 'take' | 'skip' | 'batch' | 'shuffle', arg: number][];
-}
+};
 
 const sources = new Map<string, (args: { [k: string]: SpecValue }) => Dataset>();
 

@@ -1,14 +1,14 @@
 import { MmkitError } from '../errors';
 
 /** The sizes of one encoder block that structured pruning can shrink. */
-export interface BlockSpec {
+export type BlockSpec = {
   mlpDim: number;
   /** Attention heads, each of the encoder's headDim (width / heads of the spec). */
   heads: number;
-}
+};
 
 /** A pre-LayerNorm transformer encoder: `layers` blocks of attention + GELU MLP at `width`. */
-export interface EncoderSpec {
+export type EncoderSpec = {
   width: number;
   layers: number;
   /** Heads per block; width / heads is the head size of every block. */
@@ -20,40 +20,40 @@ export interface EncoderSpec {
    * MLP units or heads), one entry per layer. Absent: every block has `mlpDim` and `heads`.
    */
   blocks?: BlockSpec[];
-}
+};
 
 /** A ViT image tower: Conv patch embedding, class token, learned positions, encoder, final LayerNorm. */
-export interface VisionTowerSpec extends EncoderSpec {
+export type VisionTowerSpec = EncoderSpec & {
   imageSize: number;
   patchSize: number;
   channels: number;
-}
+};
 
 /** A ViT classifier: the image tower's class token through a linear head. */
-export interface VitSpec {
+export type VitSpec = {
   kind: 'vit';
   vision: VisionTowerSpec;
   numClasses: number;
-}
+};
 
 /**
  * A text tower: token + position embeddings, encoder with a padding mask, final LayerNorm,
  * pooled at position 0 (the tokenizer puts a begin-of-sentence token there, BERT-style).
  */
-export interface TextTowerSpec extends EncoderSpec {
+export type TextTowerSpec = EncoderSpec & {
   vocabSize: number;
   maxLength: number;
-}
+};
 
 /** CLIP: both towers, bias-free projections to a shared embedding, a learned temperature. */
-export interface ClipSpec {
+export type ClipSpec = {
   kind: 'clip';
   vision: VisionTowerSpec;
   text: TextTowerSpec;
   embedDim: number;
   /** Initial logit scale, as its natural log (CLIP starts at ln(1/0.07)). */
   initLogitScale: number;
-}
+};
 
 export type ModelSpec = VitSpec | ClipSpec;
 

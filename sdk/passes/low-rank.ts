@@ -7,7 +7,8 @@
 import { MmkitError } from '../errors';
 import { SvdPool, balancedFactors, energyOf, rankForEnergy, sumOfSquares, transpose, type Svd } from '../linalg';
 import { GraphView, derivedModel, dtypeOf, editModel, findLinears, makeTensor, node, shallowCopy, tensorArray, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
-import { registerStep, type Json, type RunContext, type StepReport } from '../step';
+import { registerStep, type RunContext, type StepReport } from '../step';
+import { isExcluded } from './layer-selection';
 import { throwIfAborted } from '../runtime/batched';
 
 export const LOW_RANK_OP = 'low-rank';
@@ -45,16 +46,18 @@ export interface LowRankOptions {
 
 const LINEAR_OPS: readonly LowRankLinearOp[] = ['MatMul', 'Gemm'];
 
-interface Settings {
-  rank: number | null;
-  energy: number | null;
+/**
+ * The options checked once, every default explicit, with rank or energy (whichever was given): what
+ * the recipe records and the pass reads.
+ */
+export type LowRankSettings = ({ rank: number } | { energy: number }) & {
   minReduction: number;
   exclude: { nodes: string[]; ops: LowRankLinearOp[] };
   ops: LowRankLinearOp[];
   oversample: number;
   powerIterations: number;
   seed: number;
-}
+};
 
 function bad(message: string, hint: string, node?: string): MmkitError {
   return new MmkitError('BAD_OPTION', `${LOW_RANK_OP}: ${message}`, { hint, node });
@@ -74,7 +77,7 @@ function wholeNumber(value: unknown, what: string, fallback: number, min: number
   return v;
 }
 
-function settings(o: LowRankOptions): Settings {
+export function normalizeLowRankOptions(o: LowRankOptions): LowRankSettings {
   if (typeof o !== 'object' || o === null) throw bad('options must be an object.', 'Use e.g. { rank: 0.25 } or { energy: 0.99 }.');
   const hasRank = o.rank !== undefined && o.rank !== null;
   const hasEnergy = o.energy !== undefined && o.energy !== null;
@@ -94,8 +97,7 @@ function settings(o: LowRankOptions): Settings {
   const nodes = o.exclude?.nodes ?? [];
   if (!Array.isArray(nodes) || nodes.some((x) => typeof x !== 'string')) throw bad('exclude.nodes must be a list of node names.', 'E.g. ["/vision/layers/0/mlp/fc1/MatMul"].');
   return {
-    rank: hasRank ? (o.rank as number) : null,
-    energy: hasEnergy ? (o.energy as number) : null,
+    ...(hasRank ? { rank: o.rank as number } : { energy: o.energy as number }),
     minReduction,
     exclude: { nodes: [...nodes], ops: opList(o.exclude?.ops, 'exclude.ops', []) },
     ops: opList(o.ops, 'ops', [...LINEAR_OPS]),
@@ -105,12 +107,6 @@ function settings(o: LowRankOptions): Settings {
   };
 }
 
-/** The full JSON options a recipe records: rank or energy (whichever was given), every default explicit. */
-export function normalizeLowRankOptions(o: LowRankOptions): { [k: string]: Json } {
-  const s = settings(o);
-  const { rank, energy, ...rest } = s;
-  return { ...(rank !== null ? { rank } : { energy }), ...rest, exclude: { ...s.exclude } } as { [k: string]: Json };
-}
 
 /** What happened to one linear layer. */
 export interface LowRankLayer {
@@ -158,10 +154,10 @@ interface SvdPlan {
   total: number;
 }
 
-function plan(w: Float32Array, m: LinearMatch, s: Settings): SvdPlan | { skipped: string } {
+function plan(w: Float32Array, m: LinearMatch, s: LowRankSettings): SvdPlan | { skipped: string } {
   const small = Math.min(m.inDim, m.outDim);
   const limit = maxUsefulRank(m.inDim, m.outDim, s.minReduction);
-  const wanted = s.rank === null ? null : s.rank < 1 ? Math.max(1, Math.round(s.rank * small)) : Math.min(s.rank, small);
+  const wanted = !('rank' in s) ? null : s.rank < 1 ? Math.max(1, Math.round(s.rank * small)) : Math.min(s.rank, small);
   if (limit < 1) return { skipped: 'no rank saves work' };
   if (wanted !== null && wanted > limit) return { skipped: `rank ${wanted} saves no work (at most ${limit} does)` };
   // The stored matrix: [in, out], or [out, in] for Gemm transB=1.
@@ -177,11 +173,11 @@ function plan(w: Float32Array, m: LinearMatch, s: Settings): SvdPlan | { skipped
   return { rows, cols, k: wanted ?? limit, wanted, limit, total };
 }
 
-function decide(f: Svd, p: SvdPlan, m: LinearMatch, s: Settings): Decision {
-  const rank = p.wanted ?? rankForEnergy(f.s, p.total, s.energy!);
+function decide(f: Svd, p: SvdPlan, m: LinearMatch, s: LowRankSettings): Decision {
+  const rank = p.wanted ?? ('energy' in s ? rankForEnergy(f.s, p.total, s.energy) : undefined);
   if (rank === undefined) {
     const reach = p.total > 0 ? energyOf(f.s, f.rank) / p.total : 1;
-    return { skipped: `energy ${s.energy} needs a rank above ${p.limit} (which keeps ${(100 * reach).toFixed(2)}%)` };
+    return { skipped: `energy ${'energy' in s ? s.energy : ''} needs a rank above ${p.limit} (which keeps ${(100 * reach).toFixed(2)}%)` };
   }
   if (rank === 0) return { skipped: 'the weight is zero' };
   const { left, right } = balancedFactors(f, rank);
@@ -203,7 +199,7 @@ function rewrite(e: GraphEditor, m: LinearMatch, names: { a: string; b: string }
   e.replaceNode(m.matmul, first, second);
 }
 
-function knownNodes(view: GraphView, s: Settings): void {
+function knownNodes(view: GraphView, s: LowRankSettings): void {
   for (const name of s.exclude.nodes) {
     const n = view.nodes.find((x) => x.name === name);
     if (!n || !LINEAR_OPS.includes(n.opType as LowRankLinearOp)) {
@@ -219,7 +215,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * Runs the weights' SVDs over the CPU's cores (sdk/linalg/svd-pool.ts), a bounded number at a time
  * (each worker holds a copy of its weight), reporting progress and stopping on ctx.signal between them.
  */
-async function factorAll(jobs: { key: string; m: LinearMatch; w: Float32Array; plan: SvdPlan }[], s: Settings, ctx: RunContext, done: (key: string, d: Decision) => void): Promise<void> {
+async function factorAll(jobs: { key: string; m: LinearMatch; w: Float32Array; plan: SvdPlan }[], s: LowRankSettings, ctx: RunContext, done: (key: string, d: Decision) => void): Promise<void> {
   const pool = SvdPool.open(jobs.length);
   let next = 0;
   let finished = 0;
@@ -247,7 +243,11 @@ async function factorAll(jobs: { key: string; m: LinearMatch; w: Float32Array; p
  * (ctx.signal) stops it between layers.
  */
 export async function lowRank(model: OnnxModel, options: LowRankOptions, ctx: RunContext = {}): Promise<LowRankResult> {
-  const s = settings(options);
+  return lowRankFactorization(model, normalizeLowRankOptions(options), ctx);
+}
+
+/** The pass over checked settings. */
+export async function lowRankFactorization(model: OnnxModel, s: LowRankSettings, ctx: RunContext = {}): Promise<LowRankResult> {
   const view = GraphView.of(model.proto);
   knownNodes(view, s);
   const linears = findLinears(view).filter((m) => s.ops.includes(m.matmul.opType as LowRankLinearOp));
@@ -261,7 +261,7 @@ export async function lowRank(model: OnnxModel, options: LowRankOptions, ctx: Ru
     const entry: LowRankLayer = { name: layerName(m), op: m.matmul.opType as LowRankLinearOp, inDim: m.inDim, outDim: m.outDim, rank: null, energyKept: null, relativeError: null, paramsBefore: params, paramsAfter: params };
     layers.push(entry);
     const weight = view.initializer(m.weight)!;
-    if (s.exclude.ops.includes(entry.op) || s.exclude.nodes.includes(m.matmul.name)) entry.skipped = 'excluded';
+    if (isExcluded(s.exclude, [m.matmul.name], entry.op)) entry.skipped = 'excluded';
     else if (dtypeOf(weight.dataType) !== 'float32') entry.skipped = `weight is ${dtypeOf(weight.dataType)}, not float32`;
     if (entry.skipped) continue;
     const key = `${m.layout}:${m.weight}`;
@@ -304,12 +304,12 @@ export async function lowRank(model: OnnxModel, options: LowRankOptions, ctx: Ru
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-function buildReport(s: Settings, layers: LowRankLayer[]): StepReport {
+function buildReport(s: LowRankSettings, layers: LowRankLayer[]): StepReport {
   const done = layers.filter((l) => l.rank !== null);
   const before = layers.reduce((n, l) => n + l.paramsBefore, 0);
   const after = layers.reduce((n, l) => n + l.paramsAfter, 0);
   const lines = [
-    `Factored ${done.length} of ${layers.length} linear layers (${s.rank !== null ? `rank ${s.rank < 1 ? `${s.rank} × min(in, out)` : s.rank}` : `energy ${s.energy}`}, minReduction ${s.minReduction}).`,
+    `Factored ${done.length} of ${layers.length} linear layers (${'rank' in s ? `rank ${s.rank < 1 ? `${s.rank} × min(in, out)` : s.rank}` : `energy ${s.energy}`}, minReduction ${s.minReduction}).`,
     `Linear weights: ${before} → ${after} parameters (${percent(after / Math.max(1, before))}); multiply-adds per row of input shrink by the same ratio.`,
   ];
   if (done.length) {
@@ -334,12 +334,12 @@ function buildReport(s: Settings, layers: LowRankLayer[]): StepReport {
   };
 }
 
-registerStep<LowRankOptions>({
+export const lowRankStep = registerStep({
   op: LOW_RANK_OP,
   normalize: normalizeLowRankOptions,
   checked: true,
-  async apply(model, options, ctx) {
-    const { model: out, report } = await lowRank(model, options as LowRankOptions, ctx);
+  async apply(model, settings, ctx) {
+    const { model: out, report } = await lowRankFactorization(model, settings, ctx);
     return { model: out, report };
   },
 });

@@ -5,10 +5,10 @@
  */
 import type { Dataset } from '../data';
 import { MmkitError } from '../errors';
-import { isDatasetRef, isPipelineRef, registerStep, type Json, type DatasetRef, type PipelineRef, type TeacherPipeline } from '../step';
+import { isDatasetRef, isPipelineRef, registerStep, type DatasetRef, type PipelineRef, type TeacherPipeline } from '../step';
 // Only the options here: the training modules load tfjs, so they are imported when a step runs
 // (a native import(), which needs the file's extension).
-import { DISTILL_OP, FINE_TUNE_OP, distillSettings, fineTuneSettings, type DistillOptions, type FineTuneOptions } from '../train/recover-options';
+import { DISTILL_OP, FINE_TUNE_OP, distillSettings, fineTuneSettings, type DistillOptions, type DistillSettings, type FineTuneOptions, type FineTuneSettings } from '../train/recover-options';
 
 export { DISTILL_OP, FINE_TUNE_OP };
 
@@ -23,50 +23,59 @@ export interface FineTuneStepOptions extends FineTuneOptions {
   data: Dataset | DatasetRef;
 }
 
-function requireRef(op: string, options: object, key: string, want: 'dataset' | 'pipeline'): Json {
-  const value = (options as Record<string, unknown>)[key];
-  const ok = want === 'dataset' ? isDatasetRef(value) : isPipelineRef(value);
-  if (!ok) {
-    throw new MmkitError('BAD_OPTION', `${op}: ${key} must be a ${want === 'dataset' ? 'Dataset' : 'Pipeline'}${value === undefined ? ', and is missing' : ''}.`, {
-      hint: want === 'dataset' ? `Pass ${key}: mm.datasets.mnist({ split: 'train' }).take(2000) or another Dataset.` : `Pass ${key}: mm.load('teacher.onnx') (e.g. the model before pruning).`,
-    });
-  }
-  return value as unknown as Json;
+/** A Dataset option, as the pipeline hands it to normalize: its ref. */
+function datasetOption(op: string, key: string, value: unknown): DatasetRef {
+  if (isDatasetRef(value)) return value;
+  throw new MmkitError('BAD_OPTION', `${op}: ${key} must be a Dataset${value === undefined ? ', and is missing' : ''}.`, {
+    hint: `Pass ${key}: mm.datasets.mnist({ split: 'train' }).take(2000) or another Dataset.`,
+  });
+}
+
+/** A Pipeline option, as the pipeline hands it to normalize: its ref. */
+function pipelineOption(op: string, key: string, value: unknown): PipelineRef {
+  if (isPipelineRef(value)) return value;
+  throw new MmkitError('BAD_OPTION', `${op}: ${key} must be a Pipeline${value === undefined ? ', and is missing' : ''}.`, {
+    hint: `Pass ${key}: mm.load('teacher.onnx') (e.g. the model before pruning).`,
+  });
 }
 
 function checkObject(op: string, o: unknown): asserts o is object {
   if (typeof o !== 'object' || o === null) throw new MmkitError('BAD_OPTION', `${op}: options must be an object.`, { hint: op === DISTILL_OP ? 'Use e.g. { teacher, data, epochs: 3 }.' : 'Use e.g. { data, epochs: 3 }.' });
 }
 
-export function normalizeDistillOptions(o: DistillStepOptions): { [k: string]: Json } {
+/** The training settings, the teacher and the data as refs: what the recipe records and the step reads. */
+export type DistillStepSettings = DistillSettings & { teacher: PipelineRef; data: DatasetRef };
+export type FineTuneStepSettings = FineTuneSettings & { data: DatasetRef };
+
+export function normalizeDistillOptions(o: DistillStepOptions): DistillStepSettings {
   checkObject(DISTILL_OP, o);
-  const teacher = requireRef(DISTILL_OP, o, 'teacher', 'pipeline');
-  const data = requireRef(DISTILL_OP, o, 'data', 'dataset');
-  return { ...(distillSettings(o) as unknown as { [k: string]: Json }), teacher, data };
+  const teacher = pipelineOption(DISTILL_OP, 'teacher', o.teacher);
+  const data = datasetOption(DISTILL_OP, 'data', o.data);
+  return { ...distillSettings(o), teacher, data };
 }
 
-export function normalizeFineTuneOptions(o: FineTuneStepOptions): { [k: string]: Json } {
+export function normalizeFineTuneOptions(o: FineTuneStepOptions): FineTuneStepSettings {
   checkObject(FINE_TUNE_OP, o);
-  const data = requireRef(FINE_TUNE_OP, o, 'data', 'dataset');
-  return { ...(fineTuneSettings(o) as unknown as { [k: string]: Json }), data };
+  const data = datasetOption(FINE_TUNE_OP, 'data', o.data);
+  return { ...fineTuneSettings(o), data };
 }
 
-registerStep<DistillStepOptions>({
+export const distillStep = registerStep({
   op: DISTILL_OP,
   normalize: normalizeDistillOptions,
-  async apply(model, options, ctx) {
-    const { distillModel } = await import('../train/distill.js');
-    const { model: out, report } = await distillModel(model, await ctx.refs.model('teacher'), ctx.refs.dataset('data'), options as unknown as DistillOptions, ctx);
+  async apply(model, settings, ctx) {
+    const { distillation } = await import('../train/distill.js');
+    const { model: out, report } = await distillation(model, await ctx.refs.model('teacher'), ctx.refs.dataset('data'), settings, ctx);
     return { model: out, report };
   },
 });
 
-registerStep<FineTuneStepOptions>({
+export const fineTuneStep = registerStep({
   op: FINE_TUNE_OP,
   normalize: normalizeFineTuneOptions,
-  async apply(model, options, ctx) {
-    const { fineTuneModel } = await import('../train/fine-tune.js');
-    const { model: out, report } = await fineTuneModel(model, ctx.refs.dataset('data'), options as unknown as FineTuneOptions, ctx);
+  async apply(model, settings, ctx) {
+    const { fineTuning } = await import('../train/fine-tune.js');
+    const { model: out, report } = await fineTuning(model, ctx.refs.dataset('data'), settings, ctx);
     return { model: out, report };
   },
 });

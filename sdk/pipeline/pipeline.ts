@@ -4,16 +4,15 @@ import { createSession, type Device, type SessionOptions } from '../runtime';
 import type { Batch, TensorData } from '../data';
 import { Dataset, datasetFromSpec, isTensorData } from '../data';
 import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
-import { canonicalJson, datasetRef, isDatasetRef, isPipelineRef, stepKind, type Json, type Recipe, type StepRecord, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from '../step';
-import '../passes'; // registers the pass steps
-import type { DynamicQuantOptions } from '../passes/quantize/dynamic';
-import type { QuantizeInt4Options } from '../passes/quantize/int4';
+import { canonicalJson, datasetRef, isDatasetRef, isPipelineRef, stepKind, type Recipe, type StepRecord, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from '../step';
+import '../passes'; // registers the pass steps, which recipes name by op
+import { quantizeModeStep, type QuantizeModeOptions } from '../passes/quantize/modes';
+import { pruneTargetStep } from '../passes/prune/variants';
 import type { Float16Options } from '../passes/quantize/fp16';
-import type { StaticQuantOptions } from '../passes/quantize/static';
 import type { PruneStructuredOptions } from '../passes/prune/structured';
 import type { PruneMagnitudeOptions } from '../passes/prune/magnitude';
-import type { LowRankOptions } from '../passes/low-rank';
-import type { DistillStepOptions, FineTuneStepOptions } from '../passes/recover';
+import { lowRankStep, type LowRankOptions } from '../passes/low-rank';
+import { distillStep, fineTuneStep, type DistillStepOptions, type FineTuneStepOptions } from '../passes/recover';
 import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
@@ -27,12 +26,8 @@ import { pipelinePanel, withView } from './displays';
 import { checkCompression, checkStepReport, normalizeCheckOptions, type CheckOptions, type CompressionCheck } from '../check';
 import { Panel, Warning } from '../report';
 
-export type QuantizeOptions = (
-  | ({ mode: 'dynamic' } & DynamicQuantOptions)
-  | ({ mode: 'static' } & StaticQuantOptions)
-  | ({ mode: 'int4' } & QuantizeInt4Options)
-  | ({ mode: 'fp16' } & Float16Options)
-) & { check?: StepCheckOptions };
+/** A mode of QUANTIZE_MODES (sdk/passes/quantize/modes.ts) with its options. */
+export type QuantizeOptions = QuantizeModeOptions & { check?: StepCheckOptions };
 
 /**
  * Magnitude pruning (unstructured or N:M, sdk/passes/prune/magnitude.ts), or with `target: 'mlp' |
@@ -98,13 +93,14 @@ export class Pipeline {
   static fromRecipe(recipe: Recipe, opts: FromRecipeOptions = {}): Pipeline {
     let p = new Pipeline(recipe.source.uri, undefined, undefined, recipe.source.sha256);
     recipe.steps.forEach((s, i) => {
-      stepKind(s.op); // fail now, not at run time, on an unknown step
+      // A recipe is JSON from outside: its settings are parsed like a user's options, now, not at run time.
+      const settings = stepKind(s.op).normalize(s.options);
       const bound = new Map<string, Bound>();
-      for (const [key, value] of Object.entries(s.options)) {
+      for (const [key, value] of Object.entries(settings)) {
         if (isDatasetRef(value)) bound.set(key, replayDataset(value, key, `step ${i + 1} (${s.op})`, opts));
         else if (isPipelineRef(value)) bound.set(key, Pipeline.fromRecipe(value.pipeline, opts));
       }
-      p = new Pipeline(p.uri, p, { op: s.op, options: s.options }, undefined, bound);
+      p = new Pipeline(p.uri, p, { op: s.op, options: settings }, undefined, bound);
     });
     return p;
   }
@@ -128,9 +124,9 @@ export class Pipeline {
       }
       withRefs = copy;
     }
-    const normalized = (kind.normalize as (o: unknown) => { [k: string]: Json })(withRefs);
+    const settings = kind.normalize(withRefs);
     if (check !== false) normalizeCheckOptions(check); // bad check options fail here, not after the step ran
-    return new Pipeline(this.uri, this, { op, options: normalized }, undefined, bound, check);
+    return new Pipeline(this.uri, this, { op, options: settings }, undefined, bound, check);
   }
 
   /**
@@ -141,7 +137,7 @@ export class Pipeline {
    */
   quantize(options: QuantizeOptions): Pipeline {
     const { mode, check, ...rest } = options;
-    return this.step(`quantize.${mode}`, rest, check);
+    return this.step(quantizeModeStep(mode).op, rest, check);
   }
 
   /** Same as quantize({ mode: 'fp16' }): float16 weights and compute, float32 inputs/outputs kept (sdk/passes/quantize/fp16.ts). */
@@ -156,13 +152,13 @@ export class Pipeline {
    */
   prune(options: PruneOptions): Pipeline {
     const { check, ...rest } = options;
-    return this.step(rest.target === undefined ? 'prune.magnitude' : 'prune.structured', rest, check);
+    return this.step(pruneTargetStep(rest.target).op, rest, check);
   }
 
   /** Factors linear weights into two thinner matmuls by truncated SVD where that saves work (sdk/passes/low-rank.ts). */
   lowRank(options: LowRankOptions & { check?: StepCheckOptions }): Pipeline {
     const { check, ...rest } = options;
-    return this.step('low-rank', rest, check);
+    return this.step(lowRankStep.op, rest, check);
   }
 
   /**
@@ -170,12 +166,12 @@ export class Pipeline {
    * `data`, and optionally the labels (sdk/train/distill.ts).
    */
   distill(options: DistillStepOptions): Pipeline {
-    return this.step('distill', options);
+    return this.step(distillStep.op, options);
   }
 
   /** Trains this model on labelled `data`, pruning masks fixed (sdk/train/fine-tune.ts). */
   fineTune(options: FineTuneStepOptions): Pipeline {
-    return this.step('fine-tune', options);
+    return this.step(fineTuneStep.op, options);
   }
 
   /** The steps of this pipeline, root first. */
@@ -190,7 +186,7 @@ export class Pipeline {
     const record = this.record!;
     if (this.bound.size === 0) return record;
     const options = { ...record.options };
-    for (const [key, value] of this.bound) options[key] = refOf(value) as unknown as Json;
+    for (const [key, value] of this.bound) options[key] = refOf(value);
     return { op: record.op, options };
   }
 

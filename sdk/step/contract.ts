@@ -50,14 +50,25 @@ export interface StepResult {
 }
 
 /**
- * One kind of pipeline step. `normalize` turns user options into the full JSON options that the
- * recipe records (defaults made explicit, values checked; Dataset and Pipeline options arrive as
- * DatasetRef / PipelineRef); `apply` is a pure model → model pass. Steps with `checked` set are
- * compressions: the pipeline checks their result against their input (never silently worse).
+ * A step's settings: its options checked once, every default explicit, as plain JSON. They are
+ * what the recipe records and what `apply` receives, unchanged.
  */
-export interface StepKind<Options> {
+export type StepSettings = { [k: string]: Json };
+
+/**
+ * One kind of pipeline step, split as a public verb and an internal one: `normalize` parses the
+ * user's options (Dataset and Pipeline options arrive as DatasetRef / PipelineRef) into the typed,
+ * fully-defaulted settings, and is the only place options are checked; `apply` is a pure
+ * model → model pass over those settings. A replayed recipe's settings go through `normalize`
+ * too: a recipe is JSON from outside. Steps with `checked` set are compressions: the pipeline
+ * checks their result against their input (never silently worse).
+ */
+export interface StepKind<Options, Settings extends StepSettings = StepSettings> {
   op: string;
-  normalize(options: Options): { [k: string]: Json };
-  apply(model: OnnxModel, options: { [k: string]: Json }, ctx: StepContext): Promise<OnnxModel | StepResult>;
+  normalize(options: Options): Settings;
+  apply(model: OnnxModel, settings: Settings, ctx: StepContext): Promise<OnnxModel | StepResult>;
   checked?: boolean;
 }
+
+/** The user options a step kind parses. */
+export type StepOptions<K> = K extends StepKind<infer O, infer _S> ? O : never;

@@ -4,25 +4,25 @@ import { MmkitError } from '../errors';
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Where the model of a pipeline comes from, and the hash that pins it. */
-export interface SourceRef {
+export type SourceRef = {
   /** What the user passed to mm.load: a path, an http(s) URL or an hf: reference. */
   uri: string;
   /** sha256 of the source model file, filled in once the source has been read. */
   sha256?: string;
-}
+};
 
-export interface StepRecord {
+export type StepRecord = {
   op: string;
   /** The step's options with every default made explicit, so a replay never depends on defaults. */
   options: { [k: string]: Json };
-}
+};
 
 /** Everything needed to rebuild a pipeline's model, byte for byte. */
-export interface Recipe {
+export type Recipe = {
   mmkit: string;
   source: SourceRef;
   steps: StepRecord[];
-}
+};
 
 export const RECIPE_METADATA_KEY = 'mmkit.recipe';
 

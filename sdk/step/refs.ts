@@ -6,14 +6,14 @@ import type { Recipe } from './recipe';
  * How a Dataset option is recorded in a recipe: its name and size, and the spec that rebuilds it
  * when it came from built-in sources (else a replay asks for it by name).
  */
-export interface DatasetRef {
+export type DatasetRef = {
   dataset: { name: string | null; size: number | null; spec: DatasetSpec | null };
-}
+};
 
 /** How a Pipeline option (a teacher) is recorded: its own recipe. */
-export interface PipelineRef {
+export type PipelineRef = {
   pipeline: Recipe;
-}
+};
 
 /** The ref a recipe records for a Dataset option. */
 export function datasetRef(ds: Dataset): DatasetRef {

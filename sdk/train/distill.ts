@@ -10,7 +10,7 @@ import type { OnnxModel } from '../onnx';
 import type { RunContext } from '../step';
 import { collectRecoveryData, teacherOutputs } from './recover-data';
 import { runRecovery, softCrossEntropy, views, type Objective, type RecoveryResult } from './recover';
-import { DISTILL_OP, distillSettings, type DistillOptions } from './recover-options';
+import { DISTILL_OP, distillSettings, type DistillOptions, type DistillSettings } from './recover-options';
 import { studentFromOnnx, withWeights, type Student } from './student';
 
 /** KL(softmax(t/T) ‖ softmax(s/T)) · T², averaged over rows. */
@@ -49,7 +49,11 @@ function metadataOf(model: OnnxModel): Record<string, string> {
  * (carrying the teacher's tokenizer metadata). Neither input model is changed.
  */
 export async function distillModel(student: OnnxModel, teacher: OnnxModel, data: AsyncIterable<Batch>, options: DistillOptions = {}, ctx: RunContext = {}): Promise<RecoveryResult> {
-  const s = distillSettings(options);
+  return distillation(student, teacher, data, distillSettings(options), ctx);
+}
+
+/** distillModel over checked settings. */
+export async function distillation(student: OnnxModel, teacher: OnnxModel, data: AsyncIterable<Batch>, s: DistillSettings, ctx: RunContext = {}): Promise<RecoveryResult> {
   let learner: Student;
   let output: (w: Student['weights']) => OnnxModel;
   if (s.student) {

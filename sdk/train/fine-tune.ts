@@ -9,7 +9,7 @@ import type { OnnxModel } from '../onnx';
 import type { RunContext } from '../step';
 import { collectRecoveryData } from './recover-data';
 import { runRecovery, softCrossEntropy, views, type Objective, type RecoveryResult } from './recover';
-import { FINE_TUNE_OP, fineTuneSettings, type FineTuneOptions } from './recover-options';
+import { FINE_TUNE_OP, fineTuneSettings, type FineTuneOptions, type FineTuneSettings } from './recover-options';
 import { studentFromOnnx, withWeights } from './student';
 import type { ModelSpec } from '../models';
 
@@ -28,7 +28,11 @@ function fineTuneObjective(spec: ModelSpec): Objective {
 
 /** Fine-tunes `model` on labelled `data` and returns it as ONNX (its own graph, new weights); the input is not changed. */
 export async function fineTuneModel(model: OnnxModel, data: AsyncIterable<Batch>, options: FineTuneOptions = {}, ctx: RunContext = {}): Promise<RecoveryResult> {
-  const s = fineTuneSettings(options);
+  return fineTuning(model, data, fineTuneSettings(options), ctx);
+}
+
+/** fineTuneModel over checked settings. */
+export async function fineTuning(model: OnnxModel, data: AsyncIterable<Batch>, s: FineTuneSettings, ctx: RunContext = {}): Promise<RecoveryResult> {
   const student = studentFromOnnx(model);
   const items = await collectRecoveryData(data, student.spec, s.maxItems ?? Infinity, 'the fine-tuning data', ctx.signal);
   if (student.spec.kind === 'vit' && !items.labels) {

@@ -27,7 +27,8 @@ export interface RecoverOptions {
   validationItems?: number | null;
 }
 
-export interface RecoverSettings {
+/** The checked, defaulted training options (plain JSON: recipes record them). */
+export type RecoverSettings = {
   epochs: number;
   batchSize: number;
   lr: number;
@@ -35,7 +36,7 @@ export interface RecoverSettings {
   seed: number;
   maxItems: number | null;
   validationItems: number | null;
-}
+};
 
 function bad(op: string, message: string, hint: string): MmkitError {
   return new MmkitError('BAD_OPTION', `${op}: ${message}`, { hint });
@@ -79,11 +80,11 @@ export interface DistillOptions extends RecoverOptions {
   student?: ModelSpec | null;
 }
 
-export interface DistillSettings extends RecoverSettings {
+export type DistillSettings = RecoverSettings & {
   temperature: number;
   alpha: number | null;
   student: ModelSpec | null;
-}
+};
 
 /** Checks the options and makes their defaults explicit. */
 export function distillSettings(o: DistillOptions): DistillSettings {

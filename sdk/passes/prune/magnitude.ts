@@ -9,7 +9,8 @@
  */
 import { MmkitError } from '../../errors';
 import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel, derivedModel } from '../../onnx';
-import { registerStep, type Json, type RunContext, type StepReport } from '../../step';
+import { registerStep, type RunContext, type StepReport } from '../../step';
+import { isExcluded, layerSkip, requireModelNodes } from '../layer-selection';
 import { throwIfAborted } from '../../runtime/batched';
 import { countZeros, zeroNM, zeroSmallest, type ReductionLayout } from './magnitude-select';
 
@@ -70,8 +71,16 @@ function wholeNumber(value: unknown, what: string, min: number, max: number): nu
   return value;
 }
 
-/** The full JSON options a recipe records: defaults explicit, values checked (n and m only for N:M). */
-export function normalizePruneMagnitudeOptions(o: PruneMagnitudeOptions): { [k: string]: Json } {
+/** The options checked once, defaults explicit (n and m only for N:M): what the recipe records and the pass reads. */
+export type PruneMagnitudeSettings = {
+  sparsity: number;
+  scope: PruneScope;
+  ops: PrunableOp[];
+  exclude: { nodes: string[]; ops: PrunableOp[] };
+  minElements: number;
+} & ({ pattern: 'unstructured' } | { pattern: 'N:M'; n: number; m: number });
+
+export function normalizePruneMagnitudeOptions(o: PruneMagnitudeOptions): PruneMagnitudeSettings {
   if (typeof o !== 'object' || o === null) throw bad('options must be an object.', 'Use e.g. { sparsity: 0.5 } or { pattern: "N:M" }.');
   const unknown = Object.keys(o).filter((k) => !OPTION_KEYS.includes(k));
   if (unknown.length) throw bad(`unknown option ${unknown.map((k) => `'${k}'`).join(', ')}.`, `Options are ${OPTION_KEYS.join(', ')}.`);
@@ -88,7 +97,7 @@ export function normalizePruneMagnitudeOptions(o: PruneMagnitudeOptions): { [k: 
   if (typeof minElements !== 'number' || !Number.isInteger(minElements) || minElements < 0) {
     throw bad(`minElements must be a whole number ≥ 0, got ${JSON.stringify(minElements)}.`, 'Use 0 to prune every selected layer.');
   }
-  const common = { scope, pattern, ops, exclude, minElements };
+  const common = { scope, ops, exclude, minElements };
   if (pattern === 'N:M') {
     if (scope !== 'layer') throw bad("scope 'global' does not apply to pattern 'N:M'.", 'N:M keeps n of every m weights everywhere; leave scope out.');
     const m = wholeNumber(o.m ?? 4, 'm', 2, MAX_GROUP);
@@ -97,30 +106,15 @@ export function normalizePruneMagnitudeOptions(o: PruneMagnitudeOptions): { [k: 
     if (o.sparsity !== undefined && Math.abs(o.sparsity - implied) > 1e-9) {
       throw bad(`sparsity ${JSON.stringify(o.sparsity)} contradicts ${n}:${m}, which zeroes ${implied} of the weights.`, 'Leave sparsity out with pattern "N:M", or pick n and m that give it.');
     }
-    return { sparsity: implied, ...common, n, m };
+    return { sparsity: implied, ...common, pattern, n, m };
   }
   if (o.n !== undefined || o.m !== undefined) throw bad('n and m apply to pattern "N:M" only.', 'Add pattern: "N:M", or leave n and m out.');
   if (typeof o.sparsity !== 'number' || !(o.sparsity >= 0 && o.sparsity < 1)) {
     throw bad(`sparsity must be a fraction in [0, 1), got ${JSON.stringify(o.sparsity)}.`, 'It is the fraction of weights to zero, e.g. { sparsity: 0.5 }.');
   }
-  return { sparsity: o.sparsity, ...common };
+  return { sparsity: o.sparsity, ...common, pattern };
 }
 
-interface Settings {
-  sparsity: number;
-  scope: PruneScope;
-  pattern: PrunePattern;
-  n: number;
-  m: number;
-  ops: PrunableOp[];
-  exclude: { nodes: string[]; ops: PrunableOp[] };
-  minElements: number;
-}
-
-function settings(o: PruneMagnitudeOptions): Settings {
-  const j = normalizePruneMagnitudeOptions(o) as unknown as Settings;
-  return { ...j, n: j.n ?? 0, m: j.m ?? 0 };
-}
 
 /** A weight the pass looks at: the layers reading it and its [output, k] layout. */
 interface Candidate {
@@ -182,25 +176,18 @@ function candidates(view: GraphView): Map<string, Candidate[]> {
   return byWeight;
 }
 
-function skipReason(view: GraphView, uses: Candidate[], s: Settings): PruneSkipReason | undefined {
-  const excluded = uses.filter((c) => s.exclude.ops.includes(c.op) || c.nodes.some((n) => s.exclude.nodes.includes(n)));
+function skipReason(view: GraphView, uses: Candidate[], s: PruneMagnitudeSettings): PruneSkipReason | undefined {
+  const excluded = uses.filter((c) => isExcluded(s.exclude, c.nodes, c.op));
   if (excluded.length === uses.length) return 'excluded';
   if (excluded.length > 0) return 'shared with an excluded layer';
   if (!uses.some((c) => s.ops.includes(c.op))) return 'op not selected';
-  if (dtypeOf(view.initializer(uses[0].weight)!.dataType) !== 'float32') return 'not float32';
-  return uses[0].elements >= s.minElements ? undefined : 'under minElements';
+  // Exclusions were looked at above, use by use.
+  return layerSkip({ nodes: [], op: uses[0].op, dtype: dtypeOf(view.initializer(uses[0].weight)!.dataType), elements: uses[0].elements }, { nodes: [] }, s.minElements);
 }
 
-function plan(model: OnnxModel, s: Settings): { targets: Candidate[]; skipped: SkippedWeight[] } {
+function plan(model: OnnxModel, s: PruneMagnitudeSettings): { targets: Candidate[]; skipped: SkippedWeight[] } {
   const view = GraphView.of(model.proto);
-  const missing = s.exclude.nodes.filter((name) => !view.nodes.some((x) => x.name === name));
-  if (missing.length) {
-    throw new MmkitError('BAD_OPTION', `${PRUNE_MAGNITUDE_OP}: exclude.nodes names ${missing.map((x) => `'${x}'`).join(', ')}, which ${model.path ?? 'the model'} does not have.`, {
-      node: missing[0],
-      file: model.path,
-      hint: 'Use the ONNX node name of a MatMul, Gemm or Conv (e.g. "/classifier/MatMul"); the step report lists them.',
-    });
-  }
+  requireModelNodes(PRUNE_MAGNITUDE_OP, 'exclude.nodes', s.exclude.nodes, model, view, 'a MatMul, Gemm or Conv (e.g. "/classifier/MatMul"); the step report lists them');
   const targets: Candidate[] = [];
   const skipped: SkippedWeight[] = [];
   for (const uses of candidates(view).values()) {
@@ -214,16 +201,16 @@ function plan(model: OnnxModel, s: Settings): { targets: Candidate[]; skipped: S
 
 const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
 
-function buildReport(s: Settings, layers: PrunedLayer[], skipped: SkippedWeight[]): StepReport {
+function buildReport(s: PruneMagnitudeSettings, layers: PrunedLayer[], skipped: SkippedWeight[]): StepReport {
   const total = layers.reduce((n, l) => n + l.elements, 0);
   const zeros = layers.reduce((n, l) => n + l.zeros, 0);
   const overall = total ? zeros / total : 0;
-  const nm = s.pattern === 'N:M';
+  const nm = s.pattern === 'N:M' ? s : undefined;
   const lines = [
-    `${zeros} of ${total} weights in ${layers.length} layers are now zero: ${percent(overall)} realized sparsity (requested ${percent(s.sparsity)}, ${nm ? `${s.n}:${s.m} pattern` : `${s.scope} scope`}).`,
+    `${zeros} of ${total} weights in ${layers.length} layers are now zero: ${percent(overall)} realized sparsity (requested ${percent(s.sparsity)}, ${nm ? `${nm.n}:${nm.m} pattern` : `${s.scope} scope`}).`,
   ];
   if (nm) {
-    lines.push(`In every group of ${s.m} consecutive weights along each output's reduction (K) axis the ${s.n} largest |w| stay: down the columns of MatMul [K, N] weights, along the rows of Gemm transB=1 [N, K] and Conv [out, in·kh·kw] weights, as sparse tensor cores expect.`);
+    lines.push(`In every group of ${nm.m} consecutive weights along each output's reduction (K) axis the ${nm.n} largest |w| stay: down the columns of MatMul [K, N] weights, along the rows of Gemm transB=1 [N, K] and Conv [out, in·kh·kw] weights, as sparse tensor cores expect.`);
   }
   if (skipped.length) {
     const by = new Map<string, number>();
@@ -233,15 +220,15 @@ function buildReport(s: Settings, layers: PrunedLayer[], skipped: SkippedWeight[
   const sparseSavable = layers.filter((l) => l.sparsity > 2 / 3).length;
   lines.push(
     nm
-      ? `${s.n}:${s.m} sparsity saves no milliseconds on onnxruntime CPU (the zeros are still multiplied); it runs faster only on sparse tensor cores (NVIDIA Ampere and later, e.g. through TensorRT).`
+      ? `${nm.n}:${nm.m} sparsity saves no milliseconds on onnxruntime CPU (the zeros are still multiplied); it runs faster only on sparse tensor cores (NVIDIA Ampere and later, e.g. through TensorRT).`
       : 'Unstructured sparsity saves bytes (with sparse save / compression), not milliseconds, on onnxruntime CPU: the zeros are still multiplied.',
     `save({ sparse: true }) shrinks a float32 weight beyond 2/3 zeros (int64 indices cost 8 bytes per kept value): ${sparseSavable} of ${layers.length} pruned weights qualify.`,
   );
   const warnings: string[] = [];
-  const ragged = nm ? layers.filter((l) => l.k % s.m !== 0) : [];
-  if (ragged.length) {
+  const ragged = nm ? layers.filter((l) => l.k % nm.m !== 0) : [];
+  if (nm && ragged.length) {
     warnings.push(
-      `K is not a multiple of ${s.m} for ${ragged.map((l) => `'${l.weight}' (K ${l.k})`).join(', ')}: each output's last group of r < ${s.m} weights was treated as padded with zeros and keeps its min(${s.n}, r) largest.`,
+      `K is not a multiple of ${nm.m} for ${ragged.map((l) => `'${l.weight}' (K ${l.k})`).join(', ')}: each output's last group of r < ${nm.m} weights was treated as padded with zeros and keeps its min(${nm.n}, r) largest.`,
     );
   }
   const wiped = s.scope === 'global' && !nm ? layers.filter((l) => l.sparsity >= NEARLY_EMPTY) : [];
@@ -257,26 +244,31 @@ function buildReport(s: Settings, layers: PrunedLayer[], skipped: SkippedWeight[
   ];
   return {
     op: PRUNE_MAGNITUDE_OP,
-    title: nm ? `${s.n}:${s.m} magnitude pruning` : `Magnitude pruning, ${percent(s.sparsity)} unstructured (${s.scope} scope)`,
+    title: nm ? `${nm.n}:${nm.m} magnitude pruning` : `Magnitude pruning, ${percent(s.sparsity)} unstructured (${s.scope} scope)`,
     lines,
     warnings,
     table: { columns: ['layer', 'op', 'weight', 'elements', 'zeros', 'sparsity', 'status'], rows },
-    data: { sparsity: overall, zeros, total, layers: layers.length, skipped: skipped.length, pattern: nm ? `${s.n}:${s.m}` : 'unstructured', scope: s.scope },
+    data: { sparsity: overall, zeros, total, layers: layers.length, skipped: skipped.length, pattern: nm ? `${nm.n}:${nm.m}` : 'unstructured', scope: s.scope },
   };
 }
 
 /** The pure pass: a new model whose selected weights are pruned (the input model is not changed). */
 export function pruneMagnitude(model: OnnxModel, options: PruneMagnitudeOptions, ctx: RunContext = {}): PruneMagnitudeResult {
-  const s = settings(options);
+  return magnitudePruning(model, normalizePruneMagnitudeOptions(options), ctx);
+}
+
+/** The pass over checked settings. */
+export function magnitudePruning(model: OnnxModel, s: PruneMagnitudeSettings, ctx: RunContext = {}): PruneMagnitudeResult {
   const { targets, skipped } = plan(model, s);
   const view = GraphView.of(model.proto);
   // Working copies: the input model's tensors are never written.
   const values = targets.map((t) => (tensorArray(view.initializer(t.weight)!, model) as Float32Array).slice());
   throwIfAborted(ctx.signal, 'Magnitude pruning');
   if (s.pattern === 'N:M') {
+    const { n, m } = s;
     targets.forEach((t, i) => {
       throwIfAborted(ctx.signal, 'Magnitude pruning');
-      zeroNM(values[i], t.layout, s.n, s.m);
+      zeroNM(values[i], t.layout, n, m);
       ctx.onProgress?.(i + 1, targets.length, PRUNE_MAGNITUDE_OP);
     });
   } else if (s.scope === 'global') {
@@ -300,12 +292,12 @@ export function pruneMagnitude(model: OnnxModel, options: PruneMagnitudeOptions,
   return { model: derivedModel(model, proto), report: buildReport(s, layers, skipped), layers, skipped };
 }
 
-registerStep<PruneMagnitudeOptions>({
+export const pruneMagnitudeStep = registerStep({
   op: PRUNE_MAGNITUDE_OP,
   normalize: normalizePruneMagnitudeOptions,
   checked: true,
-  async apply(model, options, ctx) {
-    const { model: pruned, report } = pruneMagnitude(model, options as unknown as PruneMagnitudeOptions, ctx);
+  async apply(model, settings, ctx) {
+    const { model: pruned, report } = magnitudePruning(model, settings, ctx);
     return { model: pruned, report };
   },
 });

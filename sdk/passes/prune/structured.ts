@@ -7,7 +7,7 @@
 import { Dataset } from '../../data';
 import { MmkitError } from '../../errors';
 import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel, derivedModel } from '../../onnx';
-import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../../step';
+import { datasetRef, isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../../step';
 import { resizedValues, rewriteHeadShapes, sliceGroupWeights, type HeadCountEdits } from './structured-edit';
 import { findPruneGroups, groupNodeNames, type PruneGroup, type PruneTarget } from './structured-groups';
 import { activationScores, weightScores, type PruneScore } from './structured-scores';
@@ -37,7 +37,8 @@ export interface PruneStructuredOptions {
   multipleOf?: number;
 }
 
-interface Settings {
+/** The options checked once, defaults explicit, calibration data as its ref: what the recipe records and the pass reads. */
+export type PruneStructuredSettings = {
   target: PruneTarget;
   sparsity: number;
   scope: 'layer' | 'global';
@@ -45,7 +46,7 @@ interface Settings {
   calibration: DatasetRef | null;
   exclude: { nodes: string[]; layers: number[] };
   multipleOf: number;
-}
+};
 
 function bad(message: string, hint: string, node?: string): MmkitError {
   return new MmkitError('BAD_OPTION', `${PRUNE_STRUCTURED_OP}: ${message}`, { hint, node });
@@ -58,7 +59,7 @@ function calibrationRef(c: PruneStructuredOptions['calibration']): DatasetRef | 
   throw bad('calibration must be a Dataset (e.g. mm.datasets.mnist({ split: "train" }).take(128)).', 'Pass the Dataset object itself.');
 }
 
-function settings(o: PruneStructuredOptions): Settings {
+export function normalizePruneStructuredOptions(o: PruneStructuredOptions): PruneStructuredSettings {
   if (typeof o !== 'object' || o === null) throw bad('options must be an object.', "Use e.g. { target: 'mlp', sparsity: 0.5 }.");
   if (o.target !== 'mlp' && o.target !== 'heads') throw bad(`target ${JSON.stringify(o.target)} is not supported.`, "Use 'mlp' (MLP hidden units) or 'heads' (attention heads).");
   if (typeof o.sparsity !== 'number' || !(o.sparsity >= 0 && o.sparsity < 1)) {
@@ -81,14 +82,9 @@ function settings(o: PruneStructuredOptions): Settings {
   return { target: o.target, sparsity: o.sparsity, scope, score, calibration, exclude: { nodes: [...nodes], layers: [...layers] }, multipleOf };
 }
 
-/** The full JSON options a recipe records (defaults explicit, values checked). */
-export function normalizePruneStructuredOptions(o: PruneStructuredOptions): { [k: string]: Json } {
-  const s = settings(o);
-  return { ...s, exclude: { ...s.exclude }, calibration: s.calibration as unknown as Json };
-}
 
 /** The groups the options leave to prune; unknown exclusions and impossible widths are BAD_OPTIONs naming them. */
-function prunableGroups(model: OnnxModel, s: Settings): { groups: PruneGroup[]; excluded: PruneGroup[] } {
+function prunableGroups(model: OnnxModel, s: PruneStructuredSettings): { groups: PruneGroup[]; excluded: PruneGroup[] } {
   const view = GraphView.of(model.proto);
   const all = findPruneGroups(view, s.target);
   const what = s.target === 'mlp' ? 'MLP blocks (linear → GELU/ReLU → linear)' : 'attention blocks';
@@ -146,7 +142,7 @@ export interface PruneStructuredResult {
   layers: PruneStructuredLayer[];
 }
 
-function buildReport(s: Settings, layers: PruneStructuredLayer[], excluded: PruneGroup[], before: number, after: number): StepReport {
+function buildReport(s: PruneStructuredSettings, layers: PruneStructuredLayer[], excluded: PruneGroup[], before: number, after: number): StepReport {
   const unit = s.target === 'mlp' ? 'hidden units' : 'heads';
   const units = layers.reduce((n, l) => n + l.units, 0);
   const kept = layers.reduce((n, l) => n + l.kept.length, 0);
@@ -171,14 +167,18 @@ function buildReport(s: Settings, layers: PruneStructuredLayer[], excluded: Prun
  * 'activation' runs the model over `calibration` (or options.calibration when it is a Dataset).
  */
 export async function pruneStructured(model: OnnxModel, options: PruneStructuredOptions, calibration?: Dataset, ctx: RunContext = {}): Promise<PruneStructuredResult> {
-  const s = settings(options);
+  const data = calibration ?? (options.calibration instanceof Dataset ? options.calibration : undefined);
+  return structuredPruning(model, normalizePruneStructuredOptions(options), data, ctx);
+}
+
+/** The pass over checked settings; score 'activation' runs the model over `calibration`. */
+export async function structuredPruning(model: OnnxModel, s: PruneStructuredSettings, calibration?: Dataset, ctx: RunContext = {}): Promise<PruneStructuredResult> {
   const { groups, excluded } = prunableGroups(model, s);
   const view = GraphView.of(model.proto);
   let scores: Float64Array[];
   if (s.score === 'activation') {
-    const data = calibration ?? (options.calibration instanceof Dataset ? options.calibration : undefined);
-    if (!data) throw bad("score 'activation' needs the calibration Dataset itself.", 'Pass it as options.calibration or as the third argument of pruneStructured.');
-    scores = await activationScores(model, groups, data, ctx);
+    if (!calibration) throw bad("score 'activation' needs the calibration Dataset itself.", 'Pass it as options.calibration or as the third argument of pruneStructured.');
+    scores = await activationScores(model, groups, calibration, ctx);
   } else {
     scores = groups.map((g) => weightScores(view, model, g, s.score as 'l1' | 'l2'));
   }
@@ -204,13 +204,12 @@ export async function pruneStructured(model: OnnxModel, options: PruneStructured
   return { model: result, report: buildReport(s, layers, excluded, modelParams(model), modelParams(result)), layers };
 }
 
-registerStep<PruneStructuredOptions>({
+export const pruneStructuredStep = registerStep({
   op: PRUNE_STRUCTURED_OP,
   normalize: normalizePruneStructuredOptions,
-  async apply(model, options, ctx) {
-    const o = options as unknown as PruneStructuredOptions;
-    const calibration = o.score === 'activation' ? ctx.refs.dataset('calibration') : undefined;
-    const { model: pruned, report } = await pruneStructured(model, o, calibration, ctx);
+  async apply(model, settings, ctx) {
+    const calibration = settings.score === 'activation' ? ctx.refs.dataset('calibration') : undefined;
+    const { model: pruned, report } = await structuredPruning(model, settings, calibration, ctx);
     return { model: pruned, report };
   },
 });

@@ -17,12 +17,13 @@
  */
 import { MmkitError } from '../../errors';
 import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel, derivedModel } from '../../onnx';
-import { registerStep, type Json, type StepReport } from '../../step';
+import { registerStep, type StepReport } from '../../step';
 import { throwIfAborted } from '../../runtime/batched';
 import { quantizeWeight, transposeWeight, type QuantizedWeight } from './weights';
 import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './conv';
 import { findEmbeddings, quantizeEmbedding, type EmbeddingMatch } from './gather';
 import { stringList } from '../options';
+import { layerSkip, requireModelNodes, type LayerSkipReason } from '../layer-selection';
 
 export type { ConvQuantMode } from './conv';
 
@@ -67,8 +68,17 @@ const LINEAR_OPS = ['MatMul', 'Gemm'];
 const QUANTIZED_OPS = [...LINEAR_OPS, 'Gather', 'Conv'];
 
 
-/** The full JSON options the recipe records, with defaults filled in and values checked. */
-export function normalizeDynamicQuantOptions(o: DynamicQuantOptions = {}): { [k: string]: Json } {
+/** The options checked once, every default explicit: what the recipe records and the pass reads. */
+export type DynamicQuantSettings = {
+  perChannel: boolean;
+  format: DynamicQuantFormat;
+  embeddings: boolean;
+  conv: ConvQuantMode;
+  minElements: number;
+  exclude: { nodes: string[]; ops: string[] };
+};
+
+export function normalizeDynamicQuantOptions(o: DynamicQuantOptions = {}): DynamicQuantSettings {
   const perChannel = o.perChannel ?? true;
   if (typeof perChannel !== 'boolean') throw new MmkitError('BAD_OPTION', `quantize.dynamic: perChannel must be true or false, got ${JSON.stringify(perChannel)}.`);
   const format = o.format ?? 'com.microsoft';
@@ -93,53 +103,26 @@ export function normalizeDynamicQuantOptions(o: DynamicQuantOptions = {}): { [k:
   return { perChannel, format, embeddings, conv, minElements, exclude: { nodes: stringList(QUANTIZE_DYNAMIC_OP, o.exclude?.nodes, 'exclude.nodes'), ops } };
 }
 
-interface Resolved {
-  perChannel: boolean;
-  format: DynamicQuantFormat;
-  embeddings: boolean;
-  conv: ConvQuantMode;
-  minElements: number;
-  excludeNodes: Set<string>;
-  excludeOps: Set<string>;
-}
-
-function resolve(options: { [k: string]: Json }): Resolved {
-  const exclude = options.exclude as { nodes: string[]; ops: string[] };
-  return {
-    perChannel: options.perChannel as boolean,
-    format: options.format as DynamicQuantFormat,
-    embeddings: options.embeddings as boolean,
-    conv: options.conv as ConvQuantMode,
-    minElements: options.minElements as number,
-    excludeNodes: new Set(exclude.nodes),
-    excludeOps: new Set(exclude.ops),
-  };
-}
-
 /** Why a layer stays float (undefined: it is quantized). */
-type SkipReason = 'excluded' | 'under minElements' | 'not float32' | 'turned off' | 'bias not constant';
+type SkipReason = LayerSkipReason | 'turned off' | 'bias not constant';
 
-function linearSkip(view: GraphView, l: LinearMatch, o: Resolved): SkipReason | undefined {
-  if (o.excludeOps.has(l.matmul.opType)) return 'excluded';
-  if (o.excludeNodes.has(l.matmul.name) || (l.add && o.excludeNodes.has(l.add.name))) return 'excluded';
-  // fp16/bf16 weights are another pass's business.
-  if (dtypeOf(view.initializer(l.weight)!.dataType) !== 'float32') return 'not float32';
-  return l.inDim * l.outDim >= o.minElements ? undefined : 'under minElements';
+function linearSkip(view: GraphView, l: LinearMatch, o: DynamicQuantSettings): SkipReason | undefined {
+  const nodes = l.add ? [l.matmul.name, l.add.name] : [l.matmul.name];
+  return layerSkip({ nodes, op: l.matmul.opType, dtype: dtypeOf(view.initializer(l.weight)!.dataType), elements: l.inDim * l.outDim }, o.exclude, o.minElements);
 }
 
-function embeddingSkip(m: EmbeddingMatch, o: Resolved): SkipReason | undefined {
+function embeddingSkip(m: EmbeddingMatch, o: DynamicQuantSettings): SkipReason | undefined {
   if (!o.embeddings) return 'turned off';
-  if (o.excludeOps.has('Gather') || m.gathers.some((g) => o.excludeNodes.has(g.name))) return 'excluded';
-  return m.rows * m.cols >= o.minElements ? undefined : 'under minElements';
+  // findEmbeddings finds float32 tables only.
+  return layerSkip({ nodes: m.gathers.map((g) => g.name), op: 'Gather', dtype: 'float32', elements: m.rows * m.cols }, o.exclude, o.minElements);
 }
 
-function convSkip(view: GraphView, c: ConvMatch, o: Resolved): SkipReason | undefined {
+function convSkip(view: GraphView, c: ConvMatch, o: DynamicQuantSettings): SkipReason | undefined {
   if (o.conv === 'float') return 'turned off';
-  if (o.excludeOps.has('Conv') || o.excludeNodes.has(c.conv.name)) return 'excluded';
-  if (dtypeOf(view.initializer(c.weight)!.dataType) !== 'float32') return 'not float32';
+  const elements = c.outChannels * c.inChannelsPerGroup * c.kernel.reduce((a, k) => a * k, 1);
+  const skip = layerSkip({ nodes: [c.conv.name], op: 'Conv', dtype: dtypeOf(view.initializer(c.weight)!.dataType), elements }, o.exclude, o.minElements);
   // ConvInteger's float bias is re-added after the integer conv, so it must be a known constant.
-  if (o.conv === 'integer' && c.conv.input[2] && !c.bias) return 'bias not constant';
-  return c.outChannels * c.inChannelsPerGroup * c.kernel.reduce((a, k) => a * k, 1) >= o.minElements ? undefined : 'under minElements';
+  return skip ?? (o.conv === 'integer' && c.conv.input[2] && !c.bias ? 'bias not constant' : undefined);
 }
 
 /** Names of the int8 weight and its scales in the edited graph, made once per weight and layout. */
@@ -164,7 +147,7 @@ export interface DynamicQuantPlan {
   skipped: SkippedLayer[];
 }
 
-function plan(view: GraphView, o: Resolved): DynamicQuantPlan {
+function plan(view: GraphView, o: DynamicQuantSettings): DynamicQuantPlan {
   const result: DynamicQuantPlan = { linears: [], embeddings: [], convs: [], skipped: [] };
   const sort = <T>(items: T[], kept: T[], kind: SkippedLayer['kind'], skip: (x: T) => SkipReason | undefined, name: (x: T) => string, elements: (x: T) => number) => {
     for (const x of items) {
@@ -185,24 +168,16 @@ function requireOpset(model: OnnxModel, view: GraphView, version: number, what: 
 }
 
 interface Prepared {
-  o: Resolved;
+  o: DynamicQuantSettings;
   view: GraphView;
   plan: DynamicQuantPlan;
   /** DequantizeLinear's per-channel axis arrived in opset 13: older models get one scale per Conv weight. */
   convPerChannel: boolean;
 }
 
-function prepare(model: OnnxModel, options: { [k: string]: Json }): Prepared {
-  const o = resolve(options);
+function prepare(model: OnnxModel, o: DynamicQuantSettings): Prepared {
   const view = GraphView.of(model.proto);
-  const unknown = [...o.excludeNodes].filter((name) => !view.nodes.some((n) => n.name === name));
-  if (unknown.length > 0) {
-    throw new MmkitError('BAD_OPTION', `quantize.dynamic: exclude.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which ${model.path ?? 'the model'} does not have.`, {
-      node: unknown[0],
-      file: model.path,
-      hint: 'Use the ONNX node names of the model: a MatMul/Gemm/Add, a Gather or a Conv (e.g. "/vision/patch_embed/Conv").',
-    });
-  }
+  requireModelNodes(QUANTIZE_DYNAMIC_OP, 'exclude.nodes', o.exclude.nodes, model, view, 'a MatMul/Gemm/Add, a Gather or a Conv (e.g. "/vision/patch_embed/Conv")');
   const p = plan(view, o);
   if (o.format === 'qdq-integer') requireOpset(model, view, 11, "format 'qdq-integer' (DynamicQuantizeLinear)", "Use format 'com.microsoft', or convert the model to a newer opset first.");
   if (p.convs.length > 0 && o.conv === 'integer') requireOpset(model, view, 11, "conv 'integer' (DynamicQuantizeLinear)", "Use conv 'weight-only' or 'float'.");
@@ -213,8 +188,8 @@ function prepare(model: OnnxModel, options: { [k: string]: Json }): Prepared {
  * Quantizes a model's linear layers, embedding tables and Conv weights; the input model is not
  * changed and untouched tensors are shared.
  */
-export function quantizeDynamic(model: OnnxModel, options: { [k: string]: Json } = normalizeDynamicQuantOptions()): OnnxModel {
-  return rewrite(model, prepare(model, options));
+export function quantizeDynamic(model: OnnxModel, settings: DynamicQuantSettings = normalizeDynamicQuantOptions()): OnnxModel {
+  return rewrite(model, prepare(model, settings));
 }
 
 function rewrite(model: OnnxModel, prepared: Prepared): OnnxModel {
@@ -278,8 +253,8 @@ function integerNodes(l: LinearMatch, w: WeightNames, base: string, e: GraphEdit
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** What quantizeDynamic does to a model under the given options: the layers it rewrites and those it leaves float, with why. */
-export function dynamicQuantReport(model: OnnxModel, options: { [k: string]: Json } = normalizeDynamicQuantOptions()): StepReport {
-  return reportOf(prepare(model, options));
+export function dynamicQuantReport(model: OnnxModel, settings: DynamicQuantSettings = normalizeDynamicQuantOptions()): StepReport {
+  return reportOf(prepare(model, settings));
 }
 
 function reportOf({ o, view, plan: p, convPerChannel }: Prepared): StepReport {
@@ -317,13 +292,13 @@ function reportOf({ o, view, plan: p, convPerChannel }: Prepared): StepReport {
   };
 }
 
-registerStep<DynamicQuantOptions>({
+export const quantizeDynamicStep = registerStep({
   op: QUANTIZE_DYNAMIC_OP,
   normalize: normalizeDynamicQuantOptions,
   checked: true,
-  async apply(model, options, ctx) {
+  async apply(model, settings, ctx) {
     throwIfAborted(ctx.signal, 'Dynamic quantization');
-    const prepared = prepare(model, options); // once, for the rewrite and its report
+    const prepared = prepare(model, settings); // once, for the rewrite and its report
     return { model: rewrite(model, prepared), report: reportOf(prepared) };
   },
 });

@@ -36,11 +36,12 @@ import {
   type ValueInfoProto,
   derivedModel,
 } from '../../onnx';
-import { registerStep, type Json, type StepReport } from '../../step';
+import { registerStep, type StepReport } from '../../step';
 import { throwIfAborted } from '../../runtime/batched';
 import { valueTypes } from './fp16-types';
 import { FLOAT16_MAX, toHalf } from './fp16-values';
 import { stringList } from '../options';
+import { isExcluded, requireModelNodes } from '../layer-selection';
 
 export const QUANTIZE_FP16_OP = 'quantize.fp16';
 
@@ -83,24 +84,19 @@ const SHAPE_READERS = new Set(['Shape', 'Size']);
 
 
 
-/** The full JSON options the recipe records: the effective block list spelled out. */
-export function normalizeFloat16Options(o: Float16Options = {}): { [k: string]: Json } {
+/** The options checked once, the effective block list spelled out: what the recipe records and the pass reads. */
+export type Float16Settings = {
+  keepIoTypes: boolean;
+  block: { nodes: string[]; ops: string[] };
+};
+
+export function normalizeFloat16Options(o: Float16Options = {}): Float16Settings {
   const keepIoTypes = o.keepIoTypes ?? true;
   if (typeof keepIoTypes !== 'boolean') throw new MmkitError('BAD_OPTION', `quantize.fp16: keepIoTypes must be true or false, got ${JSON.stringify(keepIoTypes)}.`);
   const ops = [...new Set([...FP16_DEFAULT_BLOCKED_OPS, ...stringList(QUANTIZE_FP16_OP, o.block?.ops, 'block.ops')])];
   return { keepIoTypes, block: { nodes: stringList(QUANTIZE_FP16_OP, o.block?.nodes, 'block.nodes'), ops } };
 }
 
-interface Settings {
-  keepIoTypes: boolean;
-  blockedNodes: Set<string>;
-  blockedOps: Set<string>;
-}
-
-function settings(options: { [k: string]: Json }): Settings {
-  const block = options.block as { nodes: string[]; ops: string[] };
-  return { keepIoTypes: options.keepIoTypes as boolean, blockedNodes: new Set(block.nodes), blockedOps: new Set(block.ops) };
-}
 
 /** A tensor whose values did not all fit float16. */
 export interface ClampedTensor {
@@ -126,7 +122,7 @@ const isHalfCandidate = (n: NodeProto) => n.domain === '' && (COMPUTE_OPS.has(n.
 const hasSubgraph = (n: NodeProto) => n.attribute.some((a) => a.g !== undefined || a.graphs.length > 0);
 
 /** Which nodes run in float16 and which float32 values end up stored as float16. */
-function plan(view: GraphView, s: Settings): Plan {
+function plan(view: GraphView, s: Float16Settings): Plan {
   const types = valueTypes(view);
   const isFloat = (v: string) => v !== '' && types.get(v) === 'float32';
   // Values a subgraph reads from outside (implicit inputs of If/Loop/Scan) must stay float32.
@@ -141,7 +137,7 @@ function plan(view: GraphView, s: Settings): Plan {
   for (const n of view.nodes) {
     const touchesFloat = [...n.input, ...n.output].some(isFloat);
     if (!touchesFloat || n.opType === 'Constant' || SHAPE_READERS.has(n.opType)) continue;
-    if (s.blockedOps.has(n.opType) || s.blockedNodes.has(n.name)) kept.set(n, 'blocked');
+    if (isExcluded(s.block, [n.name], n.opType)) kept.set(n, 'blocked');
     else if (!isHalfCandidate(n) || hasSubgraph(n)) kept.set(n, 'unsupported op');
     else if ([...n.input, ...n.output].some((v) => v !== '' && types.get(v) === undefined) || n.output.some((o) => implicit.has(o))) kept.set(n, 'unknown types');
     else if (MOVEMENT_OPS.has(n.opType) && n.input.filter(isFloat).some(sourcedFloat32)) continue; // follows its float32 input
@@ -193,16 +189,13 @@ export interface Float16Result {
  * whose values were clamped or flushed.
  */
 export function toFloat16(model: OnnxModel, options: Float16Options = {}): Float16Result {
-  const s = settings(normalizeFloat16Options(options));
+  return float16Conversion(model, normalizeFloat16Options(options));
+}
+
+/** The conversion over checked settings. */
+export function float16Conversion(model: OnnxModel, s: Float16Settings): Float16Result {
   const view = GraphView.of(model.proto);
-  const unknown = [...s.blockedNodes].filter((name) => !view.nodes.some((n) => n.name === name));
-  if (unknown.length > 0) {
-    throw new MmkitError('BAD_OPTION', `quantize.fp16: block.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which ${model.path ?? 'the model'} does not have.`, {
-      node: unknown[0],
-      file: model.path,
-      hint: 'Use the ONNX node names of the model (e.g. "/encoder/layer.0/attention/Softmax").',
-    });
-  }
+  requireModelNodes(QUANTIZE_FP16_OP, 'block.nodes', s.block.nodes, model, view, 'any node (e.g. "/encoder/layer.0/attention/Softmax")');
   const p = plan(view, s);
   const floatInputs = !s.keepIoTypes && view.inputs.some((i) => p.types.get(i.name) === 'float32');
   if (p.half.size === 0 && p.stored16.size === 0 && !floatInputs) return { model, report: buildReport(view, p, 0, []) }; // nothing float32 to convert
@@ -288,12 +281,12 @@ function buildReport(view: GraphView, p: Plan, casts: number, clamped: ClampedTe
   };
 }
 
-registerStep<Float16Options>({
+export const quantizeFloat16Step = registerStep({
   op: QUANTIZE_FP16_OP,
   normalize: normalizeFloat16Options,
   checked: true,
-  async apply(model, options, ctx) {
+  async apply(model, settings, ctx) {
     throwIfAborted(ctx.signal, 'float16 conversion');
-    return toFloat16(model, options as Float16Options);
+    return float16Conversion(model, settings);
   },
 });

@@ -18,7 +18,9 @@ import {
   type OnnxModel,
   derivedModel,
 } from '../../onnx';
-import { registerStep, type RunContext } from '../../step';
+import { registerStep, type RunContext, type StepReport, type StepResult } from '../../step';
+import { stringList } from '../options';
+import { layerSkip, requireModelNodes, type LayerSkipReason } from '../layer-selection';
 import { quantizeInt4Blocks } from './int4-blocks';
 
 export type Int4BlockSize = 32 | 64 | 128;
@@ -49,7 +51,18 @@ export interface QuantizeInt4Options {
 const BLOCK_SIZES: readonly number[] = [32, 64, 128];
 const MS_DOMAIN = 'com.microsoft';
 
-function normalizeInt4(o: QuantizeInt4Options = {}) {
+export const QUANTIZE_INT4_OP = 'quantize.int4';
+
+/** The options checked once, every default explicit: what the recipe records and the pass reads. */
+export type QuantizeInt4Settings = {
+  blockSize: Int4BlockSize;
+  symmetric: boolean;
+  accuracyLevel: Int4AccuracyLevel;
+  exclude: { nodes: string[] };
+  minElements: number;
+};
+
+export function normalizeQuantizeInt4Options(o: QuantizeInt4Options = {}): QuantizeInt4Settings {
   const blockSize = o.blockSize ?? 32;
   if (!BLOCK_SIZES.includes(blockSize)) {
     throw new MmkitError('BAD_OPTION', `quantize.int4: blockSize ${JSON.stringify(blockSize)} is not supported.`, { hint: 'Use 32, 64 or 128.' });
@@ -62,14 +75,10 @@ function normalizeInt4(o: QuantizeInt4Options = {}) {
   if (!Number.isInteger(minElements) || minElements < 0) {
     throw new MmkitError('BAD_OPTION', `quantize.int4: minElements must be a non-negative integer, got ${JSON.stringify(minElements)}.`);
   }
-  const nodes = o.exclude?.nodes ?? [];
-  if (!Array.isArray(nodes) || nodes.some((x) => typeof x !== 'string')) {
-    throw new MmkitError('BAD_OPTION', 'quantize.int4: exclude.nodes must be a list of node names.');
-  }
-  return { blockSize, symmetric: o.symmetric ?? true, accuracyLevel, exclude: { nodes: [...nodes] }, minElements };
+  const symmetric = o.symmetric ?? true;
+  if (typeof symmetric !== 'boolean') throw new MmkitError('BAD_OPTION', `quantize.int4: symmetric must be true or false, got ${JSON.stringify(symmetric)}.`);
+  return { blockSize, symmetric, accuracyLevel, exclude: { nodes: stringList(QUANTIZE_INT4_OP, o.exclude?.nodes, 'exclude.nodes') }, minElements };
 }
-
-type Int4Settings = ReturnType<typeof normalizeInt4>;
 
 /** MatMulNBits needs a power-of-two block of at least 16. */
 function layerBlockSize(k: number, blockSize: number): number {
@@ -84,12 +93,12 @@ function fusableBias(view: GraphView, m: LinearMatch): string | undefined {
   return t && dtypeOf(t.dataType) === 'float32' && tensorDims(t).length === 1 ? m.bias : undefined;
 }
 
-function quantizable(view: GraphView, m: LinearMatch, s: Int4Settings): boolean {
-  if (s.exclude.nodes.includes(m.matmul.name)) return false;
+type Int4SkipReason = LayerSkipReason | 'Gemm bias not fusable';
+
+function int4Skip(view: GraphView, m: LinearMatch, s: QuantizeInt4Settings): Int4SkipReason | undefined {
+  const skip = layerSkip({ nodes: [m.matmul.name], op: m.matmul.opType, dtype: dtypeOf(view.initializer(m.weight)!.dataType), elements: m.inDim * m.outDim }, s.exclude, s.minElements);
   // Gemm adds its bias itself, so it can only go when the bias fits MatMulNBits's bias input.
-  if (m.matmul.opType === 'Gemm' && m.bias !== undefined && !fusableBias(view, m)) return false;
-  const w = view.initializer(m.weight);
-  return !!w && dtypeOf(w.dataType) === 'float32' && m.inDim * m.outDim >= s.minElements;
+  return skip ?? (m.matmul.opType === 'Gemm' && m.bias !== undefined && !fusableBias(view, m) ? 'Gemm bias not fusable' : undefined);
 }
 
 /** The weight as row-major [K, N], transposing Gemm's transB=1 [N, K] layout. */
@@ -108,7 +117,7 @@ interface PackedWeight {
 }
 
 /** Quantizes one weight and adds its MatMulNBits initializers (B, scales, zero points when asymmetric). */
-function addPackedWeight(e: GraphEditor, model: OnnxModel, m: LinearMatch, s: Int4Settings): PackedWeight {
+function addPackedWeight(e: GraphEditor, model: OnnxModel, m: LinearMatch, s: QuantizeInt4Settings): PackedWeight {
   const k = m.inDim;
   const n = m.outDim;
   const weight = weightInOut(tensorArray(e.view.initializer(m.weight)!, model) as Float32Array, m);
@@ -126,19 +135,29 @@ function addPackedWeight(e: GraphEditor, model: OnnxModel, m: LinearMatch, s: In
   return { inputs: [packed, scales, zeroPoints], blockSize };
 }
 
+/** A layer the pass left float32, with the reason. */
+interface SkippedLinear {
+  match: LinearMatch;
+  reason: Int4SkipReason;
+}
+
 /** The pure pass: returns a new model; the input model and its tensors are left as they were. */
 export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}, ctx: RunContext = {}): OnnxModel {
-  const s = normalizeInt4(options);
+  return int4Quantization(model, normalizeQuantizeInt4Options(options), ctx).model;
+}
+
+/** The pass over checked settings, with its report. */
+export function int4Quantization(model: OnnxModel, s: QuantizeInt4Settings, ctx: RunContext = {}): StepResult & { report: StepReport } {
   const view = GraphView.of(model.proto);
-  const unknown = s.exclude.nodes.filter((name) => !view.nodes.some((x) => x.name === name));
-  if (unknown.length > 0) {
-    throw new MmkitError('BAD_OPTION', `quantize.int4: exclude.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which the model does not have.`, {
-      node: unknown[0],
-      hint: 'Check the spelling against the ONNX node names of the model (a MatMul or Gemm, e.g. "/fc1/MatMul").',
-    });
+  requireModelNodes(QUANTIZE_INT4_OP, 'exclude.nodes', s.exclude.nodes, model, view, 'a MatMul or Gemm (e.g. "/fc1/MatMul")');
+  const targets: LinearMatch[] = [];
+  const skipped: SkippedLinear[] = [];
+  for (const m of findLinears(view)) {
+    const reason = int4Skip(view, m, s);
+    if (reason) skipped.push({ match: m, reason });
+    else targets.push(m);
   }
-  const targets = findLinears(view).filter((m) => quantizable(view, m, s));
-  if (targets.length === 0) return model;
+  if (targets.length === 0) return { model, report: int4Report(s, targets, skipped) };
   const proto = editModel(model.proto, (e) => {
     // Layers that share (tie) a weight in the same layout share its packed copy too.
     const packedByWeight = new Map<string, PackedWeight>();
@@ -159,7 +178,7 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
       const attrs = { K: m.inDim, N: m.outDim, bits: 4, block_size: packed.blockSize, accuracy_level: s.accuracyLevel };
       e.replaceNode(m.matmul, node('MatMulNBits', inputs, [output], attrs, { name: e.uniqueName(`${m.matmul.name || m.weight}_int4`), domain: MS_DOMAIN }));
       if (bias && m.add) e.removeNode(m.add);
-      ctx.onProgress?.(i + 1, targets.length, 'quantize.int4');
+      ctx.onProgress?.(i + 1, targets.length, QUANTIZE_INT4_OP);
     });
     // A float weight that some other node still reads stays; otherwise it goes.
     const rewritten = new Set(targets.map((m) => m.matmul));
@@ -168,14 +187,41 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
     }
     e.setOpset(MS_DOMAIN, 1);
   });
-  return derivedModel(model, proto);
+  return { model: derivedModel(model, proto), report: int4Report(s, targets, skipped) };
 }
 
-registerStep<QuantizeInt4Options>({
-  op: 'quantize.int4',
-  normalize: normalizeInt4,
+const layerName = (m: LinearMatch) => m.matmul.name || m.weight;
+
+/** What the pass did, as dynamic and static quantization report it: layers rewritten, layers left float32 and why. */
+function int4Report(s: QuantizeInt4Settings, targets: LinearMatch[], skipped: SkippedLinear[]): StepReport {
+  const lines = [
+    `${targets.length} linear${targets.length === 1 ? '' : 's'} → MatMulNBits (4-bit weights in blocks of up to ${s.blockSize}, ${s.symmetric ? 'symmetric' : 'asymmetric with a zero point per block'}, accuracy_level ${s.accuracyLevel}); activations stay float32.`,
+  ];
+  const skippedBy = new Map<string, number>();
+  for (const x of skipped) skippedBy.set(x.reason, (skippedBy.get(x.reason) ?? 0) + 1);
+  if (skippedBy.size) lines.push(`Left float32: ${[...skippedBy].map(([reason, n]) => `${n} ${reason}`).join(', ')}.`);
+  const warnings: string[] = [];
+  if (targets.length === 0) warnings.push('No layer was quantized: every MatMul/Gemm was excluded, too small (minElements) or not float32.');
+  if (s.accuracyLevel === 4) warnings.push('accuracy_level 4 quantizes activations to int8 on every run: on small layers that measured slower than float32.');
+  const rows: (string | number)[][] = [
+    ...targets.map((m) => [layerName(m), m.matmul.opType, m.inDim * m.outDim, 'int4']),
+    ...skipped.map((x) => [layerName(x.match), x.match.matmul.opType, x.match.inDim * x.match.outDim, `float32 (${x.reason})`]),
+  ];
+  return {
+    op: QUANTIZE_INT4_OP,
+    title: 'int4 weight-only',
+    lines,
+    warnings,
+    table: { columns: ['layer', 'op', 'weights', 'stored as'], rows },
+    data: { linears: targets.length, skipped: skipped.length, blockSize: s.blockSize, symmetric: s.symmetric, accuracyLevel: s.accuracyLevel },
+  };
+}
+
+export const quantizeInt4Step = registerStep({
+  op: QUANTIZE_INT4_OP,
+  normalize: normalizeQuantizeInt4Options,
   checked: true,
-  async apply(model, options, ctx) {
-    return quantizeInt4(model, options as QuantizeInt4Options, ctx);
+  async apply(model, settings, ctx) {
+    return int4Quantization(model, settings, ctx);
   },
 });

@@ -22,12 +22,13 @@ import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMet
 import { Dataset } from '../../data/dataset';
 import { MmkitError } from '../../errors';
 import { attrInt, dtypeOf, editModel, GraphView, tensorDims, type NodeProto, type OnnxModel, derivedModel } from '../../onnx';
-import { datasetRef, isDatasetRef, registerStep, type Json, type DatasetRef, type RunContext, type StepReport } from '../../step';
+import { datasetRef, isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../../step';
 import { throwIfAborted } from '../../runtime/batched';
 import { addActivationParams, addActivationQdq, addInt32Bias, addInt8Weight, addQuantizedConstant, type QuantNames } from './qdq-nodes';
 import { activationParams, cpuNeedsReduceRange, weightQmax, type ActivationParams } from './qdq-params';
 import { DEFAULT_MIN_ELEMENTS } from './dynamic';
 import { stringList } from '../options';
+import { isExcluded, requireModelNodes } from '../layer-selection';
 
 export const QUANTIZE_STATIC_OP = 'quantize.static';
 
@@ -83,8 +84,8 @@ function checkOps(ops: string[], what: string): void {
   if (unknown) throw bad(`${what} lists '${unknown}', which this pass does not quantize.`, `Supported: ${SUPPORTED_STATIC_OPS.join(', ')}.`);
 }
 
-/** The settings a recipe records: defaults explicit, 'auto' decided, the calibration data as its ref. */
-interface Settings {
+/** The options checked once: defaults explicit, 'auto' decided, the calibration data as its ref. What the recipe records and the pass reads. */
+export type StaticQuantSettings = {
   calibration: DatasetRef;
   method: CalibrationMethod;
   percentile: number;
@@ -95,7 +96,7 @@ interface Settings {
   exclude: { nodes: string[]; ops: string[] };
   minElements: number;
   maxItems: number;
-}
+};
 
 function calibrationRef(c: unknown): DatasetRef {
   if (c instanceof Dataset) return datasetRef(c);
@@ -103,7 +104,7 @@ function calibrationRef(c: unknown): DatasetRef {
   throw bad('calibration must be a Dataset (e.g. mm.datasets.mnist({ split: "train" }).take(128)).', `Got ${c === undefined ? 'nothing' : JSON.stringify(c)}; pass the Dataset object itself.`);
 }
 
-function settings(o: StaticQuantOptions): Settings {
+export function normalizeStaticQuantOptions(o: StaticQuantOptions): StaticQuantSettings {
   if (typeof o !== 'object' || o === null) throw bad('options must be an object with a calibration Dataset.');
   const calibration = calibrationRef(o.calibration);
   const method = o.method ?? DEFAULT_STATIC_METHOD;
@@ -128,11 +129,6 @@ function settings(o: StaticQuantOptions): Settings {
   return { calibration, method, percentile, perChannel, activations, reduceRange, ops, exclude: { nodes: stringList(QUANTIZE_STATIC_OP, o.exclude?.nodes, 'exclude.nodes'), ops: excludeOps }, minElements, maxItems };
 }
 
-/** The full JSON options the recipe records. */
-export function normalizeStaticQuantOptions(o: StaticQuantOptions): { [k: string]: Json } {
-  const s = settings(o);
-  return { ...s, calibration: s.calibration as unknown as Json, ops: [...s.ops], exclude: { nodes: [...s.exclude.nodes], ops: [...s.exclude.ops] } };
-}
 
 /** A weighted node's int8 weight input: which input, and its channel axis. */
 interface WeightInput {
@@ -179,8 +175,8 @@ function elementCount(view: GraphView, name: string): number {
   return tensorDims(view.constantTensor(name)!).reduce((a, b) => a * b, 1);
 }
 
-function skipReason(view: GraphView, n: NodeProto, s: Settings): string | undefined {
-  if (s.exclude.nodes.includes(n.name) || s.exclude.ops.includes(n.opType)) return 'excluded';
+function skipReason(view: GraphView, n: NodeProto, s: StaticQuantSettings): string | undefined {
+  if (isExcluded(s.exclude, [n.name], n.opType)) return 'excluded';
   if (n.opType === 'Gemm' && (attrInt(n, 'transA') ?? 0) !== 0) return 'Gemm with transA';
   const reads = n.input.filter((x, i) => x !== '' && !(DATA_MOVEMENT_OPS.includes(n.opType) && i > 0));
   if (reads.some((x) => !isFloat(view, x))) return 'not float32';
@@ -193,7 +189,7 @@ function skipReason(view: GraphView, n: NodeProto, s: Settings): string | undefi
   return undefined;
 }
 
-function plan(view: GraphView, s: Settings): StaticQuantPlan {
+function plan(view: GraphView, s: StaticQuantSettings): StaticQuantPlan {
   const nodes: QuantNode[] = [];
   const activations = new Set<string>();
   const skipped: StaticQuantPlan['skipped'] = [];
@@ -268,7 +264,11 @@ export interface StaticQuantResult {
  * QDQ model. The input model is not changed; untouched tensors are shared.
  */
 export async function quantizeStatic(model: OnnxModel, options: StaticQuantOptions, calibration: Dataset, ctx: RunContext = {}): Promise<StaticQuantResult> {
-  const s = settings(options);
+  return staticQuantization(model, normalizeStaticQuantOptions(options), calibration, ctx);
+}
+
+/** The pass over checked settings. */
+export async function staticQuantization(model: OnnxModel, s: StaticQuantSettings, calibration: Dataset, ctx: RunContext = {}): Promise<StaticQuantResult> {
   const view = GraphView.of(model.proto);
   const opset = view.opset('') ?? 0;
   if (opset < 13) {
@@ -277,13 +277,7 @@ export async function quantizeStatic(model: OnnxModel, options: StaticQuantOptio
       hint: "Convert the model to a newer opset first, or use quantize({ mode: 'dynamic' }).",
     });
   }
-  const unknown = s.exclude.nodes.filter((name) => !view.nodes.some((n) => n.name === name));
-  if (unknown.length > 0) {
-    throw new MmkitError('BAD_OPTION', `${QUANTIZE_STATIC_OP}: exclude.nodes names ${unknown.map((x) => `'${x}'`).join(', ')}, which the model does not have.`, {
-      node: unknown[0],
-      hint: 'Check the spelling against the ONNX node names of the model (e.g. "/vision/layers/0/mlp/fc1/MatMul").',
-    });
-  }
+  requireModelNodes(QUANTIZE_STATIC_OP, 'exclude.nodes', s.exclude.nodes, model, view, 'any node the pass quantizes (e.g. "/vision/layers/0/mlp/fc1/MatMul")');
   const p = plan(view, s);
   const symmetric = s.activations === 'symmetric';
   const ranges = p.nodes.length === 0 ? new Map() : await calibrate(model, calibration, {
@@ -342,7 +336,7 @@ export async function quantizeStatic(model: OnnxModel, options: StaticQuantOptio
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** What the pass did: nodes per op, calibration, what stayed float, the calibrated ranges. */
-function staticQuantReport(s: Settings, p: StaticQuantPlan, ranges: CalibrationTable, masks: string[]): StepReport {
+function staticQuantReport(s: StaticQuantSettings, p: StaticQuantPlan, ranges: CalibrationTable, masks: string[]): StepReport {
   const byOp = new Map<string, number>();
   for (const q of p.nodes) byOp.set(q.node.opType, (byOp.get(q.node.opType) ?? 0) + 1);
   const method = s.method === 'percentile' ? `percentile ${s.percentile}` : s.method;
@@ -374,12 +368,12 @@ function staticQuantReport(s: Settings, p: StaticQuantPlan, ranges: CalibrationT
   };
 }
 
-registerStep<StaticQuantOptions>({
+export const quantizeStaticStep = registerStep({
   op: QUANTIZE_STATIC_OP,
   normalize: normalizeStaticQuantOptions,
   checked: true,
-  async apply(model, options, ctx) {
-    const { model: out, report } = await quantizeStatic(model, options as unknown as StaticQuantOptions, ctx.refs.dataset('calibration'), ctx);
+  async apply(model, settings, ctx) {
+    const { model: out, report } = await staticQuantization(model, settings, ctx.refs.dataset('calibration'), ctx);
     return { model: out, report };
   },
 });
