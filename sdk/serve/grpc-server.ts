@@ -32,17 +32,19 @@ function serviceDefinition(): grpc.ServiceDefinition {
 }
 
 /** Answers with the handler's value, or with the status its MmkitError stands for. */
-function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => Res | Promise<Res>): Handler {
+function unary<Req, Res>(service: InferenceService, fn: (req: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => Res | Promise<Res>): Handler {
   return (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request as Req, call))
-      .then(
-        (res) => callback(null, res),
-        (e: unknown) => {
-          const error = asServingError(e);
-          callback({ code: grpcStatusOf(error), details: error.message });
-        },
-      );
+    void service.track(() =>
+      Promise.resolve()
+        .then(() => fn(call.request as Req, call))
+        .then(
+          (res) => callback(null, res),
+          (e: unknown) => {
+            const error = asServingError(e);
+            callback({ code: grpcStatusOf(error), details: error.message });
+          },
+        ),
+    );
   };
 }
 
@@ -53,12 +55,12 @@ export function createGrpcFront(service: InferenceService, maxMessageBytes: numb
     'grpc.max_send_message_length': -1,
   });
   const handlers: Record<string, Handler> = {
-    ServerLive: unary(() => ({ live: service.live })),
-    ServerReady: unary(() => ({ ready: service.ready })),
-    ModelReady: unary((req: { name: string; version: string }) => ({ ready: service.modelReady(req.name, req.version || undefined) })),
-    ServerMetadata: unary(() => service.metadata),
-    ModelMetadata: unary((req: { name: string; version: string }) => service.model(req.name, req.version || undefined).metadata),
-    ModelInfer: unary(async (req: InferRequestMessage, call) => {
+    ServerLive: unary(service, () => ({ live: service.live })),
+    ServerReady: unary(service, () => ({ ready: service.ready })),
+    ModelReady: unary(service, (req: { name: string; version: string }) => ({ ready: service.modelReady(req.name, req.version || undefined) })),
+    ServerMetadata: unary(service, () => service.metadata),
+    ModelMetadata: unary(service, (req: { name: string; version: string }) => service.model(req.name, req.version || undefined).metadata),
+    ModelInfer: unary(service, async (req: InferRequestMessage, call) => {
       const inputs = decodeInputs(req);
       const outputs = req.outputs.map((o) => o.name);
       const version = req.model_version || undefined;

@@ -30,7 +30,7 @@ const deflaters: Record<'gzip' | 'deflate', (b: Buffer) => Promise<Buffer>> = {
 
 export function createHttpFront(service: InferenceService, opts: HttpFrontOptions): http.Server {
   const server = http.createServer((req, res) => {
-    handle(service, opts, req, res).catch((e: unknown) => sendError(res, asServingError(e)));
+    void service.track(() => handle(service, opts, req, res).catch((e: unknown) => sendError(res, asServingError(e))));
   });
   // Longer than the 60 s idle timeout of cloud load balancers, so they never reuse a connection we just closed (a 502).
   server.keepAliveTimeout = 65_000;

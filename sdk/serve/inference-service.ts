@@ -64,10 +64,22 @@ export class InferenceService {
     return !this.draining;
   }
 
-  /** Runs one request, counting it for metrics and for the drain. */
+  /**
+   * Counts a request from its arrival (its body may still be on the way) until it is answered, so
+   * that a drain waits for it: a request counted only once it reached a model could be cut off.
+   */
+  async track<T>(handle: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await handle();
+    } finally {
+      if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Runs one request, counting it for metrics. */
   async infer(name: string, version: string | undefined, request: InferenceRequest, protocol: 'http' | 'grpc'): Promise<{ model: ServedModel; outputs: Record<string, TensorData> }> {
     const started = performance.now();
-    this.inFlight++;
     let model: ServedModel | undefined;
     try {
       if (this.draining) throw new MmkitError('UNAVAILABLE', 'The server is shutting down.', { hint: 'Retry on another replica.' });
@@ -79,8 +91,6 @@ export class InferenceService {
       const error = asServingError(e);
       if (model) this.metrics.requestDone(name, model.config.version, protocol, (performance.now() - started) / 1000, failureReasonOf(error));
       throw error;
-    } finally {
-      if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 

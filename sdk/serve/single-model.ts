@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { hasBatchAxis, readModelSignature } from './config/model-signature';
+import { hasBatchAxis, readModelSignature, type ModelSignature } from './config/model-signature';
 import { availableCpus, DEFAULT_MAX_QUEUE_SIZE, type InstanceKind, type ModelServingConfig } from './model-config';
 
 export interface SingleModelOptions {
@@ -40,10 +40,11 @@ export function defaultInstanceCount(modelBytes: number): number {
 }
 
 export async function singleModelConfig(modelPath: string, opts: SingleModelOptions = {}): Promise<ModelServingConfig> {
-  const signature = await readModelSignature(modelPath);
-  const maxBatchSize = opts.maxBatchSize ?? (hasBatchAxis(signature) ? DEFAULT_MAX_BATCH_SIZE : 0);
-  const files = [modelPath, ...signature.externalDataFiles];
-  const modelBytes = (await Promise.all(files.map((f) => stat(f)))).reduce((n, s) => n + s.size, 0);
+  // Read only for the defaults it decides: an exporter may describe a model it has not written yet.
+  let signature: Promise<ModelSignature> | undefined;
+  const read = (): Promise<ModelSignature> => (signature ??= readModelSignature(modelPath));
+  const maxBatchSize = opts.maxBatchSize ?? (hasBatchAxis(await read()) ? DEFAULT_MAX_BATCH_SIZE : 0);
+  const instanceCount = opts.instances ?? defaultInstanceCount(await modelBytes([modelPath, ...(await read()).externalDataFiles]));
   return {
     name: opts.name ?? path.basename(modelPath).replace(/\.onnx$/i, ''),
     version: '1',
@@ -58,8 +59,12 @@ export async function singleModelConfig(modelPath: string, opts: SingleModelOpti
             queueTimeoutMicroseconds: 0,
           }
         : undefined,
-    instanceCount: opts.instances ?? defaultInstanceCount(modelBytes),
+    instanceCount,
     instanceKind: opts.kind ?? 'cpu',
     intraOpThreads: opts.threads ?? 0,
   };
+}
+
+async function modelBytes(files: string[]): Promise<number> {
+  return (await Promise.all(files.map((f) => stat(f)))).reduce((n, s) => n + s.size, 0);
 }
