@@ -32,9 +32,9 @@ describe('mmkit compress', () => {
     expect(result.output.path).toBe(out('static.onnx'));
     expect(result.recipe.steps.map((s: { op: string }) => s.op)).toEqual(['prune.structured', 'quantize.static']);
     expect(result.recipe.steps[1].options.calibration.dataset.spec.source).toBe('mnist');
-    expect(result.reports.map((s: { op: string }) => s.op)).toEqual(['prune.structured', 'quantize.static', 'check']);
-    // The quantization is checked on the calibration digits, so agreement is judged.
-    const [check] = result.checks;
+    // Each compression step is checked: the pruning, then the quantization on the calibration digits, so agreement is judged.
+    expect(result.reports.map((s: { op: string }) => s.op)).toEqual(['prune.structured', 'check', 'quantize.static', 'check']);
+    const check = result.checks[1];
     expect(check.data).toContain('mnist:train');
     expect(check.synthetic).toBe(false);
     expect(check.fidelity.agreement).toBeGreaterThan(0.95);

@@ -39,7 +39,9 @@ describe('compression chain', () => {
     // Honest: zeroed weights stored dense do not make the file smaller, and the check says so.
     const [check] = await sparse.checks();
     expect(check.flags.map((f) => f.kind)).toContain('not-smaller');
-    expect(narrowReports.map((r) => r.op)).toEqual(['prune.structured']);
+    // Structured pruning is a compression like the others: checked against its input, unless check: false.
+    expect(narrowReports.map((r) => r.op)).toEqual(['prune.structured', 'check']);
+    expect(await base.prune({ target: 'mlp', sparsity: 0.5, check: false }).checks()).toEqual([]);
     const params = async (p: typeof base) => GraphView.of((await p.model()).proto).initializers.reduce((n, t) => n + t.dims.reduce((a, d) => a * Number(d), 1), 0);
     expect(await params(narrow)).toBeLessThan(0.8 * (await params(base)));
   });
@@ -48,13 +50,22 @@ describe('compression chain', () => {
     const chain = base.prune({ target: 'mlp', sparsity: 0.5 }).quantize({ mode: 'static', calibration });
     const report = await chain.evaluate(test, { baseline: base, batchSize: 64 });
     expect(report.model.accuracy!.top1).toBeGreaterThan(report.baseline!.accuracy!.top1 - 0.01);
-    expect(report.checks).toHaveLength(1);
-    expect(report.checks[0].data).toContain('mnist:train');
-    expect(report.checks[0].runs.node.ok && report.checks[0].runs.web.ok).toBe(true);
-    expect(report.checks[0].fidelity!.agreement!).toBeGreaterThan(0.97);
+    // One check per compression step: the pruning's on synthetic inputs, the quantization's on its calibration data.
+    expect(report.checks).toHaveLength(2);
+    const quantized = report.checks[1];
+    expect(quantized.data).toContain('mnist:train');
+    expect(quantized.runs.node.ok && quantized.runs.web.ok).toBe(true);
+    expect(quantized.fidelity!.agreement!).toBeGreaterThan(0.97);
     expect([...(await ops(chain))]).toContain('QuantizeLinear');
     const replay = mm.fromRecipe(JSON.parse(JSON.stringify(chain.recipe)));
     expect(Buffer.from(serializeModel(await replay.model())).equals(Buffer.from(serializeModel(await chain.model())))).toBe(true);
+  });
+
+  it("the check explains what the step left float with the step's own minElements, not a default", async () => {
+    // 64×64 attention weights (4,096 elements) stay float under minElements 5,000 (the 8,192-element MLP weights do not); a size bound no int8 model meets makes the check explain.
+    const [check] = await base.quantize({ mode: 'dynamic', minElements: 5_000, check: { thresholds: { notSmaller: 0.1 }, latencyBudgetMs: 0 } }).checks();
+    const sizeFlag = check.flags.find((f) => f.kind === 'not-smaller');
+    expect(sizeFlag?.cause).toContain('weights under minElements (5000) stay float');
   });
 
   it('check: false skips the check; a flagged check shows in the displays', async () => {

@@ -17,6 +17,7 @@ import { compareOutputs, type Fidelity } from './fidelity';
 import { worstLayers } from './layer-drift';
 import { compareLatency, type LatencyCheck } from './latency';
 import { describeFailure, type RuntimeFailure } from './runtime-failure';
+import { DEFAULT_MIN_ELEMENTS } from '../passes/quantize/dynamic';
 import { compareSize, sizeCauses, type SizeCheck } from './size';
 import { slownessCauses } from './slowness';
 import { createWebSession } from './web-runtime';
@@ -69,6 +70,12 @@ export interface CheckOptions {
   seed?: number;
   /** Sizes of symbolic input dimensions other than the batch, for synthetic inputs ({ sequence: 16 }). */
   dims?: Record<string, number>;
+  /**
+   * The step's own minElements (weights smaller than this were left float on purpose), which the
+   * explanations of a 'slower' or 'larger' finding name; default quantize.dynamic's. The pipeline
+   * passes the compression step's setting.
+   */
+  minElements?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total?: number, label?: string) => void;
 }
@@ -118,6 +125,7 @@ interface Normalized {
   threads: number;
   seed: number;
   dims?: Record<string, number>;
+  minElements: number;
 }
 
 function wholeNumber(name: string, value: number | undefined, min: number): void {
@@ -133,6 +141,7 @@ export function normalizeCheckOptions(opts: CheckOptions = {}): Normalized {
   wholeNumber('latencyBudgetMs', opts.latencyBudgetMs, 0);
   wholeNumber('seed', opts.seed, 0);
   wholeNumber('threads', opts.threads, 0);
+  wholeNumber('minElements', opts.minElements, 0);
   for (const [name, size] of Object.entries(opts.dims ?? {})) wholeNumber(`dims.${name}`, size, 1);
   if (opts.web !== undefined && typeof opts.web !== 'boolean') throw new MmkitError('BAD_OPTION', `checkCompression: web must be true or false, got ${JSON.stringify(opts.web)}.`);
   const thresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
@@ -161,6 +170,7 @@ export function normalizeCheckOptions(opts: CheckOptions = {}): Normalized {
     threads: opts.threads ?? 1,
     seed: opts.seed ?? 0,
     ...(opts.dims ? { dims: opts.dims } : {}),
+    minElements: opts.minElements ?? DEFAULT_MIN_ELEMENTS,
   };
 }
 
@@ -268,7 +278,7 @@ export async function checkCompression(reference: OnnxModel, candidate: OnnxMode
         progress(0, 'latency');
         latency = await compareLatency({ model: reference, feeds: feedsFor(refSession, first) }, { model: candidate, feeds: feedsFor(candSession, first) }, data.batch, { budgetMs: o.latencyBudgetMs, threads: o.threads, device: o.device, signal: opts.signal });
         if (latency.ratio > o.thresholds.slower) {
-          const causes = slownessCauses(reference, candidate);
+          const causes = slownessCauses(reference, candidate, o.minElements);
           flags.push({
             kind: 'slower',
             message: `The model is slower than the reference: ${latency.ratio.toFixed(2)}× its time at batch ${latency.batch} (best run ${latency.candidateBestMs.toPrecision(3)} ms vs ${latency.referenceBestMs.toPrecision(3)} ms, p50 ${latency.candidateMs.toPrecision(3)} vs ${latency.referenceMs.toPrecision(3)} ms, ${latency.runs} runs each on ${latency.threads || "onnxruntime's default"} thread(s)).`,
@@ -281,7 +291,7 @@ export async function checkCompression(reference: OnnxModel, candidate: OnnxMode
     progress(0, 'size');
     const size = compareSize(reference, candidate);
     if (size.ratio > o.thresholds.notSmaller) {
-      const causes = sizeCauses(reference, candidate, size);
+      const causes = sizeCauses(reference, candidate, size, o.minElements);
       const larger = size.ratio > 1;
       flags.push({
         kind: larger ? 'larger' : 'not-smaller',

@@ -5,7 +5,6 @@
  */
 import { modelSize, type ModelSize } from '../eval/size';
 import { dtypeOf, GraphView, tensorByteSize, tensorElementCount, type DType, type OnnxModel, type TensorProto } from '../onnx';
-import { DEFAULT_MIN_ELEMENTS } from '../passes/quantize/dynamic';
 
 export interface SizeCheck {
   referenceBytes: number;
@@ -60,7 +59,8 @@ function listed(tensors: readonly TensorProto[]): string {
 }
 
 /** Likely causes, biggest first; empty when the graph shows none. */
-export function sizeCauses(reference: OnnxModel, candidate: OnnxModel, size: SizeCheck): string[] {
+/** Why the candidate did not shrink; `minElements` is the step's own threshold for weights left float. */
+export function sizeCauses(reference: OnnxModel, candidate: OnnxModel, size: SizeCheck, minElements: number): string[] {
   const refView = GraphView.of(reference.proto);
   const view = GraphView.of(candidate.proto);
   const causes: string[] = [];
@@ -78,13 +78,13 @@ export function sizeCauses(reference: OnnxModel, candidate: OnnxModel, size: Siz
   if (keptBeside.length > 0) {
     causes.push(`float weights kept next to their quantized copies: ${listed(keptBeside)} — a node the pass left alone still reads the float tensor (e.g. '${view.consumers(keptBeside[0].name).find((n) => referenceNodes.has(n.name))!.name}'), so both are stored; quantize or exclude every user of a shared weight alike`);
   }
-  const embeddings = floats.filter((t) => tensorElementCount(t) >= DEFAULT_MIN_ELEMENTS && stillRead(t) && view.consumers(t.name).every((n) => n.opType === 'Gather'));
+  const embeddings = floats.filter((t) => tensorElementCount(t) >= minElements && stillRead(t) && view.consumers(t.name).every((n) => n.opType === 'Gather'));
   if (embeddings.length > 0) causes.push(`embeddings left in float: ${listed(embeddings)} read by Gather — quantize embedding tables too (quantize.dynamic embeddings: true)`);
   const layerWeights = floats.filter((t) => !keptBeside.includes(t) && stillRead(t) && view.consumers(t.name).some((n) => WEIGHT_OPS.has(n.opType) && n.input[1] === t.name));
-  const small = layerWeights.filter((t) => tensorElementCount(t) < DEFAULT_MIN_ELEMENTS);
-  const large = layerWeights.filter((t) => tensorElementCount(t) >= DEFAULT_MIN_ELEMENTS);
+  const small = layerWeights.filter((t) => tensorElementCount(t) < minElements);
+  const large = layerWeights.filter((t) => tensorElementCount(t) >= minElements);
   if (large.length > 0) causes.push(`layer weights left in float (excluded, or of a type the pass skips): ${listed(large)}`);
-  if (small.length > 0) causes.push(`weights under minElements (${DEFAULT_MIN_ELEMENTS}) stay float: ${listed(small)}`);
+  if (small.length > 0) causes.push(`weights under minElements (${minElements}) stay float: ${listed(small)}`);
   if (size.candidateOtherBytes > size.candidateBytes / 2) {
     causes.push(`a tiny model dominated by non-weight bytes: ${size.candidateOtherBytes} of its ${size.candidateBytes} bytes are graph structure (nodes, names, shapes), which quantization cannot shrink${size.candidateOtherBytes > size.referenceOtherBytes ? ` and the pass added ${size.candidateOtherBytes - size.referenceOtherBytes} of them` : ''}`);
   }

@@ -5,8 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { attrInt, GraphView, tensorElementCount, type NodeProto, type OnnxModel } from '../onnx';
-// Weights under quantize.dynamic's default minElements gain less from int8 than quantizing their input costs.
-import { DEFAULT_MIN_ELEMENTS } from '../passes/quantize/dynamic';
 
 const INT8_COMPUTE = new Set(['MatMulInteger', 'ConvInteger', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QLinearMatMul', 'QLinearConv', 'QGemm', 'QAttention']);
 
@@ -30,7 +28,8 @@ function count(nodes: readonly NodeProto[], op: string): number {
 }
 
 /** Likely causes, most likely first; empty when the graph shows none. */
-export function slownessCauses(reference: OnnxModel, candidate: OnnxModel): string[] {
+/** Why the candidate runs slower; weights under `minElements` (the step's own) gain less from int8 than quantizing their input costs. */
+export function slownessCauses(reference: OnnxModel, candidate: OnnxModel, minElements: number): string[] {
   const view = GraphView.of(candidate.proto);
   const nodes = view.nodes;
   const causes: string[] = [];
@@ -43,10 +42,10 @@ export function slownessCauses(reference: OnnxModel, candidate: OnnxModel): stri
     (n.opType === 'MatMulNBits' && attrInt(n, 'accuracy_level') === 4);
   const runtimeQuant = nodes.filter(quantizedAtRunTime);
   if (runtimeQuant.length > 0) {
-    const small = runtimeQuant.filter((n) => n.opType !== 'MatMulNBits' && (weightElements(view, n) ?? Infinity) < DEFAULT_MIN_ELEMENTS);
+    const small = runtimeQuant.filter((n) => n.opType !== 'MatMulNBits' && (weightElements(view, n) ?? Infinity) < minElements);
     causes.push(
       small.length > 0
-        ? `run-time activation quantization overhead: ${runtimeQuant.length} layer(s) quantize their input on every run, ${small.length} of them with weights under ${DEFAULT_MIN_ELEMENTS} elements (e.g. '${small[0].name}'), where quantizing the activation costs more than the int8 matmul saves — raise minElements or exclude those layers`
+        ? `run-time activation quantization overhead: ${runtimeQuant.length} layer(s) quantize their input on every run, ${small.length} of them with weights under ${minElements} elements (e.g. '${small[0].name}'), where quantizing the activation costs more than the int8 matmul saves — raise minElements or exclude those layers`
         : `run-time activation quantization: ${runtimeQuant.length} layer(s) quantize their input on every run, which pays off only when the matmuls are large next to their activations`,
     );
   }

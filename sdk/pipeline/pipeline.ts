@@ -329,8 +329,11 @@ export class Pipeline {
     const reports = report ? [report] : [];
     if (!kind.checked || this.checkOptions === false || result.proto === input.model.proto) return { model, reports };
     const calibration = this.bound.get('calibration');
+    const { minElements } = this.record.options;
     const check = await checkCompression(input.model, model, {
       data: calibration instanceof Dataset ? calibration : undefined,
+      // The step's own threshold for weights it leaves float, so the check's explanations match what the step did.
+      ...(typeof minElements === 'number' ? { minElements } : {}),
       ...this.checkOptions,
       signal: ctx.signal,
       onProgress: ctx.onProgress,

@@ -212,4 +212,5 @@ export const pruneStructuredStep = registerStep({
     const { model: pruned, report } = await structuredPruning(model, settings, calibration, ctx);
     return { model: pruned, report };
   },
+  checked: true,
 });
