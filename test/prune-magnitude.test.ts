@@ -225,7 +225,9 @@ describe('prune.magnitude: options and pipeline', () => {
       { sparsity: -0.1 },
       { sparsity: '0.5' },
       { sparsity: 0.5, scope: 'model' },
-      { sparsity: 0.5, pattern: '2:4' },
+      { sparsity: 0.75, pattern: '2:4' },
+      { pattern: '2:4', n: 3 },
+      { pattern: '2:x' },
       { pattern: 'N:M', n: 4, m: 4 },
       { pattern: 'N:M', m: 1 },
       { pattern: 'N:M', sparsity: 0.75 },
@@ -249,6 +251,11 @@ describe('prune.magnitude: options and pipeline', () => {
     }
     expect(() => pruneMagnitude(vit, { sparsity: 0.5, exclude: { nodes: ['/nope/MatMul'] } })).toThrow(/exclude.nodes names '\/nope\/MatMul'/);
     expect(PRUNE_MIN_ELEMENTS).toBe(4096);
+  });
+
+  it("accepts the pattern as users write it ('2:4', '1:4') for pattern 'N:M' with n and m", () => {
+    expect(normalizePruneMagnitudeOptions({ pattern: '2:4' })).toEqual(normalizePruneMagnitudeOptions({ pattern: 'N:M', n: 2, m: 4 }));
+    expect(normalizePruneMagnitudeOptions({ pattern: '1:4', sparsity: 0.75 })).toMatchObject({ pattern: 'N:M', n: 1, m: 4, sparsity: 0.75 });
   });
 
   it('runs as a pipeline step: the recipe records full options, reports() carries the per-layer table', async () => {

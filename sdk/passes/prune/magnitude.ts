@@ -18,7 +18,8 @@ export const PRUNE_MAGNITUDE_OP = 'prune.magnitude';
 
 export type PrunableOp = 'MatMul' | 'Gemm' | 'Conv';
 export type PruneScope = 'layer' | 'global';
-export type PrunePattern = 'unstructured' | 'N:M';
+/** 'N:M' with n and m given apart (default 2:4), or the pattern as users write it: '2:4', '1:4', … */
+export type PrunePattern = 'unstructured' | 'N:M' | `${number}:${number}`;
 
 export interface PruneMagnitudeOptions {
   /**
@@ -28,7 +29,7 @@ export interface PruneMagnitudeOptions {
   sparsity?: number;
   /** 'layer' (default): each layer loses `sparsity` of its own weights; 'global': one |w| threshold across all layers. Unstructured only. */
   scope?: PruneScope;
-  /** 'unstructured' (default) or 'N:M': in every group of m consecutive weights along the reduction axis, n stay. */
+  /** 'unstructured' (default), or 'N:M' / '2:4': in every group of m consecutive weights along the reduction axis, n stay. */
   pattern?: PrunePattern;
   /** N:M only: weights kept per group (default 2). */
   n?: number;
@@ -66,7 +67,7 @@ function opList(value: unknown, what: string, fallback: readonly PrunableOp[]): 
 
 function wholeNumber(value: unknown, what: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw bad(`${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}.`, 'For 2:4 sparsity use { pattern: "N:M", n: 2, m: 4 }.');
+    throw bad(`${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}.`, 'For 2:4 sparsity use { pattern: "2:4" }.');
   }
   return value;
 }
@@ -84,8 +85,12 @@ export function normalizePruneMagnitudeOptions(o: PruneMagnitudeOptions): PruneM
   if (typeof o !== 'object' || o === null) throw bad('options must be an object.', 'Use e.g. { sparsity: 0.5 } or { pattern: "N:M" }.');
   const unknown = Object.keys(o).filter((k) => !OPTION_KEYS.includes(k));
   if (unknown.length) throw bad(`unknown option ${unknown.map((k) => `'${k}'`).join(', ')}.`, `Options are ${OPTION_KEYS.join(', ')}.`);
-  const pattern = o.pattern ?? 'unstructured';
-  if (pattern !== 'unstructured' && pattern !== 'N:M') throw bad(`pattern ${JSON.stringify(pattern)} is not supported.`, "Use 'unstructured' or 'N:M'.");
+  const written = typeof o.pattern === 'string' ? /^(\d+):(\d+)$/.exec(o.pattern) : null;
+  if (written && ((o.n !== undefined && o.n !== Number(written[1])) || (o.m !== undefined && o.m !== Number(written[2])))) {
+    throw bad(`pattern '${o.pattern}' contradicts n ${o.n ?? '(default)'} and m ${o.m ?? '(default)'}.`, `Give the pattern alone ('${o.pattern}'), or pattern 'N:M' with n and m.`);
+  }
+  const pattern = written ? 'N:M' : (o.pattern ?? 'unstructured');
+  if (pattern !== 'unstructured' && pattern !== 'N:M') throw bad(`pattern ${JSON.stringify(pattern)} is not supported.`, "Use 'unstructured', or an N:M pattern such as '2:4'.");
   const scope = o.scope ?? 'layer';
   if (scope !== 'layer' && scope !== 'global') throw bad(`scope ${JSON.stringify(scope)} is not supported.`, "Use 'layer' or 'global'.");
   const ops = opList(o.ops, 'ops', PRUNABLE_OPS);
@@ -100,8 +105,8 @@ export function normalizePruneMagnitudeOptions(o: PruneMagnitudeOptions): PruneM
   const common = { scope, ops, exclude, minElements };
   if (pattern === 'N:M') {
     if (scope !== 'layer') throw bad("scope 'global' does not apply to pattern 'N:M'.", 'N:M keeps n of every m weights everywhere; leave scope out.');
-    const m = wholeNumber(o.m ?? 4, 'm', 2, MAX_GROUP);
-    const n = wholeNumber(o.n ?? 2, 'n', 1, m - 1);
+    const m = wholeNumber(written ? Number(written[2]) : (o.m ?? 4), 'm', 2, MAX_GROUP);
+    const n = wholeNumber(written ? Number(written[1]) : (o.n ?? 2), 'n', 1, m - 1);
     const implied = 1 - n / m;
     if (o.sparsity !== undefined && Math.abs(o.sparsity - implied) > 1e-9) {
       throw bad(`sparsity ${JSON.stringify(o.sparsity)} contradicts ${n}:${m}, which zeroes ${implied} of the weights.`, 'Leave sparsity out with pattern "N:M", or pick n and m that give it.');
