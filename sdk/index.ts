@@ -22,6 +22,7 @@ export type { QuantizeOptions, PruneOptions, StepCheckOptions, FromRecipeOptions
 export type { StepReport, Recipe } from './step';
 export { Dataset } from './data';
 export type { Batch, TensorData, MnistOptions } from './data';
+export type { TensorInput, OrtTensorLike } from './tensor-data';
 export { MmkitError, isMmkitError } from './errors';
 export type { MmkitErrorCode, MmkitErrorDetails } from './errors';
 export { MMKIT_VERSION } from './version';

@@ -1,4 +1,4 @@
-import type { DType, TensorArray } from './onnx';
+import { isDType, type DType, type TensorArray } from './onnx';
 import { MmkitError } from './errors';
 
 /** A dense tensor in plain JS memory, independent of any runtime. Row-major. */
@@ -45,4 +45,27 @@ export function concatRows(parts: readonly TensorData[], what = 'tensor'): Tenso
 
 export function isTensorData(x: unknown): x is TensorData {
   return typeof x === 'object' && x !== null && 'data' in x && 'dims' in x && 'dtype' in x && ArrayBuffer.isView((x as TensorData).data);
+}
+
+/** onnxruntime's own tensor as a user may hold one (`new ort.Tensor(...)`): its element type is `type`, not `dtype`. */
+export interface OrtTensorLike {
+  type: string;
+  data: unknown;
+  dims: readonly number[];
+}
+
+/** A tensor in either form: mmkit's, or onnxruntime's. */
+export type TensorInput = TensorData | OrtTensorLike;
+
+export function isOrtTensorLike(x: unknown): x is OrtTensorLike {
+  return typeof x === 'object' && x !== null && !('dtype' in x) && typeof (x as OrtTensorLike).type === 'string' && 'dims' in x && 'data' in x;
+}
+
+/** mmkit's form of a tensor given in either form, on the same memory. */
+export function asTensorData(x: TensorInput, name: string): TensorData {
+  if (!isOrtTensorLike(x)) return x;
+  if (!isDType(x.type) || x.type === 'string') {
+    throw new MmkitError('UNSUPPORTED', `Tensor '${name}' is an onnxruntime tensor of type '${x.type}', which mmkit does not handle.`, { tensor: name, hint: 'Give a numeric tensor.' });
+  }
+  return { data: x.data as TensorArray, dims: [...x.dims], dtype: x.type };
 }

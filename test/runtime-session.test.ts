@@ -34,6 +34,27 @@ describe('createSession on cpu', () => {
     await s.dispose();
   });
 
+  it("takes onnxruntime's own tensors as feeds (session.run and pipeline.run), and says so for one it cannot", async () => {
+    const s = await createSession(model, { intraOpThreads: 1 });
+    const viaOrt = await s.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) });
+    expect(Array.from(viaOrt.logits.data as Float32Array)).toEqual(Array.from((await s.run({ x })).logits.data as Float32Array));
+    await expectMmkitError(s.run({ x: new ort.Tensor('string', ['a'], [1]) }), 'UNSUPPORTED', /'x' is an onnxruntime tensor of type 'string'/);
+    await s.dispose();
+    const { Pipeline } = await import('../sdk/pipeline');
+    const { writeModel } = await import('../sdk/onnx');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'mmkit-ort-feed-'));
+    try {
+      await writeModel(model, join(dir, 'm.onnx'));
+      const out = await Pipeline.load(join(dir, 'm.onnx')).run(new ort.Tensor('float32', x.data as Float32Array, x.dims));
+      expect(Array.from(out.logits.data as Float32Array)).toEqual(Array.from(viaOrt.logits.data as Float32Array));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('loads from bytes and from a file path too', async () => {
     const bytes = serializeModel(model);
     const want = await plainOrt(bytes, x.data as Float32Array, x.dims);

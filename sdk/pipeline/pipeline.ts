@@ -3,6 +3,7 @@ import { derivedModel, type OnnxModel } from '../onnx';
 import { createSession, type Device, type SessionOptions } from '../runtime';
 import type { Batch, TensorData } from '../data';
 import { Dataset, datasetFromSpec, isTensorData } from '../data';
+import { isOrtTensorLike, type TensorInput } from '../tensor-data';
 import { evaluateModel, type EvaluationReport, type EvaluateOptions } from '../eval';
 import { canonicalJson, datasetRef, isDatasetRef, isPipelineRef, stepKind, type Recipe, type StepRecord, type DatasetRef, type PipelineRef, type RunContext, type StepContext, type StepReport, type StepResult } from '../step';
 import '../passes'; // registers the pass steps, which recipes name by op
@@ -235,11 +236,15 @@ export class Pipeline {
     return servePipeline((file, o) => this.save(file, o), name, opts);
   }
 
-  /** Runs the model once on the given inputs (a tensor for single-input models, or a record by input name). */
-  async run(inputs: TensorData | Record<string, TensorData> | Batch, opts: SessionOptions & { fetch?: string[] } = {}): Promise<Record<string, TensorData>> {
-    const feeds = 'inputs' in inputs && !isTensorData(inputs) ? (inputs as Batch).inputs : (inputs as TensorData | Record<string, TensorData>);
+  /**
+   * Runs the model once on the given inputs: a tensor for single-input models, or a record by input
+   * name; mmkit tensors or onnxruntime's own (`ort.Tensor`).
+   */
+  async run(inputs: TensorInput | Record<string, TensorInput> | Batch, opts: SessionOptions & { fetch?: string[] } = {}): Promise<Record<string, TensorData>> {
+    const single = (x: unknown): x is TensorInput => isTensorData(x) || isOrtTensorLike(x);
+    const feeds = 'inputs' in inputs && !single(inputs) ? (inputs as Batch).inputs : (inputs as TensorInput | Record<string, TensorInput>);
     const session = await createSession(await this.model(), opts);
-    return session.run(isTensorData(feeds) ? { [session.inputNames[0]]: feeds } : feeds, { fetch: opts.fetch });
+    return session.run(single(feeds) ? { [session.inputNames[0]]: feeds } : feeds, { fetch: opts.fetch });
   }
 
   async summary(opts: SummaryOptions = {}): Promise<ModelSummary> {

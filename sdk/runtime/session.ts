@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { TensorData } from '../tensor-data';
+import { asTensorData, type TensorData, type TensorInput } from '../tensor-data';
 import { MmkitError, messageOf } from '../errors';
 import { announceFallback, checkDevice, devicesToTry, markUnavailable, quietOrt, type ConcreteDevice, type Device } from './device';
 import { checkFeeds, fromOrt, tensorInfo, toOrt, type TensorInfo } from './feeds';
@@ -62,8 +62,10 @@ export class Session {
     this.device = loaded.device;
   }
 
-  async run(feeds: Record<string, TensorData>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
+  /** Runs the model; feeds may be mmkit tensors or onnxruntime's own (`ort.Tensor`). */
+  async run(given: Record<string, TensorInput>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
     if (this.disposed) throw new MmkitError('RUNTIME', `The session for ${this.label} was disposed.`, { hint: 'Create a new session with createSession().' });
+    const feeds = Object.fromEntries(Object.entries(given).map(([name, t]) => [name, asTensorData(t, name)]));
     checkFeeds(feeds, this.inputs, this.label);
     const fetch = opts.fetch ? [...new Set(opts.fetch)] : this.outputNames;
     for (const name of fetch) {
