@@ -44,6 +44,19 @@ describe('mm.load → run / summary', () => {
     expect(maxAbsDiff(out.logits.data as Float32Array, ref.logits.data)).toBeLessThan(1e-4);
   });
 
+  it('shows per-layer sparsity once weights were pruned', async () => {
+    const dense = await mm.load(fixture).summary();
+    expect(dense.totals.zeros / dense.totals.params).toBeLessThan(0.01); // a few zero biases
+    const denseShown = await (dense as unknown as { [k: symbol]: () => Promise<Record<string, string>> })[Symbol.for('Jupyter.display')]();
+    expect(denseShown['text/html']).not.toContain('sparsity');
+    const pruned = await mm.load(fixture).prune({ sparsity: 0.5, check: false }).summary();
+    const layer = pruned.rows.find((r) => r.op === 'MatMul' && r.params >= 4096)!;
+    expect(layer.zeros / layer.params).toBeCloseTo(0.5, 2);
+    expect(pruned.totals.zeros).toBeGreaterThan(0.3 * pruned.totals.params);
+    const shown = await (pruned as unknown as { [k: symbol]: () => Promise<Record<string, string>> })[Symbol.for('Jupyter.display')]();
+    expect(shown['text/html']).toContain('sparsity');
+  });
+
   it('summarises layers with shapes, params, bytes and FLOPs', async () => {
     const s = await mm.load(fixture).summary();
     const model = (await mm.load(fixture).model()).proto;

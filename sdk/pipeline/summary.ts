@@ -1,4 +1,4 @@
-import { GraphView, dtypeOf, tensorDims, tensorByteSize, type DType, type OnnxModel, type NodeProto } from '../onnx';
+import { GraphView, dtypeOf, tensorArray, tensorDims, tensorByteSize, type DType, type OnnxModel, type NodeProto, type TensorProto } from '../onnx';
 import { elementCount } from '../data';
 import { probeShapes } from '../runtime/probe';
 import type { Device } from '../runtime';
@@ -23,6 +23,8 @@ export interface LayerRow {
   dtype?: DType;
   /** Bytes of the node's weight inputs as stored. */
   bytes: number;
+  /** Float weight elements that are exactly zero (pruning leaves them); zeros / params is the layer's sparsity. */
+  zeros: number;
   /** Multiply-adds × 2 for MatMul, Gemm and Conv at the probed batch size; 0 for other ops. */
   flops: number;
 }
@@ -34,6 +36,8 @@ export interface ModelSummary {
     params: number;
     bytes: number;
     flops: number;
+    /** Float weight elements that are exactly zero, each initializer counted once. */
+    zeros: number;
     paramsByDtype: Partial<Record<DType, number>>;
     bytesByDtype: Partial<Record<DType, number>>;
     opCounts: Record<string, number>;
@@ -87,13 +91,15 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
     const declared = view.valueInfo(name).shape;
     return declared && declared.every((d): d is number => typeof d === 'number') ? declared : undefined;
   };
+  const zerosOf = floatZeros(model);
   const rows: LayerRow[] = [];
-  const totals: ModelSummary['totals'] = { nodes: 0, params: 0, bytes: 0, flops: 0, paramsByDtype: {}, bytesByDtype: {}, opCounts: {} };
+  const totals: ModelSummary['totals'] = { nodes: 0, params: 0, bytes: 0, flops: 0, zeros: 0, paramsByDtype: {}, bytesByDtype: {}, opCounts: {} };
   for (const node of view.nodes) {
     const inputShapes = node.input.map(shapeOf);
     const outputShapes = node.output.map(shapeOf);
     let params = 0;
     let bytes = 0;
+    let zeros = 0;
     let largest = -1;
     let dtype: DType | undefined;
     for (const name of node.input) {
@@ -102,13 +108,14 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
       const n = elementCount(tensorDims(init));
       params += n;
       bytes += tensorByteSize(init);
+      zeros += zerosOf(init);
       if (n > largest) {
         largest = n;
         dtype = dtypeOf(init.dataType);
       }
     }
     const flops = nodeFlops(node, inputShapes, outputShapes, view);
-    rows.push({ name: node.name || `${node.opType}_${rows.length}`, op: node.domain ? `${node.domain}.${node.opType}` : node.opType, inputShapes, outputShapes, params, dtype, bytes, flops });
+    rows.push({ name: node.name || `${node.opType}_${rows.length}`, op: node.domain ? `${node.domain}.${node.opType}` : node.opType, inputShapes, outputShapes, params, dtype, bytes, zeros, flops });
     totals.nodes++;
     totals.flops += flops;
     totals.opCounts[node.opType] = (totals.opCounts[node.opType] ?? 0) + 1;
@@ -120,9 +127,26 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
     const b = tensorByteSize(init);
     totals.params += n;
     totals.bytes += b;
+    totals.zeros += zerosOf(init);
     totals.paramsByDtype[d] = (totals.paramsByDtype[d] ?? 0) + n;
     totals.bytesByDtype[d] = (totals.bytesByDtype[d] ?? 0) + b;
   }
   const io = (v: { name: string }) => ({ name: v.name, ...view.valueInfo(v.name) });
   return { rows, totals, inputs: view.inputs.map(io), outputs: view.outputs.map(io), probedBatch: probed ? 1 : undefined };
+}
+
+/** Counts exactly-zero elements of float initializers, once per tensor (float16 zeros are ±0 bits). */
+function floatZeros(model: OnnxModel): (t: TensorProto) => number {
+  const counted = new Map<TensorProto, number>();
+  return (t) => {
+    let n = counted.get(t);
+    if (n === undefined) {
+      const d = dtypeOf(t.dataType);
+      n = 0;
+      if (d === 'float32' || d === 'float64') for (const v of tensorArray(t, model) as Float32Array | Float64Array) n += v === 0 ? 1 : 0;
+      else if (d === 'float16' || d === 'bfloat16') for (const v of tensorArray(t, model) as Uint16Array) n += (v & 0x7fff) === 0 ? 1 : 0;
+      counted.set(t, n);
+    }
+    return n;
+  };
 }

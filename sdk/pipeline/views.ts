@@ -74,8 +74,10 @@ export function evaluationView(report: EvaluationReport, options: EvaluationView
 
 export function summaryView(summary: ModelSummary, options: { name?: string; topLayers?: number } = {}): Panel {
   const t = summary.totals;
+  // Sparsity shows once weights were pruned; a dense model's few zero biases are not worth a column.
+  const pruned = t.zeros > 0.01 * t.params;
   const totals = new Table([
-    { nodes: t.nodes, params: t.params, 'weights MB': t.bytes / MB, GFLOPs: summary.probedBatch === undefined ? undefined : t.flops / 1e9 },
+    { nodes: t.nodes, params: t.params, ...(pruned ? { sparsity: t.zeros / t.params } : {}), 'weights MB': t.bytes / MB, GFLOPs: summary.probedBatch === undefined ? undefined : t.flops / 1e9 },
   ]);
   const byDtype = new Table(
     Object.entries(t.paramsByDtype).map(([dtype, params]) => ({
@@ -93,7 +95,7 @@ export function summaryView(summary: ModelSummary, options: { name?: string; top
   );
   const heaviest = [...summary.rows].sort((a, b) => b.params - a.params).slice(0, options.topLayers ?? 12);
   const layers = new Table(
-    heaviest.map((r) => ({ layer: r.name, op: r.op, params: r.params, dtype: r.dtype, MB: r.bytes / MB, MFLOPs: r.flops / 1e6 })),
+    heaviest.map((r) => ({ layer: r.name, op: r.op, params: r.params, ...(pruned ? { sparsity: r.params ? r.zeros / r.params : 0 } : {}), dtype: r.dtype, MB: r.bytes / MB, MFLOPs: r.flops / 1e6 })),
     { title: `Largest layers (${heaviest.length} of ${summary.rows.length})` },
   );
   const io = new Table(
