@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
@@ -10,6 +10,7 @@ import { TORCH_VIT, torchReference, maxAbsDiff, runOnce } from './helpers/onnx-m
 import { LocalHub } from './helpers/hub-server';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmkit-pipeline-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const fixture = path.join(tmp, 'vit.onnx');
 copyFileSync(TORCH_VIT, fixture);
 const ref = torchReference();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mm, isMmkitError } from '../sdk';
@@ -111,12 +111,17 @@ describe('quantize.dynamic on the PyTorch fixture', () => {
     const out = await p.run({ data: input, dims: ref.input.dims, dtype: 'float32' });
     const a = agreement(Float32Array.from(ref.logits.data), out[Object.keys(out)[0]].data as Float32Array, 10);
     expect(a.cosineMean).toBeGreaterThan(0.99);
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mmkit-qdyn-')), 'vit-int8.onnx');
-    await p.save(file);
-    console.log(`torch fixture saved: ${statSync(TORCH_VIT).size} B float → ${statSync(file).size} B int8`);
-    expect(statSync(file).size).toBeLessThan(statSync(TORCH_VIT).size * 0.5);
-    const saved = await readModel(file);
-    expect(opCount(saved, 'DynamicQuantizeMatMul')).toBe(8);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mmkit-qdyn-'));
+    try {
+      const file = path.join(dir, 'vit-int8.onnx');
+      await p.save(file);
+      console.log(`torch fixture saved: ${statSync(TORCH_VIT).size} B float → ${statSync(file).size} B int8`);
+      expect(statSync(file).size).toBeLessThan(statSync(TORCH_VIT).size * 0.5);
+      const saved = await readModel(file);
+      expect(opCount(saved, 'DynamicQuantizeMatMul')).toBe(8);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

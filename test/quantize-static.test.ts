@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -30,12 +30,17 @@ const producerOp = (m: OnnxModel, name: string) => GraphView.of(m.proto).produce
 
 /** The node types onnxruntime-node runs after its graph optimizations (what the QDQ groups fused into). */
 async function optimizedOps(m: OnnxModel): Promise<Record<string, number>> {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mmkit-qs-')), 'optimized.onnx');
-  const s = await ort.InferenceSession.create(serializeModel(m), { optimizedModelFilePath: file, logSeverityLevel: 3 });
-  await s.release();
-  const counts: Record<string, number> = {};
-  for (const n of GraphView.of((await readModel(file)).proto).nodes) counts[n.opType] = (counts[n.opType] ?? 0) + 1;
-  return counts;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mmkit-qs-'));
+  try {
+    const file = path.join(dir, 'optimized.onnx');
+    const s = await ort.InferenceSession.create(serializeModel(m), { optimizedModelFilePath: file, logSeverityLevel: 3 });
+    await s.release();
+    const counts: Record<string, number> = {};
+    for (const n of GraphView.of((await readModel(file)).proto).nodes) counts[n.opType] = (counts[n.opType] ?? 0) + 1;
+    return counts;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 let floatTop1: Promise<number> | undefined;
