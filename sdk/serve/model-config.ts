@@ -44,10 +44,6 @@ export interface ModelServingConfig {
 /** Requests a batching queue holds when the configuration does not bound it (Triton leaves it unbounded; mmkit does not). */
 export const DEFAULT_MAX_QUEUE_SIZE = 1024;
 
-export function defaultDynamicBatching(): DynamicBatchingConfig {
-  return { maxQueueDelayMicroseconds: 0, preferredBatchSizes: [], maxQueueSize: 0, queueTimeoutMicroseconds: 0 };
-}
-
 /** Checks a configuration's numbers, naming the model and the field at fault. */
 export function validateServingConfig(c: ModelServingConfig): ModelServingConfig {
   const bad = (field: string, what: string, hint: string): never => {
