@@ -131,7 +131,7 @@ async function benchModel(label: string, model: string, seconds: number, maxBatc
 }
 
 export async function benchServe(): Promise<void> {
-  await benchModel('vit-tiny-mnist', path.join(PACKAGE_ROOT, 'datasets/models/vit-tiny-mnist.onnx'), 5, 32);
+  await benchModel('vit-tiny-mnist', path.join(PACKAGE_ROOT, 'datasets/models/vit-tiny-mnist.onnx'), 10, 32);
   // A batch of 8 ViT-B/16 images takes seconds on a small CPU: bigger ones only add latency, and the window must hold many batches.
   await benchModel('vit-b16', await vitB16File(), 30, 8);
 }
