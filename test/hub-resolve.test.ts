@@ -9,6 +9,7 @@ import { hubSettings, parseHubRef, resolveHubModel, type ResolveHubOptions } fro
 import { ModelBuilder, serializeModel, writeModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
 import { LocalHub } from './helpers/hub-server';
+import { testTempDir } from './helpers/temp';
 
 const COMMIT = 'a'.repeat(40);
 const WIDTH = 256; // a 256×256 float weight: 256 KiB, enough to cut a download in the middle
@@ -80,7 +81,7 @@ describe('hubSettings', () => {
   });
 
   it('falls back to ~/.cache/mmkit/hub when there is no huggingface cache', () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-xdg-'));
+    const home = testTempDir('xdg');
     expect(hubSettings({}, { XDG_CACHE_HOME: home }).cacheDir).toBe(path.join(home, 'mmkit', 'hub'));
     fs.mkdirSync(path.join(home, 'huggingface'));
     expect(hubSettings({}, { XDG_CACHE_HOME: home }).cacheDir).toBe(path.join(home, 'huggingface', 'hub'));

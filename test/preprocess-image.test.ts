@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMmkitError } from '../sdk/errors';
 import { centerCrop, decodeImage, ImageProcessor, optionsFromConfig, readImage, resize, toChannels, type Pixels } from '../sdk/preprocess';
+import { testTempDir } from './helpers/temp';
 
 const ASSETS = path.join(__dirname, 'assets');
 const image = (name: string): string => path.join(ASSETS, 'images', name);
@@ -136,7 +136,7 @@ describe('preprocessor_config.json', () => {
 
 describe('image decoding errors', () => {
   it('unknown formats and damaged files are named', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-img-'));
+    const dir = testTempDir('img');
     const gif = path.join(dir, 'a.gif');
     fs.writeFileSync(gif, 'GIF89a....');
     const cut = path.join(dir, 'cut.png');

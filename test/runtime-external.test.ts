@@ -1,7 +1,7 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isMmkitError } from '../sdk/errors';
 import { modelSize } from '../sdk/eval';
 import { isExternal, readModel, writeModel } from '../sdk/onnx';
@@ -11,6 +11,7 @@ import { mlpClassifier, seededInputs } from './helpers/runtime-models';
 describe('models with external data', async () => {
   // Saved outside the working directory, so onnxruntime must be told where the data file is.
   const dir = mkdtempSync(join(tmpdir(), 'mmkit-ext-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'mlp.onnx');
   const written = await writeModel(mlpClassifier(), file, { externalData: { threshold: 64 } });
   const x = seededInputs(4, 8);

@@ -5,6 +5,7 @@ import { createSession } from '../sdk/runtime';
 import { announceFallback, resetDeviceState, setNoticeHook } from '../sdk/runtime/device';
 import { CLASSES, mlpClassifier, reshapeModel, seededInputs } from './helpers/runtime-models';
 import { expectMmkitError } from './helpers/errors';
+import { testTempDir } from './helpers/temp';
 
 async function plainOrt(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(bytes);
@@ -61,10 +62,9 @@ describe('createSession on cpu', () => {
     const fromBytes = await createSession(bytes);
     expect(Array.from((await fromBytes.run({ x })).logits.data as Float32Array)).toEqual(Array.from(want));
     await fromBytes.dispose();
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'mmkit-rt-')), 'mlp.onnx');
+    const file = join(testTempDir('rt'), 'mlp.onnx');
     writeFileSync(file, bytes);
     const fromFile = await createSession(file);
     expect(Array.from((await fromFile.run({ x })).logits.data as Float32Array)).toEqual(Array.from(want));

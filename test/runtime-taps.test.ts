@@ -1,11 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMmkitError } from '../sdk/errors';
 import { serializeModel, tensorArray, writeModel } from '../sdk/onnx';
 import { createSession, withTaps } from '../sdk/runtime';
 import { HIDDEN, mlpClassifier, seededInputs } from './helpers/runtime-models';
+import { testTempDir } from './helpers/temp';
 
 describe('taps on intermediate tensors', () => {
   const x = seededInputs(7, 5);
@@ -38,7 +37,7 @@ describe('taps on intermediate tensors', () => {
   });
 
   it('work on models loaded from a file path', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'mmkit-taps-')), 'mlp.onnx');
+    const file = join(testTempDir('taps'), 'mlp.onnx');
     await writeModel(mlpClassifier(), file);
     const s = await createSession(file, { taps: ['hidden'] });
     const ref = await createSession(serializeModel(mlpClassifier({ exposeHidden: true })));

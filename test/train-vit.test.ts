@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { evaluateModel } from '../sdk/eval';
 import { buildOnnx, initWeights, toVariables, weightsFromOnnx, type VitSpec } from '../sdk/models';
 import { readModel } from '../sdk/onnx';
 import { tfAccuracy, trainVit, useTrainingBackend, collectImages, type TrainVitOptions } from '../sdk/train';
+import { testTempDir } from './helpers/temp';
 
 // Small enough to train twice in a few seconds on one core: 16 patches of 7 px, width 32, 1 layer.
 const spec: VitSpec = {
@@ -35,7 +35,7 @@ beforeAll(async () => {
 
 describe('trainVit', () => {
   it('learns MNIST well above chance, deterministically, and its ONNX export scores what tfjs scores', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmkit-train-'));
+    const dir = testTempDir('train');
     const epochs: number[] = [];
     const first = await trainVit({ ...base, checkpointDir: dir, onEpoch: (r) => epochs.push(r.metric) });
     const second = await trainVit(base);
