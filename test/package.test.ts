@@ -22,6 +22,11 @@ describe("import { mm } from 'mmkit'", () => {
     expect(svg.trim()).toBe('<svg');
   });
 
+  it('loads gRPC and the server only when they are used, not on import', () => {
+    const loaded = node(['-e', `require('mmkit'); console.log(Object.keys(require.cache).filter((k) => /@grpc|prom-client/.test(k)).length)`]);
+    expect(loaded.trim()).toBe('0');
+  });
+
   it('loads tfjs only when a training step runs, not on import', () => {
     const loaded = node(['-e', `require('mmkit'); console.log(Object.keys(require.cache).filter((k) => k.includes('@tensorflow')).length)`]);
     expect(loaded.trim()).toBe('0');

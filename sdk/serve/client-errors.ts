@@ -3,7 +3,7 @@
  * status stands for, with the server's own message; a server that cannot be reached becomes
  * FETCH_FAILED naming where the client looked.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { MmkitError, messageOf, type MmkitErrorCode } from '../errors';
 
 export function codeOfHttpStatus(httpStatus: number): MmkitErrorCode {
@@ -14,6 +14,8 @@ export function codeOfHttpStatus(httpStatus: number): MmkitErrorCode {
 }
 
 export function codeOfGrpcStatus(code: number): MmkitErrorCode {
+  // Loaded here, not at import: only a gRPC client's errors need it.
+  const GrpcStatus = (require('@grpc/grpc-js') as typeof grpc).status;
   switch (code) {
     case GrpcStatus.INVALID_ARGUMENT:
     case GrpcStatus.FAILED_PRECONDITION:
@@ -44,8 +46,11 @@ export function httpServerError(httpStatus: number, body: string, what: string):
   return new MmkitError(codeOfHttpStatus(httpStatus), message ?? `${what} answered HTTP ${httpStatus}: ${body.slice(0, 200) || '(empty body)'}`);
 }
 
+/** gRPC's DEADLINE_EXCEEDED status code, named here so that a REST client's errors never load @grpc/grpc-js. */
+const GRPC_DEADLINE_EXCEEDED = 4;
+
 export function unreachable(where: string, cause: unknown, timeoutMs: number): MmkitError {
-  const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || (cause as { code?: unknown }).code === GrpcStatus.DEADLINE_EXCEEDED);
+  const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || (cause as { code?: unknown }).code === GRPC_DEADLINE_EXCEEDED);
   const why = timedOut ? `no answer within ${timeoutMs} ms` : messageOf(cause);
   return new MmkitError('FETCH_FAILED', `Cannot reach the inference server at ${where}: ${why}.`, {
     hint: timedOut ? 'Raise timeoutMs, or check that the server is not overloaded.' : 'Check that the server runs and listens on that address and port.',

@@ -2,8 +2,8 @@
  * The inference client over gRPC: @grpc/grpc-js with the service loaded from the protocol's
  * .proto at run time (@grpc/proto-loader), tensors as raw contents by default, as tritonclient.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as ProtoLoader from '@grpc/proto-loader';
 import type { TensorData } from '../tensor-data';
 import { MmkitError } from '../errors';
 import { badAnswer, codeOfGrpcStatus, unreachable } from './client-errors';
@@ -18,6 +18,11 @@ import { inferenceProtoPath } from './proto-path';
  */
 const UNLIMITED = -1;
 
+/** @grpc/grpc-js, loaded when a gRPC client is first used: REST-only users of mmkit never pay its load time. */
+function grpcJs(): typeof grpc {
+  return require('@grpc/grpc-js') as typeof grpc;
+}
+
 type Callback = (err: grpc.ServiceError | null, res: unknown) => void;
 type Rpc = (req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Callback) => void;
 type ServiceClient = grpc.Client & Record<string, Rpc>;
@@ -27,8 +32,8 @@ let serviceCtor: grpc.ServiceClientConstructor | undefined;
 function inferenceService(): grpc.ServiceClientConstructor {
   if (!serviceCtor) {
     // keepCase: the proto's field names as written; longs as strings: int64 values stay exact.
-    const def = protoLoader.loadSync(inferenceProtoPath(), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
+    const def = (require('@grpc/proto-loader') as typeof ProtoLoader).loadSync(inferenceProtoPath(), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+    const pkg = grpcJs().loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
     serviceCtor = pkg.inference.GRPCInferenceService;
   }
   return serviceCtor;
@@ -61,7 +66,7 @@ export class GrpcInferenceClient implements InferenceClient {
     private readonly timeoutMs: number,
   ) {
     const Service = inferenceService();
-    this.client = new Service(address, grpc.credentials.createInsecure(), {
+    this.client = new Service(address, grpcJs().credentials.createInsecure(), {
       'grpc.max_receive_message_length': UNLIMITED,
       'grpc.max_send_message_length': UNLIMITED,
     }) as unknown as ServiceClient;
@@ -69,7 +74,7 @@ export class GrpcInferenceClient implements InferenceClient {
 
   private call<T>(method: string, request: object): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.client[method].call(this.client, request, new grpc.Metadata(), { deadline: Date.now() + this.timeoutMs }, (err, res) => {
+      this.client[method].call(this.client, request, new (grpcJs().Metadata)(), { deadline: Date.now() + this.timeoutMs }, (err, res) => {
         if (err) reject(this.error(method, err));
         else resolve(res as T);
       });
@@ -82,8 +87,8 @@ export class GrpcInferenceClient implements InferenceClient {
    */
   private error(method: string, err: grpc.ServiceError): MmkitError {
     const where = `grpc://${this.address} (${method})`;
-    const connected = this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
-    if (err.code === grpc.status.DEADLINE_EXCEEDED || (err.code === grpc.status.UNAVAILABLE && !connected)) {
+    const connected = this.client.getChannel().getConnectivityState(false) === grpcJs().connectivityState.READY;
+    if (err.code === grpcJs().status.DEADLINE_EXCEEDED || (err.code === grpcJs().status.UNAVAILABLE && !connected)) {
       return unreachable(where, err, this.timeoutMs);
     }
     return new MmkitError(codeOfGrpcStatus(err.code), err.details || err.message);
