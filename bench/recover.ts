@@ -33,7 +33,7 @@ export async function benchRecover(): Promise<void> {
     },
     {
       name: '2:4 magnitude + fine-tune',
-      pruned: base.step('prune.magnitude', { pattern: 'N:M' }, false), // accuracy only: no compression check
+      pruned: base.step('prune.magnitude', { pattern: 'N:M' }, { check: false }), // accuracy only: no compression check
       recover: (p) => p.step(FINE_TUNE_OP, { data, epochs: EPOCHS }),
       target: 0.5,
     },

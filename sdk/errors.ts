@@ -23,6 +23,8 @@ export type MmkitErrorCode =
   | 'FETCH_FAILED'
   | 'RUNTIME'
   | 'CANCELLED'
+  /** A compression step changed nothing, and the user asked for that to be an error (strict). */
+  | 'NO_EFFECT'
   // Serving (sdk/serve): each maps to one HTTP status and one gRPC status code.
   | 'BAD_REQUEST'
   | 'UNKNOWN_MODEL'

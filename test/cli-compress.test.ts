@@ -65,6 +65,21 @@ describe('mmkit compress', () => {
     expect(tmp.files()).not.toContain('strict.onnx');
   });
 
+  it('a step that changes nothing says so; with --strict that is exit 1 and nothing written', async () => {
+    // Rank 0.99 of these small linears saves no work: low-rank factors none of them.
+    const [plain, strict] = await Promise.all([
+      mmkit(['compress', VIT, '-o', out('idle.onnx'), '--low-rank', '0.99', '--no-check']),
+      mmkit(['compress', VIT, '-o', out('idle-strict.onnx'), '--low-rank', '0.99', '--strict', '--json']),
+    ]);
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/low-rank changed nothing in .*vit-tiny-mnist\.onnx/);
+    expect(strict.status, strict.stderr).toBe(1);
+    const result = JSON.parse(strict.stdout);
+    expect(result).toMatchObject({ output: null, flagged: true });
+    expect(result.noEffect).toContain('low-rank changed nothing');
+    expect(tmp.files()).not.toContain('idle-strict.onnx');
+  });
+
   describe('bad input: exit 2, one line with the code, no stack, nothing written', () => {
     const cases: [string, string[], string, string][] = [
       ['a missing model', ['compress', 'no/such/model.onnx', '-o', out('bad.onnx'), '--quantize', 'dynamic'], 'compress', 'FILE_NOT_FOUND'],

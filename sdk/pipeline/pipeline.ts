@@ -17,6 +17,7 @@ import { distillStep, fineTuneStep, type DistillStepOptions, type FineTuneStepOp
 import { loadSource } from './load';
 import { saveModelFile, type SaveOptions, type SaveResult } from './save';
 import { summarize, type ModelSummary, type SummaryOptions } from './summary';
+import { noEffectError, stepEffect, withEffectWarning } from './step-effect';
 import type { PipelineServeOptions } from './serve';
 import type { ServerHandle } from '../serve/server';
 import { MMKIT_VERSION } from '../version';
@@ -28,13 +29,13 @@ import { checkCompression, checkStepReport, normalizeCheckOptions, type CheckOpt
 import { Panel, Warning } from '../report';
 
 /** A mode of QUANTIZE_MODES (sdk/passes/quantize/modes.ts) with its options. */
-export type QuantizeOptions = QuantizeModeOptions & { check?: StepCheckOptions };
+export type QuantizeOptions = QuantizeModeOptions & StepGuard;
 
 /**
  * Magnitude pruning (unstructured or N:M, sdk/passes/prune/magnitude.ts), or with `target: 'mlp' |
  * 'heads'` structured pruning that removes whole units (sdk/passes/prune/structured.ts).
  */
-export type PruneOptions = ((PruneMagnitudeOptions & { target?: undefined }) | PruneStructuredOptions) & { check?: StepCheckOptions };
+export type PruneOptions = ((PruneMagnitudeOptions & { target?: undefined }) | PruneStructuredOptions) & StepGuard;
 
 interface Loaded {
   model: OnnxModel;
@@ -50,6 +51,15 @@ interface Loaded {
  * the recipe: it never changes the model.
  */
 export type StepCheckOptions = false | Omit<CheckOptions, 'signal' | 'onProgress'>;
+
+/**
+ * What guards a compression step besides its options: its check, and `strict`, which makes a step
+ * that changed nothing an error (NO_EFFECT) instead of a warning. Not part of the recipe.
+ */
+export interface StepGuard {
+  check?: StepCheckOptions;
+  strict?: boolean;
+}
 
 /** A Dataset or Pipeline given as a step option: kept live beside the JSON ref the recipe records. */
 type Bound = Dataset | Pipeline;
@@ -80,7 +90,7 @@ export class Pipeline {
     private readonly pinnedSha256?: string,
     /** This step's Dataset and Pipeline options, by option key. */
     private readonly bound: ReadonlyMap<string, Bound> = new Map(),
-    private readonly checkOptions: StepCheckOptions = {},
+    private readonly guard: StepGuard = {},
   ) {}
 
   static load(src: string): Pipeline {
@@ -110,7 +120,7 @@ export class Pipeline {
    * Adds a step by name; the compression methods (prune, quantize, ...) are sugar over this.
    * (Not called `then`: that would make every pipeline a thenable that `await` tries to run.)
    */
-  step<O>(op: string, options: O, check: StepCheckOptions = {}): Pipeline {
+  step<O>(op: string, options: O, guard: StepGuard = {}): Pipeline {
     const kind = stepKind(op);
     // Datasets and pipelines are not JSON: the step keeps them live and normalize sees their refs.
     const bound = new Map<string, Bound>();
@@ -126,8 +136,8 @@ export class Pipeline {
       withRefs = copy;
     }
     const settings = kind.normalize(withRefs);
-    if (check !== false) normalizeCheckOptions(check); // bad check options fail here, not after the step ran
-    return new Pipeline(this.uri, this, { op, options: settings }, undefined, bound, check);
+    if (guard.check !== undefined && guard.check !== false) normalizeCheckOptions(guard.check); // bad check options fail here, not after the step ran
+    return new Pipeline(this.uri, this, { op, options: settings }, undefined, bound, guard);
   }
 
   /**
@@ -137,8 +147,8 @@ export class Pipeline {
    * 'fp16'`: float16 (sdk/passes/quantize/fp16.ts). Those files give options and defaults.
    */
   quantize(options: QuantizeOptions): Pipeline {
-    const { mode, check, ...rest } = options;
-    return this.step(quantizeModeStep(mode).op, rest, check);
+    const { mode, check, strict, ...rest } = options;
+    return this.step(quantizeModeStep(mode).op, rest, { check, strict });
   }
 
   /** Same as quantize({ mode: 'fp16' }): float16 weights and compute, float32 inputs/outputs kept (sdk/passes/quantize/fp16.ts). */
@@ -152,14 +162,14 @@ export class Pipeline {
    * matrices really shrink.
    */
   prune(options: PruneOptions): Pipeline {
-    const { check, ...rest } = options;
-    return this.step(pruneTargetStep(rest.target).op, rest, check);
+    const { check, strict, ...rest } = options;
+    return this.step(pruneTargetStep(rest.target).op, rest, { check, strict });
   }
 
   /** Factors linear weights into two thinner matmuls by truncated SVD where that saves work (sdk/passes/low-rank.ts). */
-  lowRank(options: LowRankOptions & { check?: StepCheckOptions }): Pipeline {
-    const { check, ...rest } = options;
-    return this.step(lowRankStep.op, rest, check);
+  lowRank(options: LowRankOptions & StepGuard): Pipeline {
+    const { check, strict, ...rest } = options;
+    return this.step(lowRankStep.op, rest, { check, strict });
   }
 
   /**
@@ -331,15 +341,22 @@ export class Pipeline {
     const out = await kind.apply(input.model, this.record.options, { ...ctx, refs: this.refs(ctx) });
     const { model: result, report } = 'proto' in out ? { model: out, report: undefined } : (out as StepResult);
     const model = derivedModel(input.model, result.proto);
-    const reports = report ? [report] : [];
-    if (!kind.checked || this.checkOptions === false || result.proto === input.model.proto) return { model, reports };
+    if (!kind.checked) return { model, reports: report ? [report] : [] };
+    // Never silently a no-op: an unchanged model is said so, and still checked so the check shows it.
+    const file = input.model.path ?? this.uri;
+    const effect = stepEffect(this.record.op, file, result.proto === input.model.proto, report);
+    if (effect.unchanged && this.guard.strict) throw noEffectError(this.record.op, file, effect);
+    const stepReport = withEffectWarning(this.record.op, report, effect);
+    const reports = stepReport ? [stepReport] : [];
+    const checkOptions = this.guard.check ?? {};
+    if (checkOptions === false) return { model, reports };
     const calibration = this.bound.get('calibration');
     const { minElements } = this.record.options;
     const check = await checkCompression(input.model, model, {
       data: calibration instanceof Dataset ? calibration : undefined,
       // The step's own threshold for weights it leaves float, so the check's explanations match what the step did.
       ...(typeof minElements === 'number' ? { minElements } : {}),
-      ...this.checkOptions,
+      ...checkOptions,
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     });

@@ -42,6 +42,19 @@ export interface StepReport {
   warnings: string[];
   table?: { columns: string[]; rows: (string | number | null)[][] };
   data?: Json;
+  /** How much of what the step targets it changed: the pipeline warns when that is little or nothing. */
+  coverage?: StepCoverage;
+}
+
+/**
+ * The layers (or weights, units) a step looked at and how many it rewrote; the rest counted by why
+ * they were left ('under minElements', 'excluded', 'float16 weights', ...).
+ */
+export interface StepCoverage {
+  unit: string;
+  targeted: number;
+  changed: number;
+  skipped: Record<string, number>;
 }
 
 export interface StepResult {

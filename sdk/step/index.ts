@@ -1,4 +1,4 @@
-export type { RunContext, StepContext, StepRefs, StepReport, StepResult, StepKind, StepOptions, StepSettings, TeacherPipeline } from './contract';
+export type { RunContext, StepContext, StepRefs, StepReport, StepCoverage, StepResult, StepKind, StepOptions, StepSettings, TeacherPipeline } from './contract';
 export { datasetRef, isDatasetRef, isPipelineRef } from './refs';
 export type { DatasetRef, PipelineRef } from './refs';
 export { registerStep, stepKind } from './registry';

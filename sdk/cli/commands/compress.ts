@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { MmkitError, isMmkitError } from '../../errors';
 import { Pipeline, type SaveResult, type StepCheckOptions } from '../../pipeline';
-import { RECIPE_METADATA_KEY, parseRecipe } from '../../step';
+import { RECIPE_METADATA_KEY, parseRecipe, type StepReport } from '../../step';
 import { readModelMetadata } from '../../pipeline/model-metadata';
 import { sourceKind } from '../../pipeline/source';
 import type { Dataset } from '../../data';
@@ -47,8 +47,12 @@ ${PRUNE_SPEC_HELP}
 
 ${LOW_RANK_SPEC_HELP}
 
+A step that changes nothing (no layer it can rewrite) says so in its report; with --strict
+that is a failure too.
+
 Exit codes: 0 written and nothing flagged, 1 the check flagged the result (written unless
---strict), 2 bad usage or input (nothing written).`;
+--strict) or, with --strict, a step changed nothing (not written), 2 bad usage or input
+(nothing written).`;
 
 export function register(program: Command): void {
   const cmd = program
@@ -63,7 +67,7 @@ export function register(program: Command): void {
     .option('--calibration <data>', `data for static quantization and the checks: ${DATA_SPEC_HELP}`, parseDataSpec)
     .option('--recipe <file>', 'replay this recipe (a recipe JSON, or a model mmkit wrote) instead of MODEL and step flags')
     .option('--no-check', 'skip the compression check after each step')
-    .option('--strict', 'do not write the model when the check flags it')
+    .option('--strict', 'do not write the model when the check flags it or a step changes nothing')
     .option('--sparse', 'store mostly-zero (pruned) weights as sparse initializers')
     .option('--overwrite', 'replace the output file even when mmkit did not write it');
   jsonOption(cmd)
@@ -85,7 +89,15 @@ async function compress(model: string | undefined, opts: CompressOptions, cmd: C
   const pipeline = opts.recipe !== undefined ? await fromRecipeFile(opts.recipe, opts) : await fromFlags(model!, opts);
   refuseSourceAsOutput(pipeline.recipe.source.uri, opts.output);
 
-  const reports = await withCliProgress('compressing', (ctx) => pipeline.reports(ctx));
+  let reports: StepReport[];
+  try {
+    reports = await withCliProgress('compressing', (ctx) => pipeline.reports(ctx));
+  } catch (e) {
+    // --strict: a step that changed nothing is a failed gate, like a flagged check.
+    if (!isMmkitError(e, 'NO_EFFECT')) throw e;
+    emit(opts, { output: null, flagged: true, noEffect: e.message, recipe: pipeline.recipe }, () => `⚠ ${e.message}\n\nNot written (--strict): ${opts.output}.`);
+    return EXIT.FLAGGED;
+  }
   const checks = await pipeline.checks();
   const flagged = isFlagged(checks);
   const written = flagged && opts.strict ? undefined : await save(pipeline, opts);
@@ -114,10 +126,11 @@ async function fromFlags(model: string, opts: CompressOptions): Promise<Pipeline
   const data = opts.calibration && (await openDataset(opts.calibration, p, model));
   // With data the checks compare on it (agreement is then judged); without, on synthetic inputs.
   const check: StepCheckOptions = opts.check ? (data ? { data } : {}) : false;
-  if (opts.prune) p = p.prune({ ...opts.prune, check });
-  if (opts.lowRank) p = p.lowRank({ ...opts.lowRank, check });
-  if (opts.quantize === 'static') p = p.quantize({ mode: 'static', calibration: data as Dataset, check });
-  else if (opts.quantize) p = p.quantize({ mode: opts.quantize, check });
+  const guard = { check, strict: opts.strict };
+  if (opts.prune) p = p.prune({ ...opts.prune, ...guard });
+  if (opts.lowRank) p = p.lowRank({ ...opts.lowRank, ...guard });
+  if (opts.quantize === 'static') p = p.quantize({ mode: 'static', calibration: data as Dataset, ...guard });
+  else if (opts.quantize) p = p.quantize({ mode: opts.quantize, ...guard });
   return p;
 }
 
