@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTritonRepository } from '../sdk/deploy/triton';
+import { runProcess } from './helpers/run-process';
 import { freePort } from './helpers/serve-process';
 
 interface Instruction {
@@ -117,7 +118,7 @@ describe("the Dockerfile's runtime stage, rehearsed on the host", () => {
     for (const f of all(runtime, 'COPY').find((c) => c.args.startsWith('package.json'))!.args.split(/\s+/).slice(0, -1)) fs.copyFileSync(f, path.join(app, f));
     // The stage's own install command; --prefer-offline only spares the registry what npm's cache already holds.
     const install = all(runtime, 'RUN').find((i) => /npm ci/.test(i.args))!.args.split('&&')[0].trim();
-    const npm = spawnSync('bash', ['-c', `${install} --prefer-offline`], { cwd: app, encoding: 'utf8', timeout: 400_000 });
+    const npm = await runProcess('bash', ['-c', `${install} --prefer-offline`], { cwd: app, timeoutMs: 400_000 });
     expect(npm.status, npm.stderr).toBe(0);
     expect(fs.existsSync(path.join(app, 'node_modules', 'typescript'))).toBe(false);
     expect(fs.existsSync(path.join(app, 'node_modules', 'onnxruntime-node'))).toBe(true);

@@ -4,7 +4,6 @@
  * InferenceService forms with KServe's own CRD schema (test/schemas/kserve) under ajv, every
  * written file with Debian's yamllint; then the properties a platform engineer relies on.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,15 +19,17 @@ import { kserveFiles, kserveMmkitService, kserveTritonService } from '../sdk/dep
 import { isMmkitError } from '../sdk/errors';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from '../sdk/serve/server';
 import { expectUsageError, mmkit } from './helpers/cli-run';
+import { runProcess } from './helpers/run-process';
 
 const YAMLLINT_CONFIG = '{extends: default, rules: {line-length: disable, document-start: disable}}';
 const KSERVE_SCHEMA = 'test/schemas/kserve/inferenceservice-v1beta1.schema.json';
 
 let tmp: string;
 
-function yamllint(files: string[]): void {
-  // Throws with yamllint's findings on stdout when any file has an error or a warning.
-  execFileSync('yamllint', ['--strict', '-f', 'parsable', '-d', YAMLLINT_CONFIG, ...files], { encoding: 'utf8' });
+/** Fails with yamllint's findings when any file has an error or a warning (asynchronous: python starts slowly under load). */
+async function yamllint(files: string[]): Promise<void> {
+  const r = await runProcess('yamllint', ['--strict', '-f', 'parsable', '-d', YAMLLINT_CONFIG, ...files], { cwd: process.cwd(), timeoutMs: 60_000 });
+  expect(r.status, `yamllint:\n${r.stdout}${r.stderr}`).toBe(0);
 }
 
 /** KServe's CRD schema: what the API server checks an InferenceService against. */
@@ -52,7 +53,7 @@ describe('Kubernetes manifests', () => {
     expect(run.status).toBe(0);
     const files: string[] = JSON.parse(run.stdout).files;
     expect(files.map((f) => path.basename(f))).toEqual(['deployment.yaml', 'service.yaml', 'hpa.yaml']);
-    yamllint(files);
+    await yamllint(files);
     const [deployment, service, hpa] = files.map((f) => {
       const docs = parseAllDocuments(fs.readFileSync(f, 'utf8'));
       expect(docs).toHaveLength(1);
@@ -128,7 +129,7 @@ describe('KServe InferenceServices', () => {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, text);
     }
-    yamllint(files.map(([f]) => f));
+    await yamllint(files.map(([f]) => f));
     const [triton, mmkit] = files.map(([, text]) => parse(text));
     for (const isvc of [triton, mmkit]) {
       const ok = validate(isvc);

@@ -2,18 +2,19 @@
  * The mmkit kernel against Jupyter's reference kernel test suite (jupyter_kernel_test, from
  * Debian's python3-jupyter-kernel-test): every check enabled, every one must pass.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runProcess } from './helpers/run-process';
 
 const ROOT = path.resolve(__dirname, '..');
 const PYTHON = '/usr/bin/python3';
 let prefix: string;
 
+/** Asynchronous: the reference suite runs for many seconds, and the test worker must stay responsive. */
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 240_000 });
+  return runProcess(command, args, { cwd: ROOT, env, timeoutMs: 240_000 });
 }
 
 beforeAll(() => {
@@ -26,11 +27,11 @@ afterAll(() => {
 });
 
 describe('kernel:install', () => {
-  it('writes a kernelspec running this checkout with this Node, and is idempotent', () => {
-    const first = run(process.execPath, ['dist/kernel-extras/install.js', '--prefix', prefix]);
+  it('writes a kernelspec running this checkout with this Node, and is idempotent', async () => {
+    const first = await run(process.execPath, ['dist/kernel-extras/install.js', '--prefix', prefix]);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^Installed/);
-    const again = run(process.execPath, ['dist/kernel-extras/install.js', '--prefix', prefix]);
+    const again = await run(process.execPath, ['dist/kernel-extras/install.js', '--prefix', prefix]);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^Already installed/);
 
@@ -39,7 +40,7 @@ describe('kernel:install', () => {
     expect(spec.language).toBe('typescript');
     expect(spec.argv).toEqual([process.execPath, path.join(ROOT, 'dist/kernel-extras/launch.js'), '--config-path', '{connection_file}']);
 
-    const listed = run(PYTHON, ['-m', 'jupyter_client.kernelspecapp', 'list', '--json'], {
+    const listed = await run(PYTHON, ['-m', 'jupyter_client.kernelspecapp', 'list', '--json'], {
       ...process.env,
       JUPYTER_PATH: path.join(prefix, 'share/jupyter'),
     });
@@ -49,8 +50,8 @@ describe('kernel:install', () => {
 });
 
 describe('jupyter_kernel_test reference suite', () => {
-  it('passes every check, none skipped', () => {
-    const suite = run(PYTHON, ['test/jupyter/test_mmkit_kernel.py', '-v'], {
+  it('passes every check, none skipped', async () => {
+    const suite = await run(PYTHON, ['test/jupyter/test_mmkit_kernel.py', '-v'], {
       ...process.env,
       JUPYTER_PATH: path.join(prefix, 'share/jupyter'),
     });
@@ -82,14 +83,14 @@ describe("Jupyter's own notebook client (nbclient) with the mmkit kernel", () =>
   const check = (notebook: string) =>
     run(PYTHON, ['test/jupyter/nbclient_check.py', notebook], { ...process.env, JUPYTER_PATH: path.join(prefix, 'share/jupyter') });
 
-  it('runs every cell of a notebook with rich outputs', () => {
-    const result = check('test/jupyter/runner-demo.ipynb');
+  it('runs every cell of a notebook with rich outputs', async () => {
+    const result = await check('test/jupyter/runner-demo.ipynb');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain('ran every cell without errors');
   });
 
-  it('reports the cell that raised', () => {
-    const result = check('test/jupyter/runner-failing.ipynb');
+  it('reports the cell that raised', async () => {
+    const result = await check('test/jupyter/runner-failing.ipynb');
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('cell 2 raised RangeError: sparsity must be in [0, 1)');
   });

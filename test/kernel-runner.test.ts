@@ -6,9 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { CodeCell, Output } from '../kernel-extras/runner/notebook';
 import { runNotebook, type RunResult } from '../kernel-extras/runner/run-notebook';
+import { runProcess } from './helpers/run-process';
 
 const ROOT = path.resolve(__dirname, '..');
 let outDir: string;
@@ -128,12 +129,8 @@ describe('a notebook with a failing cell', () => {
     expect(readFileSync(result.htmlPath, 'utf8')).toContain('Failed: cell 2 raised RangeError');
   }, 120_000);
 
-  it('the CLI exits non-zero and names the cell', () => {
-    const cli = spawnSync(process.execPath, ['dist/sdk/cli/main.js', 'notebook', 'test/jupyter/runner-failing.ipynb', '--out', outDir], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+  it('the CLI exits non-zero and names the cell', async () => {
+    const cli = await runProcess(process.execPath, ['dist/sdk/cli/main.js', 'notebook', 'test/jupyter/runner-failing.ipynb', '--out', outDir], { cwd: ROOT, timeoutMs: 110_000 });
     expect(cli.status).toBe(1);
     expect(cli.stderr).toContain('failed at cell 2: RangeError: sparsity must be in [0, 1)');
     // One progress line per cell that ran, the failing one marked.
@@ -177,7 +174,10 @@ describe('kernel lifetime', () => {
   it('the kernel exits by itself when the process that started it dies without shutting it down', async () => {
     const script = `const { KernelClient } = require('./dist/kernel-extras/runner/kernel-client.js');
 KernelClient.start({ cwd: '.' }).then((k) => { console.log(k.pid); process.exit(0); });`;
-    const parent = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    // The dead parent cannot remove the kernel's connection folder: it goes in a folder of the test's own.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmkit-orphan-'));
+    onTestFinished(() => rmSync(tmp, { recursive: true, force: true }));
+    const parent = await runProcess(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, timeoutMs: 50_000 });
     const pid = Number(parent.stdout.trim());
     expect(pid, parent.stderr).toBeGreaterThan(0);
     const alive = () => {

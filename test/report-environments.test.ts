@@ -10,11 +10,6 @@ import { KernelClient } from '../kernel-extras/runner/kernel-client';
 
 const ROOT = path.resolve(__dirname, '..');
 
-beforeAll(() => {
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-  expect(build.status, `npm run build failed:\n${build.stdout}${build.stderr}`).toBe(0);
-});
-
 describe('under plain tslab (its own kernel, no kernel-extras)', () => {
   let kernel: KernelClient;
   beforeAll(async () => {
