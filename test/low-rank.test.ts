@@ -14,6 +14,7 @@ import { createSession, runBatched } from '../sdk/runtime';
 import { mulABt, sumOfSquares, transpose } from '../sdk/linalg';
 import { LOW_RANK_OP, lowRank, normalizeLowRankOptions, type LowRankOptions } from '../sdk/passes/low-rank';
 import { maxAbsDiff, runOnce, torchReference, TORCH_VIT } from './helpers/onnx-models';
+import { allOps, buildConstantNet, buildIfNet, constantNetCosine, ifNetCosine } from './helpers/weight-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const digits = mnist({ split: 'test', batchSize: 32 }).take(64);
@@ -253,5 +254,32 @@ describe('low-rank over worker threads', () => {
     const [threads, hash] = execFileSync(process.execPath, ['-e', program], { encoding: 'utf8' }).trim().split('\n');
     expect(Number(threads)).toBeGreaterThan(1);
     expect(hash).toBe(sha(inline.model));
+  });
+});
+
+describe('low-rank where other exporters keep weights', () => {
+  // Near-full rank (minReduction below 0 allows it) so that the factored model must match the float one.
+  const faithful: LowRankOptions = { energy: 0.99999, minReduction: -10 };
+
+  it('factors MatMul and Gemm weights kept in Constant nodes (one behind an Identity)', async () => {
+    const { model } = buildConstantNet();
+    const { model: out, layers } = await lowRank({ proto: model }, faithful);
+    expect(layers.filter((l) => l.rank !== null).map((l) => l.name)).toEqual(['fc1', 'fc2']);
+    expect(await constantNetCosine(model, out.proto)).toBeGreaterThan(0.9999);
+  });
+
+  it('factors the linears inside If branches, nested ones too', async () => {
+    const { model } = buildIfNet();
+    const { model: out, layers, report } = await lowRank({ proto: model }, faithful);
+    expect(layers.filter((l) => l.rank !== null).map((l) => l.name)).toEqual(['then_fc', 'inner_then_fc', 'inner_else_fc', 'else_fc']);
+    expect(allOps(out.proto).filter((op) => op === 'MatMul')).toHaveLength(8);
+    expect(out.proto.graph!.initializer).toEqual([]);
+    expect(report.lines[1]).toBe('4 of the factored layers are inside If subgraphs (4 graphs), rewritten like the main graph.');
+    expect(await ifNetCosine(model, out.proto)).toBeGreaterThan(0.9999);
+  });
+
+  it('gives back the very input model when no layer is factored', async () => {
+    const base: OnnxModel = { proto: buildIfNet().model };
+    expect((await lowRank(base, { rank: 0.5, exclude: { ops: ['MatMul'] } })).model).toBe(base);
   });
 });

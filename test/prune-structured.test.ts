@@ -6,12 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mm, isMmkitError } from '../sdk';
-import { mnist, shapes, type Dataset, type TensorData } from '../sdk/data';
+import { Dataset, mnist, shapes, type TensorData } from '../sdk/data';
 import { evaluateModel } from '../sdk/eval';
-import { GraphView, ModelBuilder, editModel, findAttention, findMlps, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type LinearMatch, type OnnxModel } from '../sdk/onnx';
+import { GraphView, ModelBuilder, editModel, extractModel, findAttention, findMlps, makeTensor, readModel, serializeModel, tensorArray, tensorDims, type LinearMatch, type OnnxModel } from '../sdk/onnx';
 import { createSession, runBatched } from '../sdk/runtime';
 import { PRUNE_STRUCTURED_OP, pruneStructured, type PruneStructuredOptions, type PruneStructuredResult } from '../sdk/passes/prune/structured';
-import { maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './helpers/onnx-models';
+import { findPruneGroups } from '../sdk/passes/prune/structured-groups';
+import { buildEncoderBlock, buildMlp, maxAbsDiff, runOnce, seeded, torchReference, TORCH_VIT } from './helpers/onnx-models';
+import { buildConstantNet } from './helpers/weight-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
@@ -321,5 +323,131 @@ describe('prune.structured: options and pipeline', () => {
     // Pruned without recovery the ViT still classifies most held-out digits.
     const r = await evaluateModel(await p.model(), mnist({ split: 'test', batchSize: 250 }).take(500));
     expect(r.model.accuracy!.top1).toBeGreaterThan(0.5);
+  });
+});
+
+describe('prune.structured where other exporters keep weights', () => {
+  it('finds and prunes an MLP block whose weights are kept in Constant nodes (MatMul → ReLU → Gemm)', async () => {
+    const { model } = buildConstantNet();
+    const { model: pruned, layers } = await pruneStructured({ proto: model }, { target: 'mlp', sparsity: 0.5 });
+    expect(layers.map((l) => [l.units, l.kept.length])).toEqual([[64, 32]]);
+    const view = GraphView.of(pruned.proto);
+    expect(tensorDims(view.initializer('fc1.weight')!)).toEqual([32, 32]);
+    expect(tensorDims(view.initializer('fc2.weight')!)).toEqual([64, 32]);
+    const y = await runOnce(serializeModel(pruned.proto), 'x', new Float32Array(2 * 256).fill(0.5), [2, 4, 8, 8]);
+    expect(y).toHaveLength(2 * 64);
+    expect(y.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('prune.structured: MLP chains of Gemm, MatMul + Add and 1×1 Conv, any elementwise activation', () => {
+  /** The float model with the units each pruned group lost zeroed instead (its producer outputs and biases, its consumer inputs). */
+  function zeroedGroups(model: OnnxModel, r: PruneStructuredResult): OnnxModel {
+    const groups = findPruneGroups(GraphView.of(model.proto), 'mlp');
+    return zeroed(
+      model,
+      r.layers.flatMap((l) => {
+        const gone = complement(l.units, l.kept);
+        return [{ m: groups[l.index].producers[0], outputs: gone }, { m: groups[l.index].consumer, inputs: gone }];
+      }),
+    );
+  }
+
+  it('a squeeze-excite block (1×1 Conv → ReLU → 1×1 Conv → HardSigmoid) and a pointwise HardSwish MLP: 4-D weights sliced, same output as zeroing', async () => {
+    const b = new ModelBuilder({ name: 'cnn', opset: 17 });
+    b.input('x', 'float32', [2, 3, 8, 8]);
+    const conv = (x: string, cin: number, cout: number, k: number, seed: number, name: string) => {
+      const w = b.initializer(`${name}.weight`, 'float32', [cout, cin, k, k], seeded(cout * cin * k * k, seed, 0.5));
+      const bias = b.initializer(`${name}.bias`, 'float32', [cout], seeded(cout, seed + 1, 0.2));
+      return b.node('Conv', [x, w, bias], k > 1 ? { pads: [1, 1, 1, 1] } : {}, { name: `/${name}/Conv` })[0];
+    };
+    const f = b.op('Relu', [conv('x', 3, 16, 3, 1, 'stem')]);
+    const squeeze = b.op('Relu', [conv(b.op('GlobalAveragePool', [f]), 16, 8, 1, 3, 'se/fc1')]);
+    const excite = b.op('HardSigmoid', [conv(squeeze, 8, 16, 1, 5, 'se/fc2')]);
+    const g = b.op('Mul', [f, excite]);
+    const hidden = b.op('HardSwish', [conv(g, 16, 32, 1, 7, 'pw/fc1')]);
+    b.node('Add', [g, conv(hidden, 32, 16, 1, 9, 'pw/fc2')], {}, { outputs: ['y'] });
+    b.output('y', 'float32', [2, 16, 8, 8]);
+    const model: OnnxModel = { proto: b.build() };
+    const r = await pruneStructured(model, { target: 'mlp', sparsity: 0.5 });
+    expect(r.layers.map((l) => [l.name, l.units, l.kept.length])).toEqual([['/se', 8, 4], ['/pw', 32, 16]]);
+    expect([dimsOf(r.model, 'se/fc1.weight'), dimsOf(r.model, 'se/fc1.bias'), dimsOf(r.model, 'se/fc2.weight')]).toEqual([[4, 16, 1, 1], [4], [16, 4, 1, 1]]);
+    expect(dimsOf(r.model, 'pw/fc2.weight')).toEqual([16, 16, 1, 1]);
+    const x = seeded(2 * 3 * 64, 11, 1);
+    const pruned = await runOnce(serializeModel(r.model), 'x', x, [2, 3, 8, 8]);
+    expect(maxAbsDiff(pruned, await runOnce(serializeModel(zeroedGroups(model, r)), 'x', x, [2, 3, 8, 8]))).toBeLessThan(TOL);
+    // Activation scores read the units along the channel axis of the NCHW value.
+    const calibration = Dataset.fromTensors({ x: { data: seeded(8 * 3 * 64, 12, 1), dims: [8, 3, 8, 8], dtype: 'float32' } }, undefined, { name: 'noise', batchSize: 2 });
+    const byAct = await pruneStructured(model, { target: 'mlp', sparsity: 0.5, score: 'activation', calibration });
+    const tap = findPruneGroups(GraphView.of(model.proto), 'mlp')[1].unitValue;
+    const session = await createSession(model, { taps: [tap], reuse: false });
+    const data = (await runBatched(session, calibration, { fetch: [tap] }))[tap].data as Float32Array;
+    await session.dispose();
+    const mean = new Float64Array(32);
+    for (let i = 0; i < data.length; i++) mean[Math.floor(i / 64) % 32] += Math.abs(data[i]);
+    expect(byAct.layers[1].kept).toEqual(Array.from(mean.keys()).sort((a, c) => mean[c] - mean[a]).slice(0, 16).sort((a, c) => a - c));
+  });
+
+  it('MatMul + Add → Swish (x·σ(x)) → MatMul + Add and Gemm → LeakyRelu → Gemm: both found, same output as zeroing', async () => {
+    const b = new ModelBuilder({ name: 'chains' });
+    b.input('x', 'float32', ['rows', 24]);
+    const h = b.linear('x', 24, 48, seeded(24 * 48, 1), seeded(48, 2), 'swish_fc1');
+    const swish = b.op('Mul', [h, b.op('Sigmoid', [h])]);
+    const s = b.linear(swish, 48, 24, seeded(48 * 24, 3), seeded(24, 4), 'swish_fc2');
+    b.initializer('g1.w', 'float32', [40, 24], seeded(40 * 24, 5));
+    b.initializer('g2.w', 'float32', [24, 40], seeded(24 * 40, 6));
+    const a = b.op('LeakyRelu', [b.node('Gemm', [s, 'g1.w'], { transB: 1 }, { name: '/gemm/fc1' })[0]], { alpha: { f: 0.1 } });
+    b.node('Gemm', [a, 'g2.w'], { transB: 1 }, { name: '/gemm/fc2', outputs: ['y'] });
+    b.output('y', 'float32', ['rows', 24]);
+    const model: OnnxModel = { proto: b.build() };
+    const r = await pruneStructured(model, { target: 'mlp', sparsity: 0.25, score: 'l1' });
+    expect(r.layers.map((l) => [l.units, l.kept.length])).toEqual([[48, 36], [40, 30]]);
+    const x = seeded(8 * 24, 9, 2);
+    const pruned = await runOnce(serializeModel(r.model), 'x', x, [8, 24]);
+    expect(maxAbsDiff(pruned, await runOnce(serializeModel(zeroedGroups(model, r)), 'x', x, [8, 24]))).toBeLessThan(TOL);
+  });
+});
+
+describe('prune.structured: when the target is not there, the error says what the model has and the hint only names what works', () => {
+  const error = async (model: OnnxModel, target: 'mlp' | 'heads') =>
+    pruneStructured(model, { target, sparsity: 0.5 }).then(
+      () => ({ message: 'no error', hint: '' }),
+      (e: { message: string; hint: string }) => e,
+    );
+
+  it("attention without an MLP: target 'mlp' points to 'heads', and 'heads' works", async () => {
+    const block = buildEncoderBlock();
+    const attention = extractModel({ proto: block.model }, { inputs: ['x'], outputs: ['/attn_out/Add_output_0'] });
+    const e = await error(attention, 'mlp');
+    console.log(e.message, '\n', e.hint);
+    expect(e.message).toMatch(/found 0 MLP blocks \(linear → elementwise activation → linear.*\) in the model; its linears: 4 MatMul\/Gemm with an initializer weight, 2 MatMul\/Gemm: weight computed at run time\./);
+    expect(e.hint).toMatch(/^Prune heads instead \(target: 'heads'; it has 1 attention blocks\), or zero single weights with prune\(\{ sparsity \}\)/);
+    expect((await pruneStructured(attention, { target: 'heads', sparsity: 0.5 })).layers).toHaveLength(1);
+  });
+
+  it("an MLP without attention: target 'heads' points to 'mlp' only", async () => {
+    const e = await error({ proto: buildMlp().model }, 'heads');
+    expect(e.message).toMatch(/found 0 attention blocks .* its linears: 2 MatMul\/Gemm with an initializer weight\./);
+    expect(e.hint).toMatch(/^Prune MLP units instead \(target: 'mlp'; it has 1 MLP blocks\)/);
+  });
+
+  it("neither pattern: no target is suggested; with no weight at all, not pruning either", async () => {
+    const b = new ModelBuilder();
+    b.input('x', 'float32', [1, 3, 8, 8]);
+    b.node('Conv', [b.op('Relu', [b.op('Conv', ['x', b.initializer('w1', 'float32', [4, 3, 3, 3], seeded(108, 1))])]), b.initializer('w2', 'float32', [4, 4, 3, 3], seeded(144, 2))], {}, { outputs: ['y'] });
+    b.output('y', 'float32', [1, 4, 4, 4]);
+    for (const target of ['mlp', 'heads'] as const) {
+      const e = await error({ proto: b.build() }, target);
+      expect(e.message).toMatch(/its linears: 2 other Conv\. /);
+      expect(e.hint).toBe('Zero single weights with prune({ sparsity }) (no target; 2 MatMul/Gemm/Conv layers).');
+    }
+    const bare = new ModelBuilder();
+    bare.input('x', 'float32', [4, 4]);
+    bare.node('MatMul', ['x', 'x'], {}, { outputs: ['y'] });
+    bare.output('y', 'float32', [4, 4]);
+    const e = await error({ proto: bare.build() }, 'mlp');
+    expect(e.message).toMatch(/its linears: 1 MatMul\/Gemm: weight computed at run time\. /);
+    expect(e.hint).toMatch(/No prune variant applies.*quantize\(\{ mode: 'fp16' \}\)/);
+    expect(e.hint).not.toMatch(/target/);
   });
 });

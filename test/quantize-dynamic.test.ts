@@ -12,6 +12,7 @@ import { quantizeDynamic, normalizeDynamicQuantOptions, dynamicQuantReport, DEFA
 import { quantizeWeight } from '../sdk/passes/quantize/weights';
 import { quantizeRows } from '../sdk/passes/quantize/gather';
 import { TORCH_VIT, torchReference, runOnce, seeded, maxAbsDiff } from './helpers/onnx-models';
+import { allOps, buildConstantNet, buildIfNet, constantNetCosine, corpusModel, cosine, ifNetCosine, mainInitializers, run } from './helpers/weight-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
@@ -344,4 +345,77 @@ describe('embedding tables', () => {
     expect(Array.from(q.scales)).toEqual([Math.fround(1 / 127), 1, Math.fround(4 / 127)]);
     expect(Array.from(q.values)).toEqual([127, -64, 32, 0, 0, 0, -127, 64, 32]);
   });
+});
+
+describe('quantize.dynamic where other exporters keep weights', () => {
+  it('quantizes weights kept in Constant nodes (behind an Identity too): Conv weight-only, MatMul and Gemm, outputs follow float', async () => {
+    const { model } = buildConstantNet();
+    const q = quantize({ proto: model }, { minElements: 0 });
+    const ops = allOps(q.proto);
+    expect(ops.filter((op) => op === 'DynamicQuantizeMatMul')).toHaveLength(2);
+    expect(ops.filter((op) => op === 'DequantizeLinear')).toHaveLength(1);
+    // No float weight is left: the Constant nodes became initializers and the quantized ones replaced them.
+    const floats = GraphView.of(q.proto).initializers.filter((t) => dtypeOf(t.dataType) === 'float32' && t.dims.length > 1);
+    expect(floats).toEqual([]);
+    expect(ops).not.toContain('Identity');
+    expect(await constantNetCosine(model, q.proto)).toBeGreaterThan(0.999);
+  });
+
+  it('gives back the very input model when nothing is quantized, though the weights had to be lifted to be seen', () => {
+    const base: OnnxModel = { proto: buildConstantNet().model };
+    expect(quantize(base, { minElements: 1 << 20 })).toBe(base);
+  });
+
+  it('quantizes inside If branches, nested ones included, whether the weight is the branch\'s own or read from the main graph', async () => {
+    const { model } = buildIfNet();
+    const q = quantize({ proto: model }, { minElements: 0 });
+    expect(allOps(q.proto).filter((op) => op === 'DynamicQuantizeMatMul')).toHaveLength(4);
+    expect(allOps(q.proto)).not.toContain('MatMul');
+    // The main-graph weights were read only inside the branches: their float copies are gone.
+    expect(mainInitializers(q.proto)).toEqual([]);
+    expect(q.proto.opsetImport.some((o) => o.domain === 'com.microsoft')).toBe(true);
+    expect(await ifNetCosine(model, q.proto)).toBeGreaterThan(0.999);
+    const report = dynamicQuantReport({ proto: model }, normalizeDynamicQuantOptions({ minElements: 0 }));
+    expect(report.lines).toContain('4 of the quantized layers are inside If subgraphs (4 graphs), rewritten like the main graph.');
+  });
+
+  const ppocr = corpusModel('ppocr-v2-cls');
+  it.skipIf(!ppocr)('ppocr-v2-cls (opset 9, every weight a Constant): its Convs go int8 and the class scores follow float', async () => {
+    const base = await readModel(ppocr!);
+    const q = quantize(base);
+    expect(q).not.toBe(base);
+    const convs = allOps(q.proto).filter((op) => op === 'DequantizeLinear').length;
+    const before = serializeModel(base).byteLength;
+    const after = serializeModel(q).byteLength;
+    const x = { x: { type: 'float32' as const, data: seeded(3 * 48 * 192, 5, 1), dims: [1, 3, 48, 192] } };
+    const cos = cosine(await run(serializeModel(base.proto), x), await run(serializeModel(q.proto), x));
+    console.log(`ppocr-v2-cls dynamic: ${convs} Conv weights int8, ${before} → ${after} B, output cosine ${cos.toFixed(5)}`);
+    // The 11 Convs of at least DEFAULT_MIN_ELEMENTS weights; opset 9 has no DequantizeLinear, so onnxruntime's serves.
+    expect(convs).toBe(11);
+    expect(GraphView.of(q.proto).nodes.filter((n) => n.opType === 'DequantizeLinear').every((n) => n.domain === 'com.microsoft')).toBe(true);
+    expect(after).toBeLessThan(before * 0.6);
+    expect(cos).toBeGreaterThan(0.99);
+  });
+  if (!ppocr) it.skip('ppocr-v2-cls: not in the corpus cache (node scripts/fetch-corpus.mjs fetches it)', () => {});
+
+  const silero = corpusModel('silero-vad-v5');
+  it.skipIf(!silero)('silero-vad-v5 (everything inside nested If branches): its Convs go int8 and the speech probability follows float', async () => {
+    const base = await readModel(silero!);
+    const q = quantize(base);
+    expect(q).not.toBe(base);
+    const convs = allOps(q.proto).filter((op) => op === 'DequantizeLinear').length;
+    const before = serializeModel(base).byteLength;
+    const after = serializeModel(q).byteLength;
+    const feeds = {
+      input: { type: 'float32' as const, data: seeded(512, 3, 0.5), dims: [1, 512] },
+      state: { type: 'float32' as const, data: new Float32Array(256), dims: [2, 1, 128] },
+      sr: { type: 'int64' as const, data: BigInt64Array.of(16000n), dims: [] },
+    };
+    const [y0, y1] = [await run(serializeModel(base.proto), feeds), await run(serializeModel(q.proto), feeds)];
+    console.log(`silero-vad-v5 dynamic: ${convs} Conv weights int8, ${before} → ${after} B, output ${y0[0].toFixed(5)} → ${y1[0].toFixed(5)}`);
+    expect(convs).toBe(10);
+    expect(after).toBeLessThan(before * 0.7);
+    expect(Math.abs(y1[0] - y0[0])).toBeLessThan(0.02);
+  });
+  if (!silero) it.skip('silero-vad-v5: not in the corpus cache (node scripts/fetch-corpus.mjs fetches it)', () => {});
 });

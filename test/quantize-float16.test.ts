@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { mm, isMmkitError } from '../sdk';
 import { mnist, renderShapes, shapeIndices, shapesTokenizer } from '../sdk/data';
 import { agreement, cosineSimilarities, evaluateModel } from '../sdk/eval';
 import { evaluateClip } from '../sdk/train/clip-eval';
-import { DataType, GraphView, ModelBuilder, editModel, makeValueInfo, readModel, readValueType, serializeModel, dtypeOf, type OnnxModel } from '../sdk/onnx';
+import { DataType, GraphView, ModelBuilder, allInitializers, editModel, makeValueInfo, readModel, readValueType, serializeModel, dtypeOf, type OnnxModel } from '../sdk/onnx';
 import { createSession } from '../sdk/runtime';
 import { toFloat16, normalizeFloat16Options, QUANTIZE_FP16_OP, type Float16Options } from '../sdk/passes/quantize/fp16';
 import { toHalf } from '../sdk/passes/quantize/fp16-values';
 import { halfBits, halfToFloat } from '../sdk/onnx';
 import { quantizeDynamic, normalizeDynamicQuantOptions } from '../sdk/passes/quantize/dynamic';
 import { TORCH_VIT, buildMlp, maxAbsDiff, runOnce, seeded, torchReference } from './helpers/onnx-models';
+import { buildConstantNet, buildIfNet, constantNetCosine, corpusModel, ifNetCosine, run } from './helpers/weight-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const CLIP = 'datasets/models/clip-tiny-shapes.onnx';
@@ -202,19 +206,57 @@ describe('quantize.fp16 on CLIP-tiny and the PyTorch fixture', () => {
 });
 
 describe('float16 values', () => {
-  it('clamps beyond ±65504 and flushes below 2^-24, and the report names the tensor and the counts', async () => {
+  it("outOfRange 'clamp' clamps beyond ±65504 and flushes below 2^-24, and the report names the tensor and the counts", async () => {
     const b = new ModelBuilder({ opset: 17 });
     b.input('x', 'float32', [1, 4]);
     b.initializer('w', 'float32', [1, 4], Float32Array.from([1e6, 1e-9, -3e5, 0.5]));
     b.node('Mul', ['x', 'w'], {}, { outputs: ['y'], name: 'scale' });
     b.output('y', 'float32', [1, 4]);
-    const { model, report } = toFloat16({ proto: b.build() });
+    const { model, report } = toFloat16({ proto: b.build() }, { outOfRange: 'clamp' });
     console.log(report.warnings.join('\n'));
     expect(report.warnings).toHaveLength(1);
     expect(report.warnings[0]).toMatch(/^w: 2 of 4 values beyond ±65504 clamped .*; 1 of 4 nonzero values below 2\^-24 flushed to 0\.$/);
     expect(report.table!.rows).toEqual([['w', 4, 2, 1, 1e6]]);
     const y = await runOnce(serializeModel(model), 'x', Float32Array.from([1, 1, 1, 1]), [1, 4]);
     expect(Array.from(y)).toEqual([65504, 0, -65504, 0.5]);
+  });
+
+  it('keeps the op reading a constant beyond ±65504 in float32 (a BatchNormalization variance of 1e8): output within 2e-3 of float32, the report names both', async () => {
+    const c = 8;
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('x', 'float32', [1, 4, 8, 8]);
+    const w = seeded(c * 4 * 9, 21, 0.5);
+    w[5] = 3e-9; // below 2^-24: flushed to 0, a warning, not a reason to keep the Conv in float32
+    b.initializer('conv.w', 'float32', [c, 4, 3, 3], w);
+    const variance = Float32Array.from({ length: c }, (_, i) => (i === 0 ? 1e8 : 0.5 + i / 8));
+    const bn = ['scale', 'bias', 'mean'].map((k, i) => b.initializer(`bn.${k}`, 'float32', [c], seeded(c, 30 + i, 1)));
+    b.initializer('bn.var', 'float32', [c], variance);
+    const h = b.op('Conv', ['x', 'conv.w'], { pads: [1, 1, 1, 1] });
+    // Channel 0 of the Conv runs ~1e4 wide, as the PP-OCRv4 det layer whose variance is 9.8e7.
+    const wide = b.op('Mul', [h, b.initializer('gain', 'float32', [c, 1, 1], Float32Array.from({ length: c }, (_, i) => (i === 0 ? 1e4 : 1)))]);
+    b.node('BatchNormalization', [wide, ...bn, 'bn.var'], {}, { outputs: ['bn_out'], name: 'bn' });
+    b.node('Relu', ['bn_out'], {}, { outputs: ['y'] });
+    b.output('y', 'float32', [1, c, 8, 8]);
+    const base: OnnxModel = { proto: b.build() };
+    const { model, report } = toFloat16(base);
+    console.log(report.lines.join('\n'), '\n', report.warnings.join('\n'));
+    expect(report.lines[0]).toMatch(/float32 kept: 1× BatchNormalization \(reads a value beyond ±65504\)/);
+    expect(report.lines).toContain("Kept float32 because float16 cannot hold a constant beyond ±65504: BatchNormalization 'bn' reads 'bn.var' (max |x| 1.00e+8).");
+    expect(report.warnings).toEqual(['conv.w: 1 of 288 nonzero values below 2^-24 flushed to 0.']);
+    const view = GraphView.of(model.proto);
+    expect(dtypeOf(view.initializer('bn.var')!.dataType)).toBe('float32');
+    expect(dtypeOf(view.initializer('conv.w')!.dataType)).toBe('float16'); // the Conv still runs in float16
+    const norm = view.nodes.find((n) => n.name === 'bn')!;
+    expect(view.producer(norm.input[0])!.opType).toBe('Cast'); // float16 → float32 in front of it
+    const x = seeded(4 * 64, 22, 1);
+    const [want, got] = [await runOnce(serializeModel(base), 'x', x, [1, 4, 8, 8]), await runOnce(serializeModel(model), 'x', x, [1, 4, 8, 8])];
+    const clamped = await runOnce(serializeModel(toFloat16(base, { outOfRange: 'clamp' }).model), 'x', x, [1, 4, 8, 8]);
+    const scale = Math.max(...Array.from(want, Math.abs));
+    const cos = (a: Float32Array) => agreement(want, a, want.length).cosineMean;
+    console.log(`BatchNorm variance 1e8: max |Δ| ${maxAbsDiff(want, got).toExponential(2)} (outputs up to ${scale.toFixed(2)}), cosine ${cos(got).toFixed(6)}; clamped: cosine ${cos(clamped).toFixed(4)}`);
+    expect(maxAbsDiff(want, got)).toBeLessThan(2e-3 * scale);
+    expect(cos(got)).toBeGreaterThan(0.99999);
+    expect(cos(clamped)).toBeLessThan(0.99); // what clamping the variance to 65504 does
   });
 
   it('rounds to the nearest half, ties to even, subnormals included', () => {
@@ -258,6 +300,67 @@ describe('float16 values', () => {
     const base = await readModel(VIT);
     expect(code(() => normalizeFloat16Options({ keepIoTypes: 'yes' } as unknown as Float16Options))).toBe('BAD_OPTION');
     expect(code(() => normalizeFloat16Options({ block: { ops: 'Softmax' } } as unknown as Float16Options))).toBe('BAD_OPTION');
+    expect(code(() => normalizeFloat16Options({ outOfRange: 'inf' } as unknown as Float16Options))).toBe('BAD_OPTION');
     expect(code(() => toFloat16(base, { block: { nodes: ['/no/such/node'] } }))).toBe('BAD_OPTION');
   });
+});
+
+const DET = path.join(process.env.MMKIT_CORPUS_DIR ?? path.join(os.homedir(), '.cache', 'mmkit', 'corpus'), 'ppocr-v4-det.onnx');
+
+describe.skipIf(!fs.existsSync(DET))('quantize.fp16 on PP-OCRv4 det (corpus)', () => {
+  it('its BatchNormalization with variance 9.8e7 stays float32: output cosine to float32 > 0.999 (0.015 when clamped)', async () => {
+    const base = await readModel(DET);
+    const { model, report } = toFloat16(base);
+    console.log(report.lines.join('\n'));
+    expect(report.lines.join('\n')).toMatch(/Kept float32 because float16 cannot hold a constant beyond ±65504: BatchNormalization '[^']+' reads 'batch_norm_0\.w_2' \(max \|x\| 9\.79e\+7\)/);
+    expect(report.warnings.every((w) => /below 2\^-24 flushed to 0\.$/.test(w))).toBe(true);
+    const x = seeded(3 * 320 * 320, 99, 1);
+    const dims = [1, 3, 320, 320];
+    const want = await runOnce(serializeModel(base), 'x', x, dims);
+    const got = await runOnce(serializeModel(model), 'x', x, dims);
+    const cos = agreement(want, got, want.length).cosineMean;
+    console.log(`ppocr-v4-det float16: cosine to float32 ${cos.toFixed(5)}, max |Δ| ${maxAbsDiff(want, got).toExponential(2)}`);
+    expect(cos).toBeGreaterThan(0.999);
+  });
+});
+
+describe('quantize.fp16 where other exporters keep weights', () => {
+  const half = (proto: OnnxModel['proto']) => [...allInitializers(proto.graph!)].filter((t) => dtypeOf(t.dataType) === 'float16').map((t) => t.name).sort();
+
+  it('stores weights kept in Constant nodes (one behind an Identity) as float16; outputs follow float', async () => {
+    const { model } = buildConstantNet();
+    const { model: out } = toFloat16({ proto: model });
+    expect(half(out.proto)).toEqual(['conv.bias', 'conv.weight', 'fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight']);
+    expect(await constantNetCosine(model, out.proto)).toBeGreaterThan(0.999);
+  });
+
+  it('converts inside If branches, nested ones too, with float32 at each branch boundary, instead of keeping the If float32', async () => {
+    const { model } = buildIfNet();
+    const { model: out, report } = toFloat16({ proto: model });
+    expect(half(out.proto)).toEqual(['W_deep', 'W_else', 'W_inner', 'W_outer', 'else_bias']);
+    expect(out.proto.graph!.initializer).toEqual([]);
+    expect(report.lines[0]).not.toContain('If');
+    expect(report.lines[1]).toMatch(/^\d+ of the float16 nodes are inside If subgraphs \(4 graphs\)/);
+    expect(await ifNetCosine(model, out.proto)).toBeGreaterThan(0.999);
+  });
+
+  const silero = corpusModel('silero-vad-v5');
+  it.skipIf(!silero)('silero-vad-v5 (everything inside nested If branches): the branches run in float16 but their LSTMs, the file shrinks and the speech probability follows float', async () => {
+    const base = await readModel(silero!);
+    const { model: out, report } = toFloat16(base);
+    expect(out).not.toBe(base);
+    const feeds = {
+      input: { type: 'float32' as const, data: seeded(512, 3, 0.5), dims: [1, 512] },
+      state: { type: 'float32' as const, data: new Float32Array(256), dims: [2, 1, 128] },
+      sr: { type: 'int64' as const, data: BigInt64Array.of(16000n), dims: [] },
+    };
+    const [y0, y1] = [await run(serializeModel(base.proto), feeds), await run(serializeModel(out.proto), feeds)];
+    const [before, after] = [serializeModel(base.proto).byteLength, serializeModel(out.proto).byteLength];
+    console.log(`silero-vad-v5 fp16: ${before} → ${after} B, output ${y0[0].toFixed(5)} → ${y1[0].toFixed(5)}; ${report.lines[0]}`);
+    // The LSTM weights stay float32 (onnxruntime has no float16 LSTM kernel): about a quarter smaller, not half.
+    expect(after).toBeLessThan(before * 0.8);
+    expect(report.lines[0]).toContain('4× LSTM (unsupported op)');
+    expect(Math.abs(y1[0] - y0[0])).toBeLessThan(0.01);
+  });
+  if (!silero) it.skip('silero-vad-v5: not in the corpus cache (node scripts/fetch-corpus.mjs fetches it)', () => {});
 });

@@ -6,6 +6,7 @@ import { evaluateModel } from '../sdk/eval';
 import { GraphView, ModelBuilder, editModel, findLinears, makeTensor, readModel, serializeModel, tensorArray, tensorDims, attrInt, type OnnxModel } from '../sdk/onnx';
 import { int4Quantization, normalizeQuantizeInt4Options, quantizeInt4, type QuantizeInt4Options } from '../sdk/passes/quantize/int4';
 import { seeded, runOnce, buildMlp, torchReference, TORCH_VIT } from './helpers/onnx-models';
+import { allOps, buildConstantNet, buildIfNet, constantNetCosine, ifNetCosine, mainInitializers } from './helpers/weight-models';
 
 const VIT = path.join('datasets/models/vit-tiny-mnist.onnx');
 
@@ -312,4 +313,74 @@ describe('quantize.int4 on vit-tiny-mnist', () => {
       }
     });
   }
+});
+
+describe('quantize.int4 says why each MatMul/Gemm stayed', () => {
+  /** One model with a float16 linear, an int8 weight behind DequantizeLinear, a q·kᵀ-style MatMul of two activations, a small and an excluded linear. */
+  function mixedModel(): OnnxModel {
+    const b = new ModelBuilder({ name: 'mixed' });
+    const x = b.input('x', 'float32', [2, 64]);
+    const half = b.initializer('half.w', 'float16', [64, 64], new Uint16Array(64 * 64).fill(0x2e66)); // 0.1 in float16
+    const h16 = b.op('MatMul', [b.op('Cast', [x], { to: 10 }), half]);
+    const q = b.initializer('int8.w', 'int8', [64, 64], Int8Array.from(seeded(64 * 64, 2, 100)));
+    const dq = b.op('DequantizeLinear', [q, b.initializer('int8.scale', 'float32', [], Float32Array.of(0.01)), b.initializer('int8.zp', 'int8', [], Int8Array.of(0))]);
+    const h8 = b.op('MatMul', [b.op('Cast', [h16], { to: 1 }), dq]);
+    const small = b.linear(h8, 64, 8, seeded(64 * 8, 3), undefined, 'small');
+    const kept = b.linear(h8, 64, 64, seeded(64 * 64, 4), undefined, 'kept');
+    const scores = b.op('MatMul', [kept, b.op('Transpose', [kept], { perm: [1, 0] })]);
+    b.node('Concat', [scores, small], { axis: 1 }, { outputs: ['y'] });
+    b.output('y', 'float32', [2, 10]);
+    return { proto: b.build() };
+  }
+
+  it('float16 weights and int8 weights behind DequantizeLinear are named as such, never "float32" or "not float32"', () => {
+    const { report } = int4Quantization(mixedModel(), normalizeQuantizeInt4Options({ exclude: { nodes: ['/kept/MatMul'] }, minElements: 1000 }));
+    console.log(report.lines.join('\n'), '\n', report.warnings.join('\n'));
+    expect(report.lines).toContain('Left float32: 1 under minElements, 1 excluded.');
+    expect(report.lines).toContain('Left as they are: 1 float16 weights (quantize the float32 model instead), 1 already quantized (its weight is stored as integers already).');
+    expect(report.warnings).toEqual([
+      "No layer was quantized: of the model's 5 MatMul/Gemm nodes, 1 float16 weights (quantize the float32 model instead), 1 under minElements, 1 excluded, 1 already quantized (its weight is stored as integers already), 1 weight computed at run time.",
+    ]);
+    const table = report.table!.rows.map((r) => r[3]);
+    expect(table).toContain('as it was (float16 weights)');
+    expect(table.join(' ')).not.toMatch(/not float32|float32 \(float16/);
+  });
+
+  it('a model without MatMul/Gemm: the warning says so and points to static quantization, which takes its Convs', () => {
+    const b = new ModelBuilder();
+    b.input('x', 'float32', [1, 3, 8, 8]);
+    b.node('Conv', ['x', b.initializer('w', 'float32', [4, 3, 3, 3], seeded(108, 1))], {}, { outputs: ['y'] });
+    b.output('y', 'float32', [1, 4, 6, 6]);
+    const { report } = int4Quantization({ proto: b.build() }, normalizeQuantizeInt4Options());
+    expect(report.warnings).toEqual(["No layer was quantized: the model has no MatMul or Gemm (int4 takes only those); quantize({ mode: 'static' }) quantizes its Convs."]);
+  });
+});
+
+describe('quantize.int4 where other exporters keep weights', () => {
+  it('packs weights kept in Constant nodes (one behind an Identity) into MatMulNBits; outputs follow float', async () => {
+    const { model } = buildConstantNet();
+    const q = quantizeInt4({ proto: model });
+    expect(allOps(q.proto).filter((op) => op === 'MatMulNBits')).toHaveLength(2);
+    expect(allOps(q.proto)).not.toContain('MatMul');
+    const cos = await constantNetCosine(model, q.proto);
+    console.log(`constant-net int4: output cosine ${cos.toFixed(5)}`);
+    expect(cos).toBeGreaterThan(0.99);
+  });
+
+  it('packs the linears inside If branches, nested ones too, and the main graph keeps no float copy of the weights they read', async () => {
+    const { model } = buildIfNet();
+    const { model: q, report } = int4Quantization({ proto: model }, normalizeQuantizeInt4Options());
+    expect(allOps(q.proto).filter((op) => op === 'MatMulNBits')).toHaveLength(4);
+    expect(allOps(q.proto)).not.toContain('MatMul');
+    expect(mainInitializers(q.proto)).toEqual([]);
+    expect(report.lines).toContain('4 of the int4 linears are inside If subgraphs (4 graphs), rewritten like the main graph.');
+    const cos = await ifNetCosine(model, q.proto);
+    console.log(`if-net int4: worst output cosine over the branches ${cos.toFixed(5)}`);
+    expect(cos).toBeGreaterThan(0.99);
+  });
+
+  it('gives back the very input model when no layer is packed, though its weights were lifted to be seen', () => {
+    const base: OnnxModel = { proto: buildIfNet().model };
+    expect(quantizeInt4(base, { minElements: 1 << 20 })).toBe(base);
+  });
 });

@@ -10,6 +10,7 @@ import { agreement, evaluateModel } from '../sdk/eval';
 import { dtypeOf, GraphView, readModel, serializeModel, tensorArray, tensorDims, type OnnxModel } from '../sdk/onnx';
 import { MASK_MAGNITUDE, normalizeStaticQuantOptions, quantizeStatic, QUANTIZE_STATIC_OP, type StaticQuantOptions } from '../sdk/passes/quantize/static';
 import { TORCH_VIT, torchReference, runOnce, seeded } from './helpers/onnx-models';
+import { buildConstantNet, buildIfNet, constantNetCosine } from './helpers/weight-models';
 import { seededFloats } from './helpers/runtime-models';
 
 const VIT_MNIST = 'datasets/models/vit-tiny-mnist.onnx';
@@ -301,3 +302,22 @@ describe('quantize.static options, pipeline step and cancellation', () => {
   });
 });
 
+
+describe('quantize.static where other exporters keep weights', () => {
+  it('quantizes Conv, MatMul and Gemm whose weights are kept in Constant nodes; outputs follow float', async () => {
+    const { model } = buildConstantNet();
+    const data = Dataset.fromTensors({ x: { data: seeded(32 * 256, 31, 1), dims: [32, 4, 8, 8], dtype: 'float32' } }, undefined, { batchSize: 8 });
+    const { model: q } = await quantizeStatic({ proto: model }, { calibration: data, minElements: 0 }, data);
+    const int8 = GraphView.of(q.proto).initializers.filter((t) => dtypeOf(t.dataType) === 'int8' && t.dims.length > 1).length;
+    expect(int8).toBe(3);
+    expect(await constantNetCosine(model, q.proto)).toBeGreaterThan(0.99);
+  });
+
+  it('leaves the layers inside If branches float and says why: calibration cannot observe values there', async () => {
+    const base: OnnxModel = { proto: buildIfNet().model };
+    const data = Dataset.fromTensors({ x: { data: seeded(8 * 32, 32, 1), dims: [8, 32], dtype: 'float32' } });
+    const { model, report } = await quantizeStatic(base, { calibration: data, minElements: 0 }, data);
+    expect(model).toBe(base);
+    expect(report.warnings).toContain("4 layers inside If subgraphs left float: calibration cannot observe values there; use quantize({ mode: 'dynamic' }), which quantizes them.");
+  });
+});

@@ -1,60 +1,25 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { allInitializers, externalRef, bytesPerElement, byteSizeOf, dtypeOf, isExternal, serializeModel, tensorByteSize, tensorElementCount, type DType, type NodeProto, type OnnxModel, type TensorProto } from '../onnx';
+import { allInitializers, externalRef, bytesPerElement, byteSizeOf, dtypeOf, isExternal, serializeModel, storedTensors, tensorByteSize, tensorElementCount, type DType, type OnnxModel } from '../onnx';
 
 export interface ModelSize {
   /** Size on disk: the file with its external data, or the serialized model when it has no file. */
   fileBytes: number;
-  /** Stored parameters: elements of initializers and Constant nodes in the main graph. */
+  /** Stored parameters: elements of initializers and of the weights Constant nodes hold, If/Loop/Scan bodies included. */
   params: number;
   paramsByDtype: Partial<Record<DType, number>>;
   /** Bytes of parameter data by element type (4-bit types packed two per byte). */
   bytesByDtype: Partial<Record<DType, number>>;
 }
 
-interface Counted {
-  dtype: DType;
-  elements: number;
-}
-
-function fromTensor(t: TensorProto): Counted {
-  return { dtype: dtypeOf(t.dataType), elements: tensorElementCount(t) };
-}
-
-/** The parameters a Constant node holds, whichever of its value attributes it uses. */
-function fromConstant(node: NodeProto): Counted | undefined {
-  const a = node.attribute[0];
-  if (!a) return undefined;
-  switch (a.name) {
-    case 'value':
-      return a.t ? fromTensor(a.t) : undefined;
-    case 'value_float':
-      return { dtype: 'float32', elements: 1 };
-    case 'value_floats':
-      return { dtype: 'float32', elements: a.floats.length };
-    case 'value_int':
-      return { dtype: 'int64', elements: 1 };
-    case 'value_ints':
-      return { dtype: 'int64', elements: a.ints.length };
-    default:
-      return undefined;
-  }
-}
-
 /** What a model stores: parameter counts and bytes by element type, and its size on disk. */
 export function modelSize(model: OnnxModel): ModelSize {
-  const graph = model.proto.graph;
-  const counted: Counted[] = [];
-  for (const t of graph?.initializer ?? []) counted.push(fromTensor(t));
-  for (const n of graph?.node ?? []) {
-    if (n.opType !== 'Constant' || (n.domain !== '' && n.domain !== 'ai.onnx')) continue;
-    const c = fromConstant(n);
-    if (c) counted.push(c);
-  }
   const paramsByDtype: Partial<Record<DType, number>> = {};
   const bytesByDtype: Partial<Record<DType, number>> = {};
   let params = 0;
-  for (const { dtype, elements } of counted) {
+  for (const t of model.proto.graph ? storedTensors(model.proto.graph) : []) {
+    const dtype = dtypeOf(t.dataType);
+    const elements = tensorElementCount(t);
     params += elements;
     paramsByDtype[dtype] = (paramsByDtype[dtype] ?? 0) + elements;
     // Strings have no fixed width; they are counted as parameters but not as bytes.

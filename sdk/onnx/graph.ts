@@ -5,7 +5,7 @@ import { dtypeOf, type DType } from './dtype';
 import { OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
 import { tensorDims } from './tensor';
 import { makeValueInfo, readValueType, type Dim, type ValueType } from './values';
-import { shallowCopy } from './walk';
+import { allNames, shallowCopy } from './walk';
 
 /** Outer-scope names a node reads, including those its subgraphs (If/Loop/Scan bodies) use implicitly. */
 export function nodeReads(node: NodeProto): string[] {
@@ -16,7 +16,8 @@ export function nodeReads(node: NodeProto): string[] {
   return names;
 }
 
-function outerReads(graph: GraphProto): string[] {
+/** Names a graph (an If/Loop/Scan body) reads from the scopes around it, nested bodies' reads included. */
+export function outerReads(graph: GraphProto): string[] {
   const defined = new Set<string>([...graph.input.map((v) => v.name), ...graph.initializer.map((t) => t.name)]);
   const reads: string[] = [];
   for (const n of graph.node) {
@@ -108,9 +109,14 @@ const SAME_DTYPE_OPS = new Set([
   'Pow', 'ReduceMean', 'Neg', 'Expand', 'Split', 'GlobalAveragePool', 'AveragePool', 'MaxPool', 'Where',
 ]);
 
-/** The element type a standard node produces, from its inputs' types (undefined when not cheap to tell). */
-function producedDtype(node: NodeProto, dtypeOfInput: (name: string) => DType | undefined): DType | undefined {
+/** The element type of a standard node's output `name`, from its inputs' types (undefined when not cheap to tell). */
+function producedDtype(node: NodeProto, name: string, dtypeOfInput: (name: string) => DType | undefined): DType | undefined {
   if (node.domain !== '') return undefined;
+  if (node.opType === 'If') {
+    // An If's outputs have the types its branches declare for theirs.
+    const branch = node.attribute.find((a) => a.name === 'then_branch')?.g;
+    return readValueType(branch?.output[node.output.indexOf(name)]?.type).dtype;
+  }
   if (node.opType === 'Cast') {
     const to = attrInt(node, 'to');
     return to === undefined ? undefined : dtypeOf(to);
@@ -227,7 +233,7 @@ export class GraphView {
     const result: ValueType = {};
     this.inferred.set(name, result); // guards against revisiting during the walk below
     const p = this.producers.get(name);
-    const dtype = p && producedDtype(p, (input) => this.valueInfo(input).dtype);
+    const dtype = p && producedDtype(p, name, (input) => this.valueInfo(input).dtype);
     if (dtype) result.dtype = dtype;
     return result;
   }
@@ -263,6 +269,16 @@ export class GraphView {
   }
 }
 
+const reserved = new WeakMap<ModelProto, ReadonlySet<string>>();
+
+/**
+ * Names GraphEditor must not hand out when it edits `model`: a graph taken out of a bigger model
+ * (an If branch as a model of its own) shares one value namespace with the scopes around it.
+ */
+export function reserveNames(model: ModelProto, names: ReadonlySet<string>): void {
+  reserved.set(model, names);
+}
+
 export interface Placement {
   before?: NodeProto;
   after?: NodeProto;
@@ -295,13 +311,9 @@ export class GraphEditor {
     this.graphOutputs = [...g.output];
     this.valueInfos = [...g.valueInfo];
     this.opsets = new Map(model.opsetImport.map((o) => [o.domain, o.version]));
-    for (const n of g.node) {
-      if (n.name) this.names.add(n.name);
-      n.input.forEach((x) => this.names.add(x));
-      n.output.forEach((x) => this.names.add(x));
-    }
-    for (const v of [...g.input, ...g.output, ...g.valueInfo]) this.names.add(v.name);
-    for (const t of g.initializer) this.names.add(t.name);
+    // Names of nested bodies and of the scopes around this graph too: a new name must shadow none.
+    for (const name of allNames(g)) this.names.add(name);
+    for (const name of reserved.get(model) ?? []) this.names.add(name);
   }
 
   /** The current version of a node (after renameInput and the like replaced it). */
@@ -416,7 +428,7 @@ export class GraphEditor {
     const known = this.view.valueInfo(name).dtype;
     if (known || depth > 64) return known;
     const p = this.nodes.find((n) => n.output.includes(name));
-    return p && producedDtype(p, (input) => this.inferDtype(input, depth + 1));
+    return p && producedDtype(p, name, (input) => this.inferDtype(input, depth + 1));
   }
 
   setOpset(domain: string, version: number): void {

@@ -1,4 +1,6 @@
 import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto } from './proto';
+import { dtypeOf } from './dtype';
+import { tensorElementCount } from './tensor';
 
 /**
  * A copy of a bufbuild message that shares every field value with the original. bufbuild keeps
@@ -9,15 +11,44 @@ export function shallowCopy<T extends object>(message: T, changes: Partial<T> = 
   return Object.assign(copy, message, changes);
 }
 
+/** The bodies a node holds (If branches, Loop/Scan bodies), in attribute order. */
+export function nodeSubgraphs(node: NodeProto): GraphProto[] {
+  return node.attribute.flatMap((a) => (a.g ? [a.g, ...a.graphs] : a.graphs));
+}
+
 /** Every initializer of the model, subgraphs (If/Loop/Scan bodies) included. */
 export function* allInitializers(graph: GraphProto): Generator<TensorProto> {
   yield* graph.initializer;
+  for (const node of graph.node) for (const g of nodeSubgraphs(node)) yield* allInitializers(g);
+}
+
+/** Constant values that are weights: floating point and more than one value, not the shape and scalar constants every exporter writes as nodes. */
+const FLOAT_TYPES = new Set(['float32', 'float16', 'bfloat16', 'float64']);
+const isWeightValue = (t: TensorProto) => FLOAT_TYPES.has(dtypeOf(t.dataType)) && tensorElementCount(t) > 1;
+
+/**
+ * Every tensor a graph stores as parameters, subgraphs included: initializers and the weights held
+ * by Constant nodes (where paddle2onnx, tf2onnx and spox keep them).
+ */
+export function* storedTensors(graph: GraphProto): Generator<TensorProto> {
+  yield* graph.initializer;
   for (const node of graph.node) {
-    for (const attr of node.attribute) {
-      if (attr.g) yield* allInitializers(attr.g);
-      for (const g of attr.graphs) yield* allInitializers(g);
-    }
+    const value = node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx') ? node.attribute.find((a) => a.name === 'value')?.t : undefined;
+    if (value && isWeightValue(value)) yield value;
+    for (const g of nodeSubgraphs(node)) yield* storedTensors(g);
   }
+}
+
+/** Every name a graph uses (nodes, values, initializers), its subgraphs' included. */
+export function allNames(graph: GraphProto, into = new Set<string>()): Set<string> {
+  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) into.add(v.name);
+  for (const t of graph.initializer) into.add(t.name);
+  for (const n of graph.node) {
+    if (n.name) into.add(n.name);
+    for (const x of [...n.input, ...n.output]) if (x) into.add(x);
+    for (const g of nodeSubgraphs(n)) allNames(g, into);
+  }
+  return into;
 }
 
 /**

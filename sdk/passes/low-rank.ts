@@ -6,9 +6,10 @@
  */
 import { MmkitError } from '../errors';
 import { SvdPool, balancedFactors, energyOf, rankForEnergy, sumOfSquares, transpose, type Svd } from '../linalg';
-import { GraphView, derivedModel, dtypeOf, editModel, findLinears, makeTensor, node, shallowCopy, tensorArray, type GraphEditor, type LinearMatch, type OnnxModel } from '../onnx';
-import { registerStep, type RunContext, type StepReport } from '../step';
+import { GraphView, derivedModel, dtypeOf, editModel, findLinears, makeTensor, node, shallowCopy, tensorArray, weightScopes, type GraphEditor, type LinearMatch, type ModelProto, type NodeProto, type OnnxModel } from '../onnx';
+import { registerStep, stepCoverage, type RunContext, type StepReport } from '../step';
 import { isExcluded } from './layer-selection';
+import { bodiesLine } from './scope-lines';
 import { throwIfAborted } from '../runtime/batched';
 
 export const LOW_RANK_OP = 'low-rank';
@@ -199,9 +200,9 @@ function rewrite(e: GraphEditor, m: LinearMatch, names: { a: string; b: string }
   e.replaceNode(m.matmul, first, second);
 }
 
-function knownNodes(view: GraphView, s: LowRankSettings): void {
+function knownNodes(nodes: readonly NodeProto[], s: LowRankSettings): void {
   for (const name of s.exclude.nodes) {
-    const n = view.nodes.find((x) => x.name === name);
+    const n = nodes.find((x) => x.name === name);
     if (!n || !LINEAR_OPS.includes(n.opType as LowRankLinearOp)) {
       throw bad(`exclude.nodes names '${name}', which is no MatMul or Gemm node of the model.`, 'Check the spelling against the ONNX node names (e.g. "/vision/layers/0/mlp/fc1/MatMul").', name);
     }
@@ -248,24 +249,26 @@ export async function lowRank(model: OnnxModel, options: LowRankOptions, ctx: Ru
 
 /** The pass over checked settings. */
 export async function lowRankFactorization(model: OnnxModel, s: LowRankSettings, ctx: RunContext = {}): Promise<LowRankResult> {
-  const view = GraphView.of(model.proto);
-  knownNodes(view, s);
-  const linears = findLinears(view).filter((m) => s.ops.includes(m.matmul.opType as LowRankLinearOp));
+  // Every graph: the main graph and the If/Loop/Scan bodies.
+  const scopes = weightScopes(model.proto);
+  const views = scopes.scopes.map((scope) => GraphView.of(scope.model));
+  knownNodes(views.flatMap((v) => v.nodes), s);
+  const linears = views.flatMap((view, scope) => findLinears(view).filter((m) => s.ops.includes(m.matmul.opType as LowRankLinearOp)).map((m) => ({ m, scope })));
   const layers: LowRankLayer[] = [];
-  const chosen: { m: LinearMatch; entry: LowRankLayer; key: string }[] = [];
+  const chosen: { m: LinearMatch; scope: number; entry: LowRankLayer; key: string }[] = [];
   // Layers that share (tie) a weight in the same layout share its factors too.
   const byWeight = new Map<string, Decision>();
   const jobs: { key: string; m: LinearMatch; w: Float32Array; plan: SvdPlan }[] = [];
-  for (const m of linears) {
+  for (const { m, scope } of linears) {
     const params = m.inDim * m.outDim;
     const entry: LowRankLayer = { name: layerName(m), op: m.matmul.opType as LowRankLinearOp, inDim: m.inDim, outDim: m.outDim, rank: null, energyKept: null, relativeError: null, paramsBefore: params, paramsAfter: params };
     layers.push(entry);
-    const weight = view.initializer(m.weight)!;
+    const weight = views[scope].initializer(m.weight)!;
     if (isExcluded(s.exclude, [m.matmul.name], entry.op)) entry.skipped = 'excluded';
     else if (dtypeOf(weight.dataType) !== 'float32') entry.skipped = `weight is ${dtypeOf(weight.dataType)}, not float32`;
     if (entry.skipped) continue;
-    const key = `${m.layout}:${m.weight}`;
-    chosen.push({ m, entry, key });
+    const key = `${scope}:${m.layout}:${m.weight}`;
+    chosen.push({ m, scope, entry, key });
     if (byWeight.has(key) || jobs.some((j) => j.key === key)) continue;
     const w = tensorArray(weight, model) as Float32Array;
     const p = plan(w, m, s);
@@ -273,17 +276,28 @@ export async function lowRankFactorization(model: OnnxModel, s: LowRankSettings,
     else jobs.push({ key, m, w, plan: p });
   }
   await factorAll(jobs, s, ctx, (key, d) => byWeight.set(key, d));
-  const factored: { m: LinearMatch; key: string }[] = [];
-  for (const { m, entry, key } of chosen) {
+  const factored: { m: LinearMatch; scope: number; key: string }[] = [];
+  for (const { m, scope, entry, key } of chosen) {
     const d = byWeight.get(key)!;
     if ('skipped' in d) entry.skipped = d.skipped;
     else {
       Object.assign(entry, { rank: d.rank, energyKept: d.energyKept, relativeError: Math.sqrt(Math.max(0, 1 - d.energyKept)), paramsAfter: d.rank * (m.inDim + m.outDim) });
-      factored.push({ m, key });
+      factored.push({ m, scope, key });
     }
   }
-  if (factored.length === 0) return { model, report: buildReport(s, layers), layers };
-  const proto = editModel(model.proto, (e) => {
+  const proto = scopes.map((scope, k) => {
+    const mine = factored.filter((f) => f.scope === k);
+    return mine.length ? factorGraph(scope.model, mine, byWeight) : scope.model;
+  });
+  const report = buildReport(s, layers);
+  const inBodies = bodiesLine(scopes.scopes, views.map((_, k) => factored.filter((f) => f.scope === k).length), 'factored layers are');
+  if (inBodies) report.lines.splice(1, 0, inBodies);
+  return { model: derivedModel(model, proto), report, layers };
+}
+
+/** One graph with its chosen layers factored (the factors of a tied weight added once). */
+function factorGraph(model: ModelProto, factored: { m: LinearMatch; key: string }[], byWeight: ReadonlyMap<string, Decision>): ModelProto {
+  return editModel(model, (e) => {
     const added = new Map<string, { a: string; b: string }>();
     for (const { m, key } of factored) {
       let names = added.get(key);
@@ -299,7 +313,6 @@ export async function lowRankFactorization(model: OnnxModel, s: LowRankSettings,
     // The full weights go once nothing reads them (a weight shared with a layer left alone stays).
     e.prune();
   });
-  return { model: derivedModel(model, proto), report: buildReport(s, layers), layers };
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -331,7 +344,14 @@ function buildReport(s: LowRankSettings, layers: LowRankLayer[]): StepReport {
       rows: layers.map((l) => [l.name, l.inDim, l.outDim, l.rank, l.energyKept, l.relativeError, l.paramsBefore, l.paramsAfter, l.skipped ?? (l.paramsAfter < l.paramsBefore ? 'factored' : 'factored (grew)')]),
     },
     data: { factored: done.length, layers: layers.length, paramsBefore: before, paramsAfter: after },
+    coverage: stepCoverage('linear layers', done.length, layers.flatMap((l) => (l.skipped ? [skipKind(l.skipped)] : []))),
   };
+}
+
+/** A layer's skip note without its numbers, so the coverage counts layers by kind of reason. */
+function skipKind(note: string): string {
+  if (note === 'excluded' || note === 'the weight is zero' || note.startsWith('weight is ')) return note;
+  return 'no saving at this rank or energy';
 }
 
 export const lowRankStep = registerStep({

@@ -2,5 +2,6 @@ export type { RunContext, StepContext, StepRefs, StepReport, StepCoverage, StepR
 export { datasetRef, isDatasetRef, isPipelineRef } from './refs';
 export type { DatasetRef, PipelineRef } from './refs';
 export { registerStep, stepKind } from './registry';
+export { stepCoverage } from './coverage';
 export { parseRecipe, canonicalJson, RECIPE_METADATA_KEY } from './recipe';
 export type { Json, Recipe, SourceRef, StepRecord } from './recipe';

@@ -8,10 +8,11 @@
  * or compressed.
  */
 import { MmkitError } from '../../errors';
-import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, type OnnxModel, derivedModel } from '../../onnx';
-import { registerStep, type RunContext, type StepReport } from '../../step';
-import { isExcluded, layerSkip, requireModelNodes } from '../layer-selection';
+import { GraphView, dtypeOf, editModel, findConvs, findLinears, makeTensor, tensorArray, tensorDims, weightScopes, type ModelScopes, type OnnxModel, derivedModel } from '../../onnx';
+import { registerStep, stepCoverage, type RunContext, type StepReport } from '../../step';
+import { countReasons, isExcluded, layerSkip, requireModelNodes, type LayerSkipReason } from '../layer-selection';
 import { throwIfAborted } from '../../runtime/batched';
+import { bodiesLine } from '../scope-lines';
 import { countZeros, zeroNM, zeroSmallest, type ReductionLayout } from './magnitude-select';
 
 export const PRUNE_MAGNITUDE_OP = 'prune.magnitude';
@@ -145,7 +146,7 @@ export interface PrunedLayer {
   sparsity: number;
 }
 
-export type PruneSkipReason = 'excluded' | 'op not selected' | 'under minElements' | 'not float32' | 'shared with an excluded layer';
+export type PruneSkipReason = LayerSkipReason | 'op not selected' | 'shared with an excluded layer';
 
 export interface SkippedWeight {
   nodes: string[];
@@ -190,18 +191,25 @@ function skipReason(view: GraphView, uses: Candidate[], s: PruneMagnitudeSetting
   return layerSkip({ nodes: [], op: uses[0].op, dtype: dtypeOf(view.initializer(uses[0].weight)!.dataType), elements: uses[0].elements }, { nodes: [] }, s.minElements);
 }
 
-function plan(model: OnnxModel, s: PruneMagnitudeSettings): { targets: Candidate[]; skipped: SkippedWeight[] } {
-  const view = GraphView.of(model.proto);
-  requireModelNodes(PRUNE_MAGNITUDE_OP, 'exclude.nodes', s.exclude.nodes, model, view, 'a MatMul, Gemm or Conv (e.g. "/classifier/MatMul"); the step report lists them');
-  const targets: Candidate[] = [];
+/** A weight to prune, in the graph (scope) that holds it. */
+type Target = Candidate & { scope: number };
+
+/** The weights to prune in every graph of the model (main graph and If/Loop/Scan bodies), and those left dense. */
+function plan(model: OnnxModel, s: PruneMagnitudeSettings): { scopes: ModelScopes; views: GraphView[]; targets: Target[]; skipped: SkippedWeight[] } {
+  const scopes = weightScopes(model.proto);
+  const views = scopes.scopes.map((scope) => GraphView.of(scope.model));
+  requireModelNodes(PRUNE_MAGNITUDE_OP, 'exclude.nodes', s.exclude.nodes, model, { nodes: views.flatMap((v) => v.nodes) }, 'a MatMul, Gemm or Conv (e.g. "/classifier/MatMul"); the step report lists them');
+  const targets: Target[] = [];
   const skipped: SkippedWeight[] = [];
-  for (const uses of candidates(view).values()) {
-    const merged = { ...uses[0], nodes: uses.flatMap((c) => c.nodes) };
-    const reason = skipReason(view, uses, s);
-    if (reason) skipped.push({ nodes: merged.nodes, op: merged.op, weight: merged.weight, elements: merged.elements, reason });
-    else targets.push(merged);
-  }
-  return { targets, skipped };
+  views.forEach((view, scope) => {
+    for (const uses of candidates(view).values()) {
+      const merged = { ...uses[0], nodes: uses.flatMap((c) => c.nodes) };
+      const reason = skipReason(view, uses, s);
+      if (reason) skipped.push({ nodes: merged.nodes, op: merged.op, weight: merged.weight, elements: merged.elements, reason });
+      else targets.push({ ...merged, scope });
+    }
+  });
+  return { scopes, views, targets, skipped };
 }
 
 const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -242,7 +250,9 @@ function buildReport(s: PruneMagnitudeSettings, layers: PrunedLayer[], skipped: 
       `The global threshold zeroed ${percent(NEARLY_EMPTY)} or more of ${wiped.map((l) => `'${l.weight}' (${percent(l.sparsity)})`).join(', ')}: small-valued layers lose almost everything. Exclude them or use scope 'layer'.`,
     );
   }
-  if (layers.length === 0) warnings.push('No weight was pruned: every MatMul/Gemm/Conv weight was excluded, too small (minElements) or not float32.');
+  if (layers.length === 0) {
+    warnings.push(skipped.length ? `No weight was pruned: of ${skipped.length} MatMul/Gemm/Conv weights, ${countReasons(skipped.map((x) => x.reason))}.` : 'No weight was pruned: the graph has no MatMul, Gemm or Conv with an initializer weight.');
+  }
   const rows: (string | number | null)[][] = [
     ...layers.map((l) => [l.nodes.join(', '), l.op, l.weight, l.elements, l.zeros, Number(l.sparsity.toFixed(4)), 'pruned']),
     ...skipped.map((x) => [x.nodes.join(', '), x.op, x.weight, x.elements, null, null, `dense (${x.reason})`]),
@@ -254,6 +264,7 @@ function buildReport(s: PruneMagnitudeSettings, layers: PrunedLayer[], skipped: 
     warnings,
     table: { columns: ['layer', 'op', 'weight', 'elements', 'zeros', 'sparsity', 'status'], rows },
     data: { sparsity: overall, zeros, total, layers: layers.length, skipped: skipped.length, pattern: nm ? `${nm.n}:${nm.m}` : 'unstructured', scope: s.scope },
+    coverage: stepCoverage('MatMul/Gemm/Conv weights', layers.length, skipped.map((x) => x.reason)),
   };
 }
 
@@ -264,10 +275,9 @@ export function pruneMagnitude(model: OnnxModel, options: PruneMagnitudeOptions,
 
 /** The pass over checked settings. */
 export function magnitudePruning(model: OnnxModel, s: PruneMagnitudeSettings, ctx: RunContext = {}): PruneMagnitudeResult {
-  const { targets, skipped } = plan(model, s);
-  const view = GraphView.of(model.proto);
+  const { scopes, views, targets, skipped } = plan(model, s);
   // Working copies: the input model's tensors are never written.
-  const values = targets.map((t) => (tensorArray(view.initializer(t.weight)!, model) as Float32Array).slice());
+  const values = targets.map((t) => (tensorArray(views[t.scope].initializer(t.weight)!, model) as Float32Array).slice());
   throwIfAborted(ctx.signal, 'Magnitude pruning');
   if (s.pattern === 'N:M') {
     const { n, m } = s;
@@ -287,14 +297,18 @@ export function magnitudePruning(model: OnnxModel, s: PruneMagnitudeSettings, ct
       ctx.onProgress?.(i + 1, targets.length, PRUNE_MAGNITUDE_OP);
     });
   }
-  const proto = targets.length
-    ? editModel(model.proto, (e) => targets.forEach((t, i) => e.replaceInitializer(t.weight, makeTensor(t.weight, 'float32', t.dims, values[i]))))
-    : model.proto;
+  const proto = scopes.map((scope, k) => {
+    const mine = targets.flatMap((t, i) => (t.scope === k ? [i] : []));
+    return mine.length ? editModel(scope.model, (e) => mine.forEach((i) => e.replaceInitializer(targets[i].weight, makeTensor(targets[i].weight, 'float32', targets[i].dims, values[i])))) : scope.model;
+  });
   const layers: PrunedLayer[] = targets.map((t, i) => {
     const zeros = countZeros(values[i]);
     return { nodes: t.nodes, op: t.op, weight: t.weight, dims: t.dims, elements: t.elements, k: t.layout.k, zeros, sparsity: zeros / t.elements };
   });
-  return { model: derivedModel(model, proto), report: buildReport(s, layers, skipped), layers, skipped };
+  const report = buildReport(s, layers, skipped);
+  const inBodies = bodiesLine(scopes.scopes, views.map((_, k) => targets.filter((t) => t.scope === k).length), 'pruned weights are');
+  if (inBodies) report.lines.splice(1, 0, inBodies);
+  return { model: derivedModel(model, proto), report, layers, skipped };
 }
 
 export const pruneMagnitudeStep = registerStep({

@@ -40,18 +40,22 @@ function sliceBias(e: GraphEditor, model: OnnxModel, m: LinearMatch, keep: reado
   setConstantInput(e, at.node, at.index, (name) => makeTensor(name, 'float32', [...dims.slice(0, -1), keep.length], data));
 }
 
+/** A sliced 2-D weight with the dims a linear's weight has beyond its two (a 1×1 Conv's kernel). */
+function weightTensor(view: GraphView, m: LinearMatch, w: { data: Float32Array; dims: number[] }): (name: string) => TensorProto {
+  const kernel = tensorDims(view.initializer(m.weight)!).slice(2);
+  return (name) => makeTensor(name, 'float32', [...w.dims, ...kernel], w.data);
+}
+
 /** Slices every weight and bias of the group down to the kept units. */
 export function sliceGroupWeights(e: GraphEditor, model: OnnxModel, g: PruneGroup, kept: readonly number[]): void {
   const view = e.view;
   const cols = producerColumns(g, kept);
   for (const m of g.producers) {
-    const w = keepOutputs(weightOf(view, model, m.weight), m, cols);
-    setConstantInput(e, m.matmul, 1, (name) => makeTensor(name, 'float32', w.dims, w.data));
+    setConstantInput(e, m.matmul, 1, weightTensor(view, m, keepOutputs(weightOf(view, model, m.weight), m, cols)));
     sliceBias(e, model, m, cols);
   }
   const c = g.consumer;
-  const w = keepInputs(weightOf(view, model, c.weight), c, consumerRows(g, kept));
-  setConstantInput(e, c.matmul, 1, (name) => makeTensor(name, 'float32', w.dims, w.data));
+  setConstantInput(e, c.matmul, 1, weightTensor(view, c, keepInputs(weightOf(view, model, c.weight), c, consumerRows(g, kept))));
 }
 
 const SPLIT_PATH = new Set(['Transpose', 'Reshape', 'Slice', 'Squeeze', 'Unsqueeze', 'Gather', 'Split', 'Cast', 'Identity', 'Div', 'Mul']);
@@ -128,7 +132,7 @@ function rewriteRuntimeHeadCount(e: GraphEditor, g: PruneGroup, concat: NodeProt
 function unsupportedShape(g: PruneGroup, reshape: NodeProto, what: string): MmkitError {
   return new MmkitError('UNSUPPORTED', `prune.structured: cannot tell how Reshape '${reshape.name}' in layer '${g.name}' encodes ${what}.`, {
     node: reshape.name,
-    hint: `Exclude this attention block with exclude.layers: [${g.index}], or prune MLP units instead.`,
+    hint: `Exclude this attention block with exclude.layers: [${g.index}].`,
   });
 }
 

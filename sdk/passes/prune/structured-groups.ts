@@ -1,8 +1,11 @@
 /**
- * The prunable blocks of a transformer for structured pruning: MLP blocks (hidden units) and
- * attention blocks (heads), each with the linears whose slices belong to one unit.
+ * The prunable blocks of a model for structured pruning: MLP blocks (hidden units) and attention
+ * blocks (heads), each with the linears whose slices belong to one unit. MLP blocks are the
+ * transformer MLPs sdk/onnx finds and the linear → activation → linear chains of
+ * structured-chains.ts (Gemm, MatMul + Add and 1×1 Conv, any elementwise activation).
  */
 import { findAttention, findLinears, findMlps, type AttentionMatch, type GraphView, type LinearMatch, type MlpMatch } from '../../onnx';
+import { findLinearChains } from './structured-chains';
 
 export type PruneTarget = 'mlp' | 'heads';
 
@@ -26,8 +29,10 @@ export interface PruneGroup {
   sections: number;
   /** The linear reading the units (fc2; the attention output projection). */
   consumer: LinearMatch;
-  /** The value holding the units side by side along the last axis, read by `consumer` (tapped for activation scores). */
+  /** The value holding the units side by side, read by `consumer` (tapped for activation scores). */
   unitValue: string;
+  /** Units along axis 1 (a 1×1 Conv chain, NCHW) rather than the last axis. */
+  channelsFirst: boolean;
   mlp?: MlpMatch;
   attention?: AttentionMatch;
 }
@@ -46,17 +51,23 @@ function nodeNames(linears: readonly LinearMatch[]): string[] {
 export function findPruneGroups(view: GraphView, target: PruneTarget): PruneGroup[] {
   const linears = findLinears(view);
   if (target === 'mlp') {
-    return findMlps(view, linears).map((mlp, index) => ({
+    const mlps = findMlps(view, linears);
+    const known = new Set(mlps.map((m) => m.fc1.matmul));
+    const chains = [...mlps.map((mlp) => ({ fc1: mlp.fc1, fc2: mlp.fc2, channelsFirst: false, mlp })), ...findLinearChains(view, linears).filter((c) => !known.has(c.fc1.matmul))];
+    const order = new Map(view.nodes.map((n, i) => [n, i]));
+    chains.sort((a, b) => order.get(a.fc1.matmul)! - order.get(b.fc1.matmul)!);
+    return chains.map((c, index) => ({
       index,
-      name: commonPrefix(nodeNames([mlp.fc1, mlp.fc2])),
+      name: commonPrefix(nodeNames([c.fc1, c.fc2])),
       target,
-      units: mlp.fc1.outDim,
+      units: c.fc1.outDim,
       unitWidth: 1,
-      producers: [mlp.fc1],
+      producers: [c.fc1],
       sections: 1,
-      consumer: mlp.fc2,
-      unitValue: mlp.fc2.input,
-      mlp,
+      consumer: c.fc2,
+      unitValue: c.fc2.input,
+      channelsFirst: c.channelsFirst,
+      mlp: 'mlp' in c ? c.mlp : undefined,
     }));
   }
   return findAttention(view, linears).map((attention, index) => {
@@ -71,6 +82,7 @@ export function findPruneGroups(view: GraphView, target: PruneTarget): PruneGrou
       sections: attention.packed ? 3 : 1,
       consumer: attention.out,
       unitValue: attention.out.input,
+      channelsFirst: false,
       attention,
     };
   });

@@ -33,8 +33,9 @@ export function weightScores(view: GraphView, model: OnnxModel, g: PruneGroup, n
 
 /**
  * Data-driven scores from one pass of the model over `calibration`, tapping the value the consumer
- * reads: the mean |activation| of each MLP hidden unit, or the mean L2 norm of each head's output
- * (its headDim slice of the merged context), over every token of every item.
+ * reads: the mean |activation| of each MLP hidden unit (each channel of a 1×1 Conv chain), or the
+ * mean L2 norm of each head's output (its headDim slice of the merged context), over every token
+ * (position) of every item.
  */
 export async function activationScores(model: OnnxModel, groups: readonly PruneGroup[], calibration: Dataset, ctx: RunContext = {}): Promise<Float64Array[]> {
   const taps = [...new Set(groups.map((g) => g.unitValue))];
@@ -50,17 +51,24 @@ export async function activationScores(model: OnnxModel, groups: readonly PruneG
         const t = out[g.unitValue];
         const data = t.data as Float32Array;
         const width = g.units * g.unitWidth;
-        if (t.dims[t.dims.length - 1] !== width) {
-          throw new MmkitError('BAD_MODEL', `prune.structured: '${g.unitValue}' in layer '${g.name}' has last dimension ${t.dims[t.dims.length - 1]}, expected ${width}.`, {
+        const axis = g.channelsFirst ? 1 : t.dims.length - 1;
+        if (t.dims[axis] !== width) {
+          throw new MmkitError('BAD_MODEL', `prune.structured: '${g.unitValue}' in layer '${g.name}' has dimension ${t.dims[axis]} on axis ${axis}, expected ${width}.`, {
             tensor: g.unitValue,
             hint: 'The block does not have the layout the pattern matcher assumed; exclude it with exclude.layers.',
           });
         }
-        for (let r = 0; r < data.length; r += width) {
-          for (let u = 0; u < g.units; u++) {
-            let s = 0;
-            for (let j = u * g.unitWidth; j < (u + 1) * g.unitWidth; j++) s += g.unitWidth === 1 ? Math.abs(data[r + j]) : data[r + j] * data[r + j];
-            sums[k][u] += g.unitWidth === 1 ? s : Math.sqrt(s);
+        if (g.channelsFirst) {
+          // [N, C, spatial…]: each channel's |x| over every item and position (units of width 1).
+          const inner = data.length / (t.dims[0] * width);
+          for (let i = 0; i < data.length; i++) sums[k][Math.floor(i / inner) % width] += Math.abs(data[i]);
+        } else {
+          for (let r = 0; r < data.length; r += width) {
+            for (let u = 0; u < g.units; u++) {
+              let s = 0;
+              for (let j = u * g.unitWidth; j < (u + 1) * g.unitWidth; j++) s += g.unitWidth === 1 ? Math.abs(data[r + j]) : data[r + j] * data[r + j];
+              sums[k][u] += g.unitWidth === 1 ? s : Math.sqrt(s);
+            }
           }
         }
         rows[k] += data.length / width;

@@ -6,10 +6,11 @@
  */
 import { Dataset } from '../../data';
 import { MmkitError } from '../../errors';
-import { GraphView, dtypeOf, editModel, tensorElementCount, type OnnxModel, derivedModel } from '../../onnx';
+import { GraphView, dtypeOf, editModel, tensorElementCount, withLiftedWeights, type OnnxModel, derivedModel } from '../../onnx';
 import { datasetRef, isDatasetRef, registerStep, type DatasetRef, type RunContext, type StepReport } from '../../step';
 import { resizedValues, rewriteHeadShapes, sliceGroupWeights, type HeadCountEdits } from './structured-edit';
 import { findPruneGroups, groupNodeNames, type PruneGroup, type PruneTarget } from './structured-groups';
+import { noBlocksError, PATTERNS } from './structured-census';
 import { activationScores, weightScores, type PruneScore } from './structured-scores';
 import { roundKept, selectUnits } from './structured-select';
 
@@ -18,7 +19,7 @@ export const PRUNE_STRUCTURED_OP = 'prune.structured';
 export type { PruneTarget, PruneScore };
 
 export interface PruneStructuredOptions {
-  /** 'mlp': hidden units of linear → GELU/ReLU → linear blocks; 'heads': attention heads. */
+  /** 'mlp': hidden units of linear → activation → linear blocks (MatMul, Gemm, 1×1 Conv); 'heads': attention heads. */
   target: PruneTarget;
   /** Fraction of the units (MLP hidden units or heads) to remove, in [0, 1). */
   sparsity: number;
@@ -84,16 +85,11 @@ export function normalizePruneStructuredOptions(o: PruneStructuredOptions): Prun
 
 
 /** The groups the options leave to prune; unknown exclusions and impossible widths are BAD_OPTIONs naming them. */
-function prunableGroups(model: OnnxModel, s: PruneStructuredSettings): { groups: PruneGroup[]; excluded: PruneGroup[] } {
+function prunableGroups(model: OnnxModel, s: PruneStructuredSettings): { groups: PruneGroup[]; excluded: LeftWhole[] } {
   const view = GraphView.of(model.proto);
   const all = findPruneGroups(view, s.target);
-  const what = s.target === 'mlp' ? 'MLP blocks (linear → GELU/ReLU → linear)' : 'attention blocks';
-  if (all.length === 0) {
-    throw new MmkitError('UNSUPPORTED', `${PRUNE_STRUCTURED_OP}: found no ${what} in ${model.path ?? 'the model'}.`, {
-      file: model.path,
-      hint: s.target === 'heads' ? "Prune MLP units instead (target: 'mlp')." : "Prune heads instead (target: 'heads'), or use unstructured pruning.",
-    });
-  }
+  if (all.length === 0) throw noBlocksError(PRUNE_STRUCTURED_OP, model, view, s.target);
+  const what = PATTERNS[s.target].blocks;
   const listing = all.map((g) => `${g.index}: '${g.name}'`).join(', ');
   for (const i of s.exclude.layers) if (i >= all.length) throw bad(`exclude.layers names layer ${i}, but the model has ${all.length} ${what} (${listing}).`, `Use indices 0 to ${all.length - 1}.`);
   const names = new Map(all.flatMap((g) => groupNodeNames(g).map((n) => [n, g] as const)));
@@ -101,8 +97,9 @@ function prunableGroups(model: OnnxModel, s: PruneStructuredSettings): { groups:
     if (!names.has(n)) throw bad(`exclude.nodes names '${n}', which is no linear node of the model's ${what}.`, `Name a MatMul/Gemm of a block (${listing}), or use exclude.layers.`, n);
   }
   const excludedSet = new Set([...s.exclude.layers.map((i) => all[i]), ...s.exclude.nodes.map((n) => names.get(n)!)]);
-  const isFloat32 = (g: PruneGroup) => [...g.producers, g.consumer].every((m) => dtypeOf(view.initializer(m.weight)!.dataType) === 'float32');
-  const groups = all.filter((g) => !excludedSet.has(g) && isFloat32(g));
+  const otherType = (g: PruneGroup) => [...g.producers, g.consumer].map((m) => dtypeOf(view.initializer(m.weight)!.dataType)).find((d) => d !== 'float32');
+  const excluded = all.flatMap((g): LeftWhole[] => (excludedSet.has(g) ? [{ group: g, reason: 'excluded' }] : otherType(g) ? [{ group: g, reason: `${otherType(g)} weights` }] : []));
+  const groups = all.filter((g) => !excluded.some((x) => x.group === g));
   for (const g of groups) {
     // A single-unit block simply stays; a multipleOf as wide as the block is a mistake.
     if (s.multipleOf > 1 && s.sparsity > 0 && roundKept(g, 1, s.multipleOf) >= g.units) {
@@ -113,7 +110,13 @@ function prunableGroups(model: OnnxModel, s: PruneStructuredSettings): { groups:
       );
     }
   }
-  return { groups, excluded: all.filter((g) => !groups.includes(g)) };
+  return { groups, excluded };
+}
+
+/** A block the options or its weights' type keep whole. */
+interface LeftWhole {
+  group: PruneGroup;
+  reason: string;
 }
 
 function groupParams(g: PruneGroup, kept: number): number {
@@ -142,7 +145,7 @@ export interface PruneStructuredResult {
   layers: PruneStructuredLayer[];
 }
 
-function buildReport(s: PruneStructuredSettings, layers: PruneStructuredLayer[], excluded: PruneGroup[], before: number, after: number): StepReport {
+function buildReport(s: PruneStructuredSettings, layers: PruneStructuredLayer[], excluded: LeftWhole[], before: number, after: number): StepReport {
   const unit = s.target === 'mlp' ? 'hidden units' : 'heads';
   const units = layers.reduce((n, l) => n + l.units, 0);
   const kept = layers.reduce((n, l) => n + l.kept.length, 0);
@@ -153,7 +156,7 @@ function buildReport(s: PruneStructuredSettings, layers: PruneStructuredLayer[],
       `Removed ${units - kept} of ${units} ${unit} (${(((units - kept) / Math.max(1, units)) * 100).toFixed(1)}%) across ${layers.length} blocks; requested sparsity ${s.sparsity}.`,
       `Parameters: ${before} → ${after} (${((after / before) * 100).toFixed(1)}% of the input model).`,
     ],
-    warnings: excluded.map((g) => `Layer ${g.index} '${g.name}' left whole (excluded or not float32).`),
+    warnings: excluded.map((x) => `Layer ${x.group.index} '${x.group.name}' left whole (${x.reason}).`),
     table: {
       columns: ['layer', 'name', s.target === 'mlp' ? 'units' : 'heads', 'kept', 'removed', 'params before', 'params after'],
       rows: layers.map((l) => [l.index, l.name, l.units, l.kept.length, l.units - l.kept.length, l.paramsBefore, l.paramsAfter]),
@@ -173,6 +176,7 @@ export async function pruneStructured(model: OnnxModel, options: PruneStructured
 
 /** The pass over checked settings; score 'activation' runs the model over `calibration`. */
 export async function structuredPruning(model: OnnxModel, s: PruneStructuredSettings, calibration?: Dataset, ctx: RunContext = {}): Promise<PruneStructuredResult> {
+  model = withLiftedWeights(model); // weights kept in Constant nodes (paddle2onnx, tf2onnx) become initializers
   const { groups, excluded } = prunableGroups(model, s);
   const view = GraphView.of(model.proto);
   let scores: Float64Array[];

@@ -11,9 +11,15 @@
  */
 import { makeTensor, node, tensorArray, type ConvMatch, type GraphEditor, type NodeProto, type OnnxModel } from '../../onnx';
 import { quantizeRows } from './gather';
+import { dequantizeLinear } from './dequantize';
 
 export type ConvQuantMode = 'weight-only' | 'float' | 'integer';
 export const CONV_MODES: readonly ConvQuantMode[] = ['weight-only', 'float', 'integer'];
+
+/** Elements of the Conv's weight. */
+export function convElements(c: ConvMatch): number {
+  return c.outChannels * c.inChannelsPerGroup * c.kernel.reduce((a, k) => a * k, 1);
+}
 
 interface ConvWeight {
   values: string;
@@ -35,7 +41,7 @@ export function quantizeConvWeightOnly(e: GraphEditor, model: OnnxModel, c: Conv
   const w = addQuantizedWeight(e, model, c, perChannel, [c.outChannels]);
   const base = c.conv.name || c.output;
   const weight = e.uniqueName(`${c.weight}_dequantized`);
-  const dq = node('DequantizeLinear', [w.values, w.scales], [weight], perChannel ? { axis: 0 } : {}, { name: e.uniqueName(`${base}_weight_DequantizeLinear`) });
+  const dq = dequantizeLinear(e, [w.values, w.scales], weight, perChannel ? 0 : undefined, e.uniqueName(`${base}_weight_DequantizeLinear`));
   e.addNode(dq, { before: c.conv });
   e.renameInput(c.conv, 1, weight);
 }

@@ -16,14 +16,17 @@
  * default keeps the smaller graph, one node per linear.
  */
 import { MmkitError } from '../../errors';
-import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, tensorElementCount, type ConvMatch, type GraphEditor, type LinearMatch, type OnnxModel, derivedModel } from '../../onnx';
-import { registerStep, type StepReport } from '../../step';
+import { editModel, findConvs, findLinears, GraphView, makeTensor, node, tensorArray, dtypeOf, weightScopes, type ConvMatch, type GraphEditor, type LinearMatch, type ModelProto, type ModelScopes, type OnnxModel, derivedModel } from '../../onnx';
+import { registerStep, stepCoverage, type StepReport } from '../../step';
 import { throwIfAborted } from '../../runtime/batched';
 import { quantizeWeight, transposeWeight, type QuantizedWeight } from './weights';
-import { CONV_MODES, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './conv';
+import { dequantizesPerChannel } from './dequantize';
+import { QDQ_OPSET } from './qdq-opset';
+import { CONV_MODES, convElements, quantizeConvInteger, quantizeConvWeightOnly, type ConvQuantMode } from './conv';
 import { findEmbeddings, quantizeEmbedding, type EmbeddingMatch } from './gather';
 import { stringList } from '../options';
-import { layerSkip, requireModelNodes, type LayerSkipReason } from '../layer-selection';
+import { keepsOwnType, layerSkip, requireModelNodes, type LayerSkipReason } from '../layer-selection';
+import { bodiesLine } from '../scope-lines';
 
 export type { ConvQuantMode } from './conv';
 
@@ -119,8 +122,7 @@ function embeddingSkip(m: EmbeddingMatch, o: DynamicQuantSettings): SkipReason |
 
 function convSkip(view: GraphView, c: ConvMatch, o: DynamicQuantSettings): SkipReason | undefined {
   if (o.conv === 'float') return 'turned off';
-  const elements = c.outChannels * c.inChannelsPerGroup * c.kernel.reduce((a, k) => a * k, 1);
-  const skip = layerSkip({ nodes: [c.conv.name], op: 'Conv', dtype: dtypeOf(view.initializer(c.weight)!.dataType), elements }, o.exclude, o.minElements);
+  const skip = layerSkip({ nodes: [c.conv.name], op: 'Conv', dtype: dtypeOf(view.initializer(c.weight)!.dataType), elements: convElements(c) }, o.exclude, o.minElements);
   // ConvInteger's float bias is re-added after the integer conv, so it must be a known constant.
   return skip ?? (o.conv === 'integer' && c.conv.input[2] && !c.bias ? 'bias not constant' : undefined);
 }
@@ -158,7 +160,7 @@ function plan(view: GraphView, o: DynamicQuantSettings): DynamicQuantPlan {
   };
   sort(findLinears(view), result.linears, 'linear', (l) => linearSkip(view, l, o), (l) => l.matmul.name || l.weight, (l) => l.inDim * l.outDim);
   sort(findEmbeddings(view), result.embeddings, 'embedding', (m) => embeddingSkip(m, o), (m) => m.table, (m) => m.rows * m.cols);
-  sort(findConvs(view), result.convs, 'conv', (c) => convSkip(view, c, o), (c) => c.conv.name || c.weight, (c) => tensorElementCount(view.initializer(c.weight)!));
+  sort(findConvs(view), result.convs, 'conv', (c) => convSkip(view, c, o), (c) => c.conv.name || c.weight, convElements);
   return result;
 }
 
@@ -167,21 +169,43 @@ function requireOpset(model: OnnxModel, view: GraphView, version: number, what: 
   throw new MmkitError('UNSUPPORTED', `quantize.dynamic: ${what} needs ONNX opset ≥ ${version}; ${model.path ?? 'the model'} imports opset ${view.opset('')}.`, { file: model.path, hint });
 }
 
-interface Prepared {
-  o: DynamicQuantSettings;
+/** One graph of the model (the main graph or an If/Loop/Scan body) and what the pass does in it. */
+interface GraphPlan {
+  unit: OnnxModel;
   view: GraphView;
   plan: DynamicQuantPlan;
-  /** DequantizeLinear's per-channel axis arrived in opset 13: older models get one scale per Conv weight. */
+}
+
+interface Prepared {
+  o: DynamicQuantSettings;
+  scopes: ModelScopes;
+  graphs: GraphPlan[];
+  /** The plans of all graphs together, for the report. */
+  plan: DynamicQuantPlan;
+  /** The main graph's view: every graph has its opsets. */
+  view: GraphView;
+  /** DequantizeLinear's per-channel axis arrived in opset 13: opsets 10–12 get one scale per Conv weight (dequantize.ts). */
   convPerChannel: boolean;
 }
 
 function prepare(model: OnnxModel, o: DynamicQuantSettings): Prepared {
-  const view = GraphView.of(model.proto);
-  requireModelNodes(QUANTIZE_DYNAMIC_OP, 'exclude.nodes', o.exclude.nodes, model, view, 'a MatMul/Gemm/Add, a Gather or a Conv (e.g. "/vision/patch_embed/Conv")');
-  const p = plan(view, o);
+  const scopes = weightScopes(model.proto);
+  const graphs = scopes.scopes.map((s) => {
+    const view = GraphView.of(s.model);
+    return { unit: derivedModel(model, s.model), view, plan: plan(view, o) };
+  });
+  const nodes = graphs.flatMap((g) => g.view.nodes);
+  requireModelNodes(QUANTIZE_DYNAMIC_OP, 'exclude.nodes', o.exclude.nodes, model, { nodes }, 'a MatMul/Gemm/Add, a Gather or a Conv (e.g. "/vision/patch_embed/Conv")');
+  const p: DynamicQuantPlan = {
+    linears: graphs.flatMap((g) => g.plan.linears),
+    embeddings: graphs.flatMap((g) => g.plan.embeddings),
+    convs: graphs.flatMap((g) => g.plan.convs),
+    skipped: graphs.flatMap((g) => g.plan.skipped),
+  };
+  const view = graphs[0].view;
   if (o.format === 'qdq-integer') requireOpset(model, view, 11, "format 'qdq-integer' (DynamicQuantizeLinear)", "Use format 'com.microsoft', or convert the model to a newer opset first.");
   if (p.convs.length > 0 && o.conv === 'integer') requireOpset(model, view, 11, "conv 'integer' (DynamicQuantizeLinear)", "Use conv 'weight-only' or 'float'.");
-  return { o, view, plan: p, convPerChannel: o.perChannel && (o.conv === 'integer' || (view.opset('') ?? 0) >= 13) };
+  return { o, scopes, graphs, plan: p, view, convPerChannel: o.perChannel && (o.conv === 'integer' || dequantizesPerChannel(view.opset('') ?? 0)) };
 }
 
 /**
@@ -192,11 +216,15 @@ export function quantizeDynamic(model: OnnxModel, settings: DynamicQuantSettings
   return rewrite(model, prepare(model, settings));
 }
 
+/** Every graph rewritten; the input model itself when no graph has a layer to quantize. */
 function rewrite(model: OnnxModel, prepared: Prepared): OnnxModel {
-  const { o, view, plan: p, convPerChannel } = prepared;
+  return derivedModel(model, prepared.scopes.map((_, i) => rewriteGraph(prepared.graphs[i], prepared)));
+}
+
+function rewriteGraph({ unit: model, view, plan: p }: GraphPlan, { o, convPerChannel }: Prepared): ModelProto {
   const { linears, embeddings, convs } = p;
-  if (linears.length + embeddings.length + convs.length === 0) return model; // nothing to do: the same immutable model
-  const proto = editModel(model.proto, (e) => {
+  if (linears.length + embeddings.length + convs.length === 0) return model.proto; // nothing to do: the same immutable model
+  return editModel(model.proto, (e) => {
     const made = new Map<string, WeightNames>();
     const weightFor = (l: LinearMatch): WeightNames => {
       const key = `${l.layout}:${l.weight}`;
@@ -225,7 +253,6 @@ function rewrite(model: OnnxModel, prepared: Prepared): OnnxModel {
     // The float tensors go once nothing reads them (a weight shared with an unquantized node stays).
     e.prune();
   });
-  return derivedModel(model, proto);
 }
 
 function fusedNodes(l: LinearMatch, w: WeightNames, base: string, e: GraphEditor) {
@@ -257,13 +284,15 @@ export function dynamicQuantReport(model: OnnxModel, settings: DynamicQuantSetti
   return reportOf(prepare(model, settings));
 }
 
-function reportOf({ o, view, plan: p, convPerChannel }: Prepared): StepReport {
+function reportOf({ o, view, scopes, graphs, plan: p, convPerChannel }: Prepared): StepReport {
   const scales = o.perChannel ? 'per-channel' : 'per-tensor';
   const lines = [
     `${plural(p.linears.length, 'linear')} → ${o.format === 'com.microsoft' ? 'DynamicQuantizeMatMul' : 'DynamicQuantizeLinear + MatMulInteger'} (int8 weights, ${scales} scales).`,
   ];
   if (p.embeddings.length) lines.push(`${plural(p.embeddings.length, 'embedding table')} → int8 (${o.perChannel ? 'one scale per row' : 'one scale per table'}), dequantized after the Gather.`);
   if (p.convs.length) lines.push(`${plural(p.convs.length, 'Conv')} → ${o.conv === 'integer' ? 'DynamicQuantizeLinear + ConvInteger' : 'int8 weight + DequantizeLinear, float Conv'}.`);
+  const inBodies = bodiesLine(scopes.scopes, graphs.map((g) => g.plan.linears.length + g.plan.embeddings.length + g.plan.convs.length), 'quantized layers are');
+  if (inBodies) lines.push(inBodies);
   const skippedBy = new Map<string, number>();
   for (const x of p.skipped) skippedBy.set(`${x.kind} ${x.reason}`, (skippedBy.get(`${x.kind} ${x.reason}`) ?? 0) + 1);
   if (skippedBy.size) lines.push(`Left float32: ${[...skippedBy].map(([k, n]) => `${n} ${k}`).join(', ')}.`);
@@ -274,13 +303,16 @@ function reportOf({ o, view, plan: p, convPerChannel }: Prepared): StepReport {
   if (p.convs.length && o.perChannel && !convPerChannel) {
     warnings.push(`Conv weights got one scale per tensor: the model imports opset ${view.opset('')}, and DequantizeLinear's per-channel axis needs 13.`);
   }
+  if (p.convs.length && o.conv === 'weight-only' && (view.opset('') ?? 0) < QDQ_OPSET) {
+    warnings.push(`Conv weights are dequantized by onnxruntime's com.microsoft DequantizeLinear: the model imports opset ${view.opset('')}, which has no ONNX DequantizeLinear. Runtimes other than onnxruntime cannot run it.`);
+  }
   const big = p.skipped.filter((x) => x.reason !== 'excluded' && x.elements >= 1 << 20);
-  for (const x of big) warnings.push(`${x.kind} '${x.name}' (${x.elements} values) stays float32 (${x.reason}): the file keeps its float bytes.`);
+  for (const x of big) warnings.push(`${x.kind} '${x.name}' (${x.elements} values) stays ${keepsOwnType(x.reason) ? 'as it is' : 'float32'} (${x.reason}): the file keeps its float bytes.`);
   const rows: (string | number)[][] = [
     ...p.linears.map((l) => [l.matmul.name || l.weight, 'linear', l.inDim * l.outDim, 'int8']),
     ...p.embeddings.map((m) => [m.table, 'embedding', m.rows * m.cols, 'int8']),
-    ...p.convs.map((c) => [c.conv.name || c.weight, 'conv', tensorElementCount(view.initializer(c.weight)!), o.conv === 'integer' ? 'int8 (ConvInteger)' : 'int8 weight-only']),
-    ...p.skipped.map((x) => [x.name, x.kind, x.elements, `float32 (${x.reason})`]),
+    ...p.convs.map((c) => [c.conv.name || c.weight, 'conv', convElements(c), o.conv === 'integer' ? 'int8 (ConvInteger)' : 'int8 weight-only']),
+    ...p.skipped.map((x) => [x.name, x.kind, x.elements, `${keepsOwnType(x.reason) ? 'as it was' : 'float32'} (${x.reason})`]),
   ];
   return {
     op: QUANTIZE_DYNAMIC_OP,
@@ -289,6 +321,7 @@ function reportOf({ o, view, plan: p, convPerChannel }: Prepared): StepReport {
     warnings,
     table: { columns: ['layer', 'kind', 'weights', 'stored as'], rows },
     data: { linears: p.linears.length, embeddings: p.embeddings.length, convs: p.convs.length, skipped: p.skipped.length },
+    coverage: stepCoverage('layers', p.linears.length + p.embeddings.length + p.convs.length, p.skipped.map((x) => x.reason)),
   };
 }
 

@@ -19,16 +19,24 @@ export interface HalfConversion {
   maxAbs: number;
 }
 
+/** Largest finite |x| of the values (0 for none; infinities and NaN are skipped). */
+export function finiteMaxAbs(values: Float32Array): number {
+  let maxAbs = 0;
+  for (const x of values) {
+    const a = Math.abs(x);
+    if (a !== Infinity && a > maxAbs) maxAbs = a;
+  }
+  return maxAbs;
+}
+
 /** Converts a float32 tensor's values to float16 bits, clamping and flushing what does not fit. */
 export function toHalf(values: Float32Array): HalfConversion {
   const bits = new Uint16Array(values.length);
   let clamped = 0;
   let flushed = 0;
-  let maxAbs = 0;
   for (let i = 0; i < values.length; i++) {
     let x = values[i];
     const a = Math.abs(x);
-    if (a !== Infinity && a > maxAbs) maxAbs = a;
     if (a > FLOAT16_MAX && a !== Infinity) {
       x = Math.sign(x) * FLOAT16_MAX;
       clamped++;
@@ -38,5 +46,5 @@ export function toHalf(values: Float32Array): HalfConversion {
     }
     bits[i] = halfBits(x);
   }
-  return { bits, clamped, flushed, maxAbs };
+  return { bits, clamped, flushed, maxAbs: finiteMaxAbs(values) };
 }

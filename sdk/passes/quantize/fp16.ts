@@ -17,7 +17,6 @@ import { MmkitError } from '../../errors';
 import {
   DataType,
   GraphView,
-  attrTensor,
   dtypeOf,
   editModel,
   makeTensor,
@@ -30,18 +29,22 @@ import {
   tensorDims,
   type DType,
   type GraphEditor,
+  type ModelProto,
   type NodeProto,
   type OnnxModel,
   type TensorProto,
   type ValueInfoProto,
   derivedModel,
+  weightScopes,
 } from '../../onnx';
 import { registerStep, type StepReport } from '../../step';
 import { throwIfAborted } from '../../runtime/batched';
-import { valueTypes } from './fp16-types';
+import { valueTypes } from '../value-types';
 import { FLOAT16_MAX, toHalf } from './fp16-values';
+import { constantValue, outOfRangeValues, type WideValue } from './fp16-range';
 import { stringList } from '../options';
 import { isExcluded, requireModelNodes } from '../layer-selection';
+import { bodiesLine } from '../scope-lines';
 
 export const QUANTIZE_FP16_OP = 'quantize.fp16';
 
@@ -53,6 +56,12 @@ export interface Float16Options {
   keepIoTypes?: boolean;
   /** Nodes (by name) and op types that stay float32, on top of FP16_DEFAULT_BLOCKED_OPS. */
   block?: { nodes?: string[]; ops?: string[] };
+  /**
+   * A float32 constant beyond float16's ±65504: 'float32' (default) keeps the ops reading it in
+   * float32, with Casts around them; 'clamp' stores it clamped to ±65504 (every op float16, as for a
+   * GPU backend where the change of value is acceptable), and the report counts the values clamped.
+   */
+  outOfRange?: 'float32' | 'clamp';
 }
 
 /**
@@ -84,17 +93,23 @@ const SHAPE_READERS = new Set(['Shape', 'Size']);
 
 
 
-/** The options checked once, the effective block list spelled out: what the recipe records and the pass reads. */
+/**
+ * The options checked once, the effective block list spelled out: what the recipe records and the
+ * pass reads. outOfRange is recorded only when 'clamp', so recipes written before it replay as they were.
+ */
 export type Float16Settings = {
   keepIoTypes: boolean;
   block: { nodes: string[]; ops: string[] };
+  outOfRange?: 'clamp';
 };
 
 export function normalizeFloat16Options(o: Float16Options = {}): Float16Settings {
   const keepIoTypes = o.keepIoTypes ?? true;
   if (typeof keepIoTypes !== 'boolean') throw new MmkitError('BAD_OPTION', `quantize.fp16: keepIoTypes must be true or false, got ${JSON.stringify(keepIoTypes)}.`);
   const ops = [...new Set([...FP16_DEFAULT_BLOCKED_OPS, ...stringList(QUANTIZE_FP16_OP, o.block?.ops, 'block.ops')])];
-  return { keepIoTypes, block: { nodes: stringList(QUANTIZE_FP16_OP, o.block?.nodes, 'block.nodes'), ops } };
+  const outOfRange = o.outOfRange ?? 'float32';
+  if (outOfRange !== 'float32' && outOfRange !== 'clamp') throw new MmkitError('BAD_OPTION', `quantize.fp16: outOfRange must be 'float32' or 'clamp', got ${JSON.stringify(outOfRange)}.`);
+  return { keepIoTypes, block: { nodes: stringList(QUANTIZE_FP16_OP, o.block?.nodes, 'block.nodes'), ops }, ...(outOfRange === 'clamp' ? { outOfRange } : {}) };
 }
 
 
@@ -108,12 +123,14 @@ export interface ClampedTensor {
 }
 
 /** Why a node that computes on float32 stayed float32. */
-type KeptReason = 'blocked' | 'unsupported op' | 'unknown types';
+type KeptReason = 'blocked' | 'unsupported op' | 'unknown types' | 'read by a subgraph' | 'reads a value beyond ±65504';
 
 interface Plan {
   types: Map<string, DType | undefined>;
   half: Set<NodeProto>;
   kept: Map<NodeProto, KeptReason>;
+  /** Values beyond float16's range, kept float32 with the ops that read them. */
+  wide: Map<string, WideValue>;
   /** float32 values that are stored float16 in the result (under their own name unless renamed). */
   stored16: Set<string>;
 }
@@ -122,9 +139,10 @@ const isHalfCandidate = (n: NodeProto) => n.domain === '' && (COMPUTE_OPS.has(n.
 const hasSubgraph = (n: NodeProto) => n.attribute.some((a) => a.g !== undefined || a.graphs.length > 0);
 
 /** Which nodes run in float16 and which float32 values end up stored as float16. */
-function plan(view: GraphView, s: Float16Settings): Plan {
+function plan(view: GraphView, s: Float16Settings, model: OnnxModel): Plan {
   const types = valueTypes(view);
   const isFloat = (v: string) => v !== '' && types.get(v) === 'float32';
+  const wide = s.outOfRange === 'clamp' ? new Map<string, WideValue>() : outOfRangeValues(view, model, isFloat, MOVEMENT_OPS);
   // Values a subgraph reads from outside (implicit inputs of If/Loop/Scan) must stay float32.
   const implicit = new Set(view.nodes.filter(hasSubgraph).flatMap((n) => nodeReads(n).filter((x) => !n.input.includes(x))));
   const half = new Set<NodeProto>();
@@ -138,8 +156,13 @@ function plan(view: GraphView, s: Float16Settings): Plan {
     const touchesFloat = [...n.input, ...n.output].some(isFloat);
     if (!touchesFloat || n.opType === 'Constant' || SHAPE_READERS.has(n.opType)) continue;
     if (isExcluded(s.block, [n.name], n.opType)) kept.set(n, 'blocked');
-    else if (!isHalfCandidate(n) || hasSubgraph(n)) kept.set(n, 'unsupported op');
-    else if ([...n.input, ...n.output].some((v) => v !== '' && types.get(v) === undefined) || n.output.some((o) => implicit.has(o))) kept.set(n, 'unknown types');
+    else if (hasSubgraph(n)) continue; // an If/Loop/Scan: its bodies are converted as graphs of their own
+    else if (!isHalfCandidate(n)) kept.set(n, 'unsupported op');
+    else if ([...n.input, ...n.output].some((v) => v !== '' && types.get(v) === undefined)) kept.set(n, 'unknown types');
+    else if (n.output.some((o) => implicit.has(o))) kept.set(n, 'read by a subgraph');
+    else if (n.input.some((x) => wide.has(x))) {
+      if (!MOVEMENT_OPS.has(n.opType)) kept.set(n, 'reads a value beyond ±65504'); // data movement passes it on, in float32
+    }
     else if (MOVEMENT_OPS.has(n.opType) && n.input.filter(isFloat).some(sourcedFloat32)) continue; // follows its float32 input
     else if (MOVEMENT_OPS.has(n.opType) && s.keepIoTypes && n.output.every((o) => view.isGraphOutput(o))) continue; // feeds a float32 output as it is
     else half.add(n);
@@ -155,7 +178,7 @@ function plan(view: GraphView, s: Float16Settings): Plan {
     const readers = view.consumers(c).filter((r) => !SHAPE_READERS.has(r.opType));
     if (isFloat(c) && readers.length > 0 && readers.every((r) => half.has(r)) && !view.isGraphOutput(c) && !implicit.has(c)) stored16.add(c);
   }
-  return { types, half, kept, stored16 };
+  return { types, half, kept, wide, stored16 };
 }
 
 /** The float16 copy of a float32 tensor, with what did not fit counted. */
@@ -164,14 +187,6 @@ function halfTensor(name: string, t: TensorProto, model: OnnxModel, clamped: Cla
   const h = toHalf(values);
   if (h.clamped + h.flushed > 0) clamped.push({ tensor: name, elements: values.length, clamped: h.clamped, flushed: h.flushed, maxAbs: h.maxAbs });
   return makeTensor(name, 'float16', tensorDims(t), h.bits);
-}
-
-/** A Constant node's value as a tensor (value, value_float or value_floats). */
-function constantValue(n: NodeProto): TensorProto {
-  const t = attrTensor(n, 'value');
-  if (t) return t;
-  const a = n.attribute.find((x) => x.name === 'value_float' || x.name === 'value_floats')!;
-  return a.name === 'value_float' ? makeTensor(n.output[0], 'float32', [], Float32Array.of(a.f)) : makeTensor(n.output[0], 'float32', [a.floats.length], Float32Array.from(a.floats));
 }
 
 function retype(v: ValueInfoProto, dtype: DType): ValueInfoProto {
@@ -192,13 +207,49 @@ export function toFloat16(model: OnnxModel, options: Float16Options = {}): Float
   return float16Conversion(model, normalizeFloat16Options(options));
 }
 
-/** The conversion over checked settings. */
+/**
+ * The conversion over checked settings, of the main graph and of every If/Loop/Scan body. A body
+ * keeps float32 at its boundaries (its outputs are the types its holding node declares).
+ */
 export function float16Conversion(model: OnnxModel, s: Float16Settings): Float16Result {
-  const view = GraphView.of(model.proto);
-  requireModelNodes(QUANTIZE_FP16_OP, 'block.nodes', s.block.nodes, model, view, 'any node (e.g. "/encoder/layer.0/attention/Softmax")');
-  const p = plan(view, s);
+  const scopes = weightScopes(model.proto);
+  const views = scopes.scopes.map((scope) => GraphView.of(scope.model));
+  requireModelNodes(QUANTIZE_FP16_OP, 'block.nodes', s.block.nodes, model, { nodes: views.flatMap((v) => v.nodes) }, 'any node (e.g. "/encoder/layer.0/attention/Softmax")');
+  const graphs = scopes.scopes.map((scope, i) => convertGraph(derivedModel(model, scope.model), views[i], i === 0 ? s : { ...s, keepIoTypes: true }));
+  const proto = scopes.map((_, i) => graphs[i].proto);
+  const p = mergePlans(graphs.map((g) => g.plan));
+  const casts = graphs.reduce((n, g) => n + g.casts, 0);
+  const halfWeights = graphs.flatMap((g, i) => views[i].initializers.filter((t) => g.plan.stored16.has(t.name)));
+  const report = buildReport(halfWeights, p, casts, graphs.flatMap((g) => g.clamped));
+  const inBodies = bodiesLine(scopes.scopes, graphs.map((g) => g.plan.half.size), 'float16 nodes are');
+  if (inBodies) report.lines.splice(1, 0, inBodies);
+  return { model: derivedModel(model, proto), report };
+}
+
+/** What one graph's conversion did. */
+interface GraphConversion {
+  proto: ModelProto;
+  plan: Plan;
+  casts: number;
+  clamped: ClampedTensor[];
+}
+
+/** The plans of several graphs as one, for the report. */
+function mergePlans(plans: Plan[]): Plan {
+  return {
+    types: new Map(plans.flatMap((p) => [...p.types])),
+    half: new Set(plans.flatMap((p) => [...p.half])),
+    kept: new Map(plans.flatMap((p) => [...p.kept])),
+    wide: new Map(plans.flatMap((p) => [...p.wide])),
+    stored16: new Set(plans.flatMap((p) => [...p.stored16])),
+  };
+}
+
+/** One graph converted; its own model when it has nothing float32 to convert. */
+function convertGraph(model: OnnxModel, view: GraphView, s: Float16Settings): GraphConversion {
+  const p = plan(view, s, model);
   const floatInputs = !s.keepIoTypes && view.inputs.some((i) => p.types.get(i.name) === 'float32');
-  if (p.half.size === 0 && p.stored16.size === 0 && !floatInputs) return { model, report: buildReport(view, p, 0, []) }; // nothing float32 to convert
+  if (p.half.size === 0 && p.stored16.size === 0 && !floatInputs) return { proto: model.proto, plan: p, casts: 0, clamped: [] }; // nothing float32 to convert
   const clamped: ClampedTensor[] = [];
   let casts = 0;
   const proto = editModel(model.proto, (e) => {
@@ -231,7 +282,7 @@ export function float16Conversion(model: OnnxModel, s: Float16Settings): Float16
         if (n.opType === 'Cast' && isFloat(n.output[0])) attribute = [...node('Cast', [], [], { to: { i: DataType.FLOAT16 } }).attribute];
         e.replaceNode(n, shallowCopy(n, { input, output, attribute }));
       } else if (n.opType === 'Constant' && p.stored16.has(n.output[0])) {
-        e.replaceNode(n, node('Constant', [], [n.output[0]], { value: { t: halfTensor(n.output[0], constantValue(n), model, clamped) } }, { name: n.name }));
+        e.replaceNode(n, node('Constant', [], [n.output[0]], { value: { t: halfTensor(n.output[0], constantValue(n)!, model, clamped) } }, { name: n.name }));
       } else {
         // float32 readers (and shape readers, which take either type) of values now stored float16.
         const shapeOnly = SHAPE_READERS.has(n.opType);
@@ -251,21 +302,25 @@ export function float16Conversion(model: OnnxModel, s: Float16Settings): Float16
     update(e.graphOutputs);
     update(e.graphInputs);
   });
-  return { model: derivedModel(model, proto), report: buildReport(view, p, casts, clamped) };
+  return { proto, plan: p, casts, clamped };
 }
 
-function buildReport(view: GraphView, p: Plan, casts: number, clamped: ClampedTensor[]): StepReport {
+function buildReport(halfWeights: readonly TensorProto[], p: Plan, casts: number, clamped: ClampedTensor[]): StepReport {
   const keptBy = new Map<string, number>();
   for (const [n, reason] of p.kept) keptBy.set(`${n.opType} (${reason})`, (keptBy.get(`${n.opType} (${reason})`) ?? 0) + 1);
   const keptText = [...keptBy].map(([k, c]) => `${c}× ${k}`).join(', ');
   const floatNodes = p.half.size + p.kept.size;
-  const halfWeights = view.initializers.filter((t) => p.stored16.has(t.name));
   const halfElements = halfWeights.reduce((a, t) => a + tensorDims(t).reduce((x, d) => x * d, 1), 0);
   const lines = [
     `${p.half.size} of ${floatNodes} float nodes run in float16${p.kept.size ? `; float32 kept: ${keptText}` : ''}.`,
     `${halfWeights.length} initializers (${halfElements} values) stored as float16; ${casts} Cast nodes at float32/float16 boundaries.`,
     'On CPU, onnxruntime computes most float16 ops in float32 behind Casts of its own: expect half the file, not a speed-up (float16 pays off on GPU backends).',
   ];
+  const range = rangeKept(p);
+  if (range.length) {
+    const named = range.slice(0, 5).map((r) => `${r.op} '${r.node}' reads '${r.tensor}' (max |x| ${r.maxAbs.toExponential(2)})`);
+    lines.push(`Kept float32 because float16 cannot hold a constant beyond ±${FLOAT16_MAX}: ${named.join(', ')}${range.length > 5 ? ` and ${range.length - 5} more` : ''}.`);
+  }
   const warnings = clamped.map(
     (c) =>
       `${c.tensor}: ${c.clamped ? `${c.clamped} of ${c.elements} values beyond ±${FLOAT16_MAX} clamped (max |x| ${c.maxAbs.toExponential(3)})` : ''}` +
@@ -277,8 +332,15 @@ function buildReport(view: GraphView, p: Plan, casts: number, clamped: ClampedTe
     lines,
     warnings,
     table: clamped.length ? { columns: ['tensor', 'elements', 'clamped', 'flushed', 'max |x|'], rows: clamped.map((c) => [c.tensor, c.elements, c.clamped, c.flushed, c.maxAbs]) } : undefined,
-    data: { halfNodes: p.half.size, keptNodes: p.kept.size, casts, clamped: clamped.map((c) => ({ ...c })) },
+    data: { halfNodes: p.half.size, keptNodes: p.kept.size, casts, clamped: clamped.map((c) => ({ ...c })), outOfRange: range },
   };
+}
+
+/** The nodes kept float32 for an out-of-range input, with the constant it comes from. */
+function rangeKept(p: Plan): { node: string; op: string; tensor: string; maxAbs: number }[] {
+  return [...p.kept]
+    .filter(([, reason]) => reason === 'reads a value beyond ±65504')
+    .map(([n]) => ({ node: n.name || n.output[0], op: n.opType, ...p.wide.get(n.input.find((x) => p.wide.has(x))!)! }));
 }
 
 export const quantizeFloat16Step = registerStep({

@@ -14,6 +14,7 @@
  */
 import { dtypeOf, makeTensor, node, tensorArray, tensorDims, attrInt, type GraphEditor, type GraphView, type NodeProto, type OnnxModel } from '../../onnx';
 import { quantizeWeight, transposeWeight, type QuantizedWeight } from './weights';
+import { dequantizeLinear } from './dequantize';
 
 /** A float32 table that only Gather nodes read, along its first axis. */
 export interface EmbeddingMatch {
@@ -75,7 +76,7 @@ export function quantizeEmbedding(e: GraphEditor, model: OnnxModel, m: Embedding
     const picked = name('quantized');
     const gather = node('Gather', [values, g.input[1]], [picked], { axis: 0 }, { name: name('Gather') });
     if (!perRow) {
-      e.replaceNode(g, gather, node('DequantizeLinear', [picked, scales], [g.output[0]], {}, { name: name('DequantizeLinear') }));
+      e.replaceNode(g, gather, dequantizeLinear(e, [picked, scales], g.output[0], undefined, name('DequantizeLinear')));
       continue;
     }
     const [pickedFloat, pickedScales] = [name('float'), name('row_scale')];

@@ -15,13 +15,17 @@ import {
   dtypeOf,
   type GraphEditor,
   type LinearMatch,
+  type ModelProto,
   type OnnxModel,
   derivedModel,
+  weightScopes,
 } from '../../onnx';
-import { registerStep, type RunContext, type StepReport, type StepResult } from '../../step';
+import { registerStep, stepCoverage, type RunContext, type StepReport, type StepResult } from '../../step';
 import { stringList } from '../options';
-import { layerSkip, requireModelNodes, type LayerSkipReason } from '../layer-selection';
+import { qdqWritable } from './qdq-opset';
+import { countReasons, keepsOwnType, layerSkip, notLayers, requireModelNodes, type LayerSkipReason } from '../layer-selection';
 import { quantizeInt4Blocks } from './int4-blocks';
+import { bodiesLine } from '../scope-lines';
 
 export type Int4BlockSize = 32 | 64 | 128;
 /** MatMulNBits accuracy_level: the lowest precision A may be computed in (0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8). */
@@ -146,22 +150,45 @@ export function quantizeInt4(model: OnnxModel, options: QuantizeInt4Options = {}
   return int4Quantization(model, normalizeQuantizeInt4Options(options), ctx).model;
 }
 
+/** One graph of the model (the main graph or an If/Loop/Scan body) and its linears. */
+interface GraphPlan {
+  unit: OnnxModel;
+  view: GraphView;
+  targets: LinearMatch[];
+  skipped: SkippedLinear[];
+}
+
 /** The pass over checked settings, with its report. */
 export function int4Quantization(model: OnnxModel, s: QuantizeInt4Settings, ctx: RunContext = {}): StepResult & { report: StepReport } {
-  const view = GraphView.of(model.proto);
-  requireModelNodes(QUANTIZE_INT4_OP, 'exclude.nodes', s.exclude.nodes, model, view, 'a MatMul or Gemm (e.g. "/fc1/MatMul")');
-  const targets: LinearMatch[] = [];
-  const skipped: SkippedLinear[] = [];
-  for (const m of findLinears(view)) {
-    const reason = int4Skip(view, m, s);
-    if (reason) skipped.push({ match: m, reason });
-    else targets.push(m);
-  }
-  if (targets.length === 0) return { model, report: int4Report(s, targets, skipped) };
-  const proto = editModel(model.proto, (e) => {
+  const scopes = weightScopes(model.proto);
+  const graphs: GraphPlan[] = scopes.scopes.map((scope) => {
+    const view = GraphView.of(scope.model);
+    const plan: GraphPlan = { unit: derivedModel(model, scope.model), view, targets: [], skipped: [] };
+    for (const m of findLinears(view)) {
+      const reason = int4Skip(view, m, s);
+      if (reason) plan.skipped.push({ match: m, reason });
+      else plan.targets.push(m);
+    }
+    return plan;
+  });
+  const views = graphs.map((g) => g.view);
+  requireModelNodes(QUANTIZE_INT4_OP, 'exclude.nodes', s.exclude.nodes, model, { nodes: views.flatMap((v) => v.nodes) }, 'a MatMul or Gemm (e.g. "/fc1/MatMul")');
+  const targets = graphs.flatMap((g) => g.targets);
+  const skipped = graphs.flatMap((g) => g.skipped);
+  let done = 0;
+  const progress = () => ctx.onProgress?.(++done, targets.length, QUANTIZE_INT4_OP);
+  const proto = scopes.map((_, i) => packGraph(graphs[i], s, ctx, progress));
+  const inBodies = bodiesLine(scopes.scopes, graphs.map((g) => g.targets.length), 'int4 linears are');
+  return { model: derivedModel(model, proto), report: int4Report(s, targets, skipped, views, inBodies) };
+}
+
+/** One graph with its target linears as MatMulNBits; the graph's own model when it has none. */
+function packGraph({ unit: model, view, targets }: GraphPlan, s: QuantizeInt4Settings, ctx: RunContext, progress: () => void): ModelProto {
+  if (targets.length === 0) return model.proto;
+  return editModel(model.proto, (e) => {
     // Layers that share (tie) a weight in the same layout share its packed copy too.
     const packedByWeight = new Map<string, PackedWeight>();
-    targets.forEach((m, i) => {
+    for (const m of targets) {
       if (ctx.signal?.aborted) {
         throw new MmkitError('CANCELLED', `quantize.int4 was cancelled at layer '${m.matmul.name || m.weight}'.`, { node: m.matmul.name });
       }
@@ -178,8 +205,8 @@ export function int4Quantization(model: OnnxModel, s: QuantizeInt4Settings, ctx:
       const attrs = { K: m.inDim, N: m.outDim, bits: 4, block_size: packed.blockSize, accuracy_level: s.accuracyLevel };
       e.replaceNode(m.matmul, node('MatMulNBits', inputs, [output], attrs, { name: e.uniqueName(`${m.matmul.name || m.weight}_int4`), domain: MS_DOMAIN }));
       if (bias && m.add) e.removeNode(m.add);
-      ctx.onProgress?.(i + 1, targets.length, QUANTIZE_INT4_OP);
-    });
+      progress();
+    }
     // A float weight that some other node still reads stays; otherwise it goes.
     const rewritten = new Set(targets.map((m) => m.matmul));
     for (const w of new Set(targets.map((m) => m.weight))) {
@@ -187,25 +214,41 @@ export function int4Quantization(model: OnnxModel, s: QuantizeInt4Settings, ctx:
     }
     e.setOpset(MS_DOMAIN, 1);
   });
-  return { model: derivedModel(model, proto), report: int4Report(s, targets, skipped) };
 }
 
 const layerName = (m: LinearMatch) => m.matmul.name || m.weight;
 
-/** What the pass did, as dynamic and static quantization report it: layers rewritten, layers left float32 and why. */
-function int4Report(s: QuantizeInt4Settings, targets: LinearMatch[], skipped: SkippedLinear[]): StepReport {
+/**
+ * What the pass did, as dynamic and static quantization report it: layers rewritten, layers left
+ * float32 and why, layers whose weights are float16 or integers already, and when nothing was
+ * rewritten, why for every MatMul/Gemm of the graph.
+ */
+function int4Report(s: QuantizeInt4Settings, targets: LinearMatch[], skipped: SkippedLinear[], views: readonly GraphView[], inBodies?: string): StepReport {
   const lines = [
     `${targets.length} linear${targets.length === 1 ? '' : 's'} → MatMulNBits (4-bit weights in blocks of up to ${s.blockSize}, ${s.symmetric ? 'symmetric' : 'asymmetric with a zero point per block'}, accuracy_level ${s.accuracyLevel}); activations stay float32.`,
   ];
-  const skippedBy = new Map<string, number>();
-  for (const x of skipped) skippedBy.set(x.reason, (skippedBy.get(x.reason) ?? 0) + 1);
-  if (skippedBy.size) lines.push(`Left float32: ${[...skippedBy].map(([reason, n]) => `${n} ${reason}`).join(', ')}.`);
+  if (inBodies) lines.push(inBodies);
+  const layers = new Set([...targets, ...skipped.map((x) => x.match)].map((m) => m.matmul));
+  const others = views.flatMap((view) => notLayers(view, layers));
+  const leftFloat = skipped.filter((x) => !keepsOwnType(x.reason)).map((x) => x.reason);
+  const ownType = [...skipped.filter((x) => keepsOwnType(x.reason)).map((x) => x.reason), ...others.filter(keepsOwnType)];
+  if (leftFloat.length) lines.push(`Left float32: ${countReasons(leftFloat)}.`);
+  if (ownType.length) lines.push(`Left as they are: ${countReasons(ownType)}.`);
   const warnings: string[] = [];
-  if (targets.length === 0) warnings.push('No layer was quantized: every MatMul/Gemm was excluded, too small (minElements) or not float32.');
+  if (targets.length === 0) {
+    const all = [...skipped.map((x) => x.reason), ...others];
+    // Static quantization takes the main graph's Convs (views[0]), where it can write QDQ nodes.
+    const convs = views[0].nodes.some((n) => n.opType === 'Conv') && qdqWritable(views[0]) ? "; quantize({ mode: 'static' }) quantizes its Convs" : '';
+    warnings.push(
+      all.length
+        ? `No layer was quantized: of the model's ${all.length} MatMul/Gemm nodes, ${countReasons(all)}.`
+        : `No layer was quantized: the model has no MatMul or Gemm (int4 takes only those)${convs}.`,
+    );
+  }
   if (s.accuracyLevel === 4) warnings.push('accuracy_level 4 quantizes activations to int8 on every run: on small layers that measured slower than float32.');
   const rows: (string | number)[][] = [
     ...targets.map((m) => [layerName(m), m.matmul.opType, m.inDim * m.outDim, 'int4']),
-    ...skipped.map((x) => [layerName(x.match), x.match.matmul.opType, x.match.inDim * x.match.outDim, `float32 (${x.reason})`]),
+    ...skipped.map((x) => [layerName(x.match), x.match.matmul.opType, x.match.inDim * x.match.outDim, `${keepsOwnType(x.reason) ? 'as it was' : 'float32'} (${x.reason})`]),
   ];
   return {
     op: QUANTIZE_INT4_OP,
@@ -214,6 +257,7 @@ function int4Report(s: QuantizeInt4Settings, targets: LinearMatch[], skipped: Sk
     warnings,
     table: { columns: ['layer', 'op', 'weights', 'stored as'], rows },
     data: { linears: targets.length, skipped: skipped.length, blockSize: s.blockSize, symmetric: s.symmetric, accuracyLevel: s.accuracyLevel },
+    coverage: stepCoverage('MatMul/Gemm layers', targets.length, skipped.map((x) => x.reason)),
   };
 }
 

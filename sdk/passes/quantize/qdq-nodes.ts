@@ -51,14 +51,18 @@ export function addInt8Weight(e: GraphEditor, model: OnnxModel, name: string, ax
   return { output: dequantize(e, name, [values, names.scale, names.zeroPoint], perChannel ? axis : undefined), scales: q.scales };
 }
 
-/** A 1-D float bias as int32 at scale s_x·s_w per channel (zero point 0) and its DequantizeLinear. */
+/**
+ * A 1-D float bias as int32 at scale s_x·s_w (zero point 0) and its DequantizeLinear: one scale per
+ * channel, or one scalar with per-tensor weights (what opsets 10–12 take).
+ */
 export function addInt32Bias(e: GraphEditor, model: OnnxModel, name: string, inputScale: number, weightScales: Float32Array): string {
   const b = quantizeBias(tensorArray(e.view.constantTensor(name)!, model) as Float32Array, inputScale, weightScales);
   const values = e.uniqueName(`${name}_quantized`);
   e.addInitializer(makeTensor(values, 'int32', [b.values.length], b.values));
   const scale = e.uniqueName(`${name}_scale`);
-  e.addInitializer(makeTensor(scale, 'float32', [b.scales.length], b.scales));
-  return dequantize(e, name, [values, scale], 0);
+  const perTensor = weightScales.length === 1;
+  e.addInitializer(perTensor ? makeTensor(scale, 'float32', [], Float32Array.of(b.scales[0])) : makeTensor(scale, 'float32', [b.scales.length], b.scales));
+  return dequantize(e, name, [values, scale], perTensor ? undefined : 0);
 }
 
 function rangeOf(values: Float32Array): { min: number; max: number } {

@@ -1,20 +1,30 @@
 /**
- * Element types of every value of a graph, for the float16 pass: declared value infos, graph
- * inputs, initializers and constants first (GraphView.valueInfo), then per-op rules for the values
- * nothing declares. A value whose type cannot be told stays unknown, and the pass leaves the nodes
- * that touch it in float32 rather than guess.
+ * Element types of every value of a graph, for passes that must know which tensors are float:
+ * declared value infos, graph inputs, initializers and constants first (GraphView.valueInfo), then
+ * per-op rules for the values nothing declares (tf2onnx and paddle2onnx write no value_info). A
+ * value whose type cannot be told stays unknown, and passes leave the nodes that touch it alone
+ * rather than guess.
  */
-import { attrInt, attrTensor, dtypeOf, type DType, type GraphView, type NodeProto } from '../../onnx';
+import { attrInt, attrTensor, dtypeOf, type DType, type GraphView, type NodeProto } from '../onnx';
 
 // Ops whose outputs all have the element type of their first input.
 const SAME_AS_FIRST = new Set([
-  'Abs', 'Add', 'AveragePool', 'BatchNormalization', 'Ceil', 'Clip', 'Concat', 'Conv', 'Cos', 'CumSum', 'Div', 'Einsum', 'Elu', 'Erf', 'Exp', 'Expand',
-  'Flatten', 'Floor', 'Gather', 'GatherElements', 'Gelu', 'Gemm', 'GlobalAveragePool', 'GlobalMaxPool', 'HardSigmoid', 'Identity', 'InstanceNormalization',
-  'LeakyRelu', 'Log', 'LogSoftmax', 'MatMul', 'Max', 'MaxPool', 'Mean', 'Min', 'Mod', 'Mul', 'Neg', 'Pad', 'Pow', 'Range', 'Reciprocal', 'ReduceL1', 'ReduceL2',
-  'ReduceLogSumExp', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Reshape', 'Resize', 'Round', 'Selu',
-  'Sigmoid', 'Sign', 'Sin', 'Slice', 'Softmax', 'Softplus', 'Split', 'Sqrt', 'Squeeze', 'Sub', 'Sum', 'Tanh', 'Tile', 'Transpose', 'Unsqueeze',
+  'Abs', 'Acos', 'Acosh', 'Add', 'Asin', 'Asinh', 'Atan', 'Atanh', 'AveragePool', 'BatchNormalization', 'Ceil', 'Celu', 'Clip', 'Compress', 'Concat', 'Conv',
+  'ConvTranspose', 'Cos', 'Cosh', 'CumSum', 'DepthToSpace', 'Div', 'Einsum', 'Elu', 'Erf', 'Exp', 'Expand', 'Flatten', 'Floor', 'Gather', 'GatherElements',
+  'GatherND', 'Gelu', 'Gemm', 'GlobalAveragePool', 'GlobalLpPool', 'GlobalMaxPool', 'GroupNormalization', 'HardSigmoid', 'HardSwish', 'Hardmax', 'Identity',
+  'InstanceNormalization', 'LeakyRelu', 'Log', 'LogSoftmax', 'LpNormalization', 'LpPool', 'LRN', 'MatMul', 'Max', 'Mean', 'MeanVarianceNormalization', 'Min',
+  'Mish', 'Mod', 'Mul', 'Neg', 'Pad', 'Pow', 'PRelu', 'Range', 'Reciprocal', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean',
+  'ReduceMin', 'ReduceProd', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Reshape', 'Resize', 'ReverseSequence', 'Round', 'ScatterElements', 'ScatterND', 'Selu',
+  'Shrink', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Slice', 'Softmax', 'Softplus', 'Softsign', 'SpaceToDepth', 'Split', 'Sqrt', 'Squeeze', 'Sub', 'Sum', 'Tan',
+  'Tanh', 'ThresholdedRelu', 'Tile', 'Transpose', 'Trilu', 'Unsqueeze', 'Upsample',
 ]);
-const INT64_OUT = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero']);
+// Ops whose first output follows the first input and whose second is an index or mask.
+const SECOND_OUTPUT = new Map<string, DType>([
+  ['MaxPool', 'int64'],
+  ['TopK', 'int64'],
+  ['Dropout', 'bool'],
+]);
+const INT64_OUT = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
 const INT32_OUT = new Set(['MatMulInteger', 'ConvInteger']);
 // onnxruntime contrib ops (com.microsoft) whose output has the type of their float input A, as
 // the quantize passes and onnxruntime's fusions write them.
@@ -42,6 +52,7 @@ function outputTypes(n: NodeProto, typeOf: (name: string) => DType | undefined):
   if (INT64_OUT.has(n.opType)) return all('int64');
   if (INT32_OUT.has(n.opType)) return all('int32');
   if (n.opType === 'DequantizeLinear') return all(typeOf(n.input[1]));
+  if (n.opType === 'QuantizeLinear') return all(n.input[2] ? typeOf(n.input[2]) : 'uint8');
   if (n.opType === 'DynamicQuantizeLinear') return ['uint8', 'float32', 'uint8'];
   if (BOOL_OUT.has(n.opType)) return all('bool');
   if (n.opType === 'Where') return all(typeOf(n.input[1]));
@@ -50,6 +61,8 @@ function outputTypes(n: NodeProto, typeOf: (name: string) => DType | undefined):
     const stash = attrInt(n, 'stash_type') ?? 1;
     return n.output.map((_, i) => (i === 0 ? typeOf(n.input[0]) : dtypeOf(stash)));
   }
+  const second = SECOND_OUTPUT.get(n.opType);
+  if (second) return n.output.map((_, i) => (i === 0 ? typeOf(n.input[0]) : second));
   if (SAME_AS_FIRST.has(n.opType)) return all(typeOf(n.input[0]));
   return all(undefined);
 }
