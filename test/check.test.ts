@@ -12,7 +12,7 @@ import { isMmkitError } from '../sdk/errors';
 import { ModelBuilder, readModel, writeModel, type OnnxModel } from '../sdk/onnx';
 import { normalizeDynamicQuantOptions, quantizeDynamic } from '../sdk/passes/quantize/dynamic';
 import { JUPYTER_DISPLAY } from '../sdk/report';
-import { seeded, TORCH_VIT, torchReference } from './helpers/onnx-models';
+import { buildAudioConv, seeded, TORCH_VIT, torchReference } from './helpers/onnx-models';
 
 const VIT = 'datasets/models/vit-tiny-mnist.onnx';
 const dynamic = (o: Parameters<typeof normalizeDynamicQuantOptions>[0]) => normalizeDynamicQuantOptions(o);
@@ -29,6 +29,23 @@ function classifier(fc1: Float32Array, fc2: Float32Array, dim = 64, classes = 10
   return { proto: b.build() };
 }
 
+/** x [N, 4] → sigmoid(x · w + b) [N, 1]: one wake-word-style score per item. */
+function scorer(w: number[], b = 0): OnnxModel {
+  const m = new ModelBuilder({ opset: 17 });
+  const x = m.input('x', 'float32', ['N', 4]);
+  const score = m.op('Sigmoid', [m.linear(x, 4, 1, Float32Array.from(w), Float32Array.from([b]), 'head')]);
+  m.output(score, 'float32', ['N', 1]);
+  return { proto: m.build() };
+}
+
+/** 64 items: item 0 is [1.59, 0, 0, 0], the rest have x0 = 0 and seeded x1..x3. */
+function scorerData(): Dataset {
+  const data = seeded(64 * 4, 31, 1);
+  for (let i = 0; i < 64; i++) data[i * 4] = 0;
+  data.set([1.59, 0, 0, 0], 0);
+  return Dataset.fromTensors({ data, dims: [64, 4], dtype: 'float32' }, undefined, { name: 'scores' });
+}
+
 const tmp = mkdtempSync(join(tmpdir(), 'mmkit-check-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -36,7 +53,7 @@ describe('checkCompression', () => {
   it('passes dynamic int8 of vit-tiny-mnist clean on 512 MNIST test digits, in onnxruntime-node and -web', async () => {
     const reference = await readModel(VIT);
     const candidate = quantizeDynamic(reference, dynamic({}));
-    const check = await checkCompression(reference, candidate, { data: mnist({ split: 'test' }), maxItems: 512 });
+    const check = await checkCompression(reference, candidate, { data: mnist({ split: 'test' }), maxItems: 512, timeBudgetMs: 600_000 });
     expect(check.flags).toEqual([]);
     expect(check.ok).toBe(true);
     expect(check.runs.node.ok && check.runs.web.ok).toBe(true);
@@ -60,7 +77,7 @@ describe('checkCompression', () => {
 
   it('checks CLIP-tiny (three inputs, four outputs) on synthetic inputs with the sequence length given', async () => {
     const reference = await readModel('datasets/models/clip-tiny-shapes.onnx');
-    const check = await checkCompression(reference, quantizeDynamic(reference, dynamic({})), { dims: { sequence: 8 }, maxItems: 32, latencyBudgetMs: 100 });
+    const check = await checkCompression(reference, quantizeDynamic(reference, dynamic({})), { dims: { sequence: 8 }, maxItems: 32, latencyBudgetMs: 100, timeBudgetMs: 600_000 });
     expect(check.fidelity!.outputs.map((o) => o.output)).toEqual(['logits_per_image', 'logits_per_text', 'text_embeds', 'image_embeds']);
     expect(check.fidelity!.cosine).toBeGreaterThan(0.999);
     expect(check.data).toMatch(/^32 synthetic items .* in batches of 8/);
@@ -184,13 +201,103 @@ describe('checkCompression', () => {
     expect(check.fidelity!.cosine).toBeGreaterThan(0.999);
   });
 
+  it("flags a single sigmoid score that moves 0.96 → 0.32, which the per-item cosine cannot see: score drift and decisions at 0.5", async () => {
+    const reference = scorer([2, 1, -1, 0.5]);
+    // Item 0's logit goes from 3.18 to -0.754 (score 0.960 → 0.320); the other items keep theirs.
+    const broken = scorer([-0.474, 1, -1, 0.5]);
+    const check = await checkCompression(reference, broken, { data: scorerData(), latencyBudgetMs: 0 });
+    const f = check.fidelity!;
+    expect(f.cosine).toBeGreaterThan(0.9999); // blind: each item's "row" is one positive value
+    expect(f.agreement).toBeNull();
+    expect(f.scoreDrift).toBeCloseTo(0.64, 2); // a probability's scale is 1
+    expect(f.decisions).toBeCloseTo(63 / 64, 6);
+    expect(kinds(check)).toEqual(['fidelity', 'not-smaller']);
+    expect(flag(check, 'fidelity')!.message).toMatch(/decisions at 0\.5 agree on 98\.4% \(below 99\.0%\), output cosine 1\.0000, score drift 0\.64\d of the output's scale \(above 0\.1\)/);
+    // On made-up inputs the decisions are reported, not judged; the drift is judged.
+    const synthetic = await checkCompression(reference, broken, { latencyBudgetMs: 0, web: false });
+    expect(synthetic.fidelity!.scoreDrift).toBeGreaterThan(0.1);
+    expect(kinds(synthetic)).toContain('fidelity');
+    expect(compressionCheckView(synthetic).toText()).toMatch(/decisions at 0\.5 .*not judged on synthetic data/);
+    // A sound copy (weights off by 0.1%) passes.
+    const sound = await checkCompression(reference, scorer([2.002, 1.001, -1.001, 0.5005]), { data: scorerData(), latencyBudgetMs: 0, web: false });
+    expect(sound.fidelity!.scoreDrift).toBeLessThan(0.01);
+    expect(sound.fidelity!.decisions).toBe(1);
+    expect(kinds(sound)).toEqual(['not-smaller']);
+  });
+
+  it("says 'reference-fails' instead of blaming the candidate when the original model fails on the synthetic inputs, and runs with dims or inputs that fit", async () => {
+    const reference = buildAudioConv();
+    const check = await checkCompression(reference, reference, { dims: { L: 4 }, latencyBudgetMs: 0 });
+    expect(kinds(check)).toEqual(['reference-fails', 'not-smaller']);
+    const f = flag(check, 'reference-fails')!;
+    expect(f.message).toMatch(/^The original model fails on the synthetic inputs too \(onnxruntime failed to run .* at node 'conv'/);
+    expect(f.cause).toContain('(x [8, 4]) are not what it takes — give data, dims or inputs');
+    expect(check.runs.node).toEqual({ ok: true, loadOnly: true });
+    expect(check.runs.web).toEqual({ ok: true, loadOnly: true });
+    expect(check.fidelity).toBeNull();
+    expect(check.latency).toBeNull();
+    expect(compressionCheckView(check).toText()).toContain('loads (not run: the reference fails on the inputs)');
+    // Left free, the audio length is a 512-sample chunk; or give the shapes.
+    const chunk = await checkCompression(reference, reference, { latencyBudgetMs: 0, maxItems: 16, web: false });
+    expect(kinds(chunk)).toEqual(['not-smaller']);
+    expect(chunk.data).toContain("'L' = 512 (audio chunk)");
+    const given = await checkCompression(reference, reference, { inputs: { x: [2, 1280] }, latencyBudgetMs: 0, maxItems: 4, web: false });
+    expect(given.fidelity!.items).toBe(4);
+    expect(given.data).toMatch(/^4 synthetic items .* in batches of 2 \(x \[2, 1280\]\)/);
+    await expect(checkCompression(reference, reference, { inputs: { x: [2, 3, 4] } })).rejects.toSatisfy((e: unknown) => isMmkitError(e, 'SHAPE_MISMATCH'));
+  });
+
+  it('keeps within its time budget: one batch and no latency runs at timeBudgetMs 0, one item per batch for large inputs, and says so', async () => {
+    const reference = classifier(seeded(64 * 64, 14, 0.2), seeded(640, 15, 0.3));
+    const candidate = quantizeDynamic(reference, dynamic({ minElements: 0 }));
+    const check = await checkCompression(reference, candidate, { timeBudgetMs: 0, web: false });
+    expect(check.fidelity!.batches).toBe(1);
+    expect(check.fidelity!.items).toBe(8);
+    expect(check.latency).toBeNull();
+    expect(check.data).toMatch(/^8 synthetic items/);
+    expect(check.notes[0]).toBe('Compared 1 of 16 batches (8 items) within the time budget (timeBudgetMs 0).');
+    expect(check.notes[1]).toMatch(/^Latency not compared: a run of both models takes about \d+ ms/);
+    expect(checkStepReport(check).lines).toEqual(expect.arrayContaining(check.notes));
+    // One 1024 × 1024 RGB image is 12 MiB of float32: synthetic batches hold one.
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', 'float32', ['N', 3, 1024, 1024]);
+    b.output(b.op('ReduceMean', [x], { axes: { ints: [2, 3] }, keepdims: { i: 0 } }), 'float32', ['N', 3]);
+    const image = { proto: b.build() };
+    const big = await checkCompression(image, image, { maxItems: 3, web: false, latencyBudgetMs: 0, timeBudgetMs: 600_000 });
+    expect(big.data).toMatch(/^3 synthetic items .* in batches of 1 \(x \[1, 3, 1024, 1024\]\)/);
+    expect(big.fidelity!.batches).toBe(3);
+    expect(big.notes).toEqual([]);
+  });
+
+  it("names a tensor that float16 clamped beyond ±65504 as the likely cause of a fidelity drop", async () => {
+    // x · scale → BatchNormalization whose channel-0 variance (1e8) float16 cannot hold.
+    const build = (variance: (name: string, b: ModelBuilder) => string) => {
+      const b = new ModelBuilder({ opset: 17 });
+      const x = b.input('x', 'float32', ['N', 4]);
+      const scaled = b.op('Mul', [x, b.initializer('scale', 'float32', [4], Float32Array.from([1e4, 1, 1, 1]))]);
+      const params = (name: string, v: number[]) => b.initializer(name, 'float32', [4], Float32Array.from(v));
+      const y = b.node('BatchNormalization', [scaled, params('bn.gamma', [1, 1, 1, 1]), params('bn.beta', [0, 0, 0, 0]), params('bn.mean', [0, 0, 0, 0]), variance('bn.var', b)], {}, { name: 'bn' })[0];
+      b.output(y, 'float32', ['N', 4]);
+      return { proto: b.build() };
+    };
+    const reference = build((name, b) => b.initializer(name, 'float32', [4], Float32Array.from([1e8, 1, 1, 1])));
+    // What an older float16 conversion wrote: the variance stored as float16 (clamped to 65504), cast back to float32.
+    const clamped = build((name, b) => b.op('Cast', [b.initializer(name, 'float16', [4], Uint16Array.from([0x7bff, 0x3c00, 0x3c00, 0x3c00]))], { to: { i: 1 } }));
+    const check = await checkCompression(reference, clamped, { latencyBudgetMs: 0, web: false });
+    expect(check.fidelity!.cosine).toBeLessThan(0.9);
+    const cause = flag(check, 'fidelity')!.cause;
+    expect(cause).toContain("float16 clamped 'bn.var' (1 of 4 values beyond ±65504, max |x| 1.00e+8) to ±65504");
+    expect(cause).toContain("keep its reader in float32: quantize({ mode: 'fp16', block: { nodes: ['bn'] } })");
+    expect(cause).not.toContain('no layer could be matched');
+  });
+
   it('skips the web run on request, and rejects bad options with BAD_OPTION', async () => {
     const reference = classifier(seeded(64 * 64, 8, 0.2), seeded(640, 9, 0.3));
     const check = await checkCompression(reference, reference, { web: false, latencyBudgetMs: 0, maxItems: 8 });
     expect(check.runs.web).toEqual({ ok: false, skipped: true });
     // The same model is not smaller: a check after a pass that changed nothing says so.
     expect(kinds(check)).toEqual(['not-smaller']);
-    for (const bad of [{ thresholds: { agreement: 2 } }, { maxItems: 0 }, { batch: 1.5 }, { thresholds: { cosnie: 0.9 } }] as object[]) {
+    for (const bad of [{ thresholds: { agreement: 2 } }, { maxItems: 0 }, { batch: 1.5 }, { thresholds: { cosnie: 0.9 } }, { thresholds: { scoreDrift: -1 } }, { timeBudgetMs: -1 }, { inputs: { x: [0, 64] } }] as object[]) {
       await expect(checkCompression(reference, reference, bad)).rejects.toSatisfy((e: unknown) => isMmkitError(e, 'BAD_OPTION'));
     }
   });

@@ -8,13 +8,18 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mm } from '../sdk';
 import { MNIST_MEAN, MNIST_STD } from '../sdk/data';
+import { writeModel } from '../sdk/onnx';
 import { VIT, expectUsageError, mmkit, tempDir } from './helpers/cli-run';
+import { buildAudioConv } from './helpers/onnx-models';
 
 const tmp = tempDir('check');
 const int8 = path.join(tmp.dir, 'int8.onnx');
 const sparse = path.join(tmp.dir, 'sparse.onnx');
+/** x [N, L] → Conv1d (kernel 8): runs on 8 samples or more. */
+const audio = path.join(tmp.dir, 'audio.onnx');
 
 beforeAll(async () => {
+  await writeModel(buildAudioConv(4), audio);
   // Written without their own checks: what they are is up to `mmkit check` below.
   for (const [file, step] of [[int8, ['--quantize', 'dynamic']], [sparse, ['--prune', '0.5']]] as const) {
     const r = await mmkit(['compress', VIT, '-o', file, ...step, '--no-check']);
@@ -49,8 +54,27 @@ describe('mmkit check', () => {
     expect(JSON.parse(r.stdout).flags.map((f: { kind: string }) => f.kind)).toEqual(['fidelity']);
   });
 
+  it("shapes the synthetic inputs with --input / --dim, flags 'reference-fails' where the baseline fails on them, and keeps to --time-budget", async () => {
+    const [short, budgeted] = await Promise.all([
+      mmkit(['check', audio, '--baseline', audio, '--dim', 'L=4', '--no-latency', '--json']),
+      mmkit(['check', audio, '--baseline', audio, '--input', 'x=2,1280', '--time-budget', '0', '--no-web', '--json']),
+    ]);
+    expect(short.status, short.stderr).toBe(1);
+    const failed = JSON.parse(short.stdout);
+    expect(failed.flags.map((f: { kind: string }) => f.kind)).toEqual(['reference-fails', 'not-smaller']);
+    expect(failed.runs.node).toEqual({ ok: true, loadOnly: true });
+    expect(budgeted.status, budgeted.stderr).toBe(1); // the same file is not smaller
+    const check = JSON.parse(budgeted.stdout);
+    expect(check.fidelity.items).toBe(2);
+    expect(check.latency).toBeNull();
+    expect(check.data).toContain('(x [2, 1280])');
+    expect(check.notes[0]).toBe('Compared 1 of 64 batches (2 items) within the time budget (timeBudgetMs 0).');
+  });
+
   it('bad input exits 2 with one line', async () => {
     expectUsageError(await mmkit(['check', int8]), 'check', 'BAD_OPTION');
+    expectUsageError(await mmkit(['check', audio, '--baseline', audio, '--input', 'x=1,many']), 'check', 'BAD_OPTION');
+    expectUsageError(await mmkit(['check', audio, '--baseline', audio, '--input', 'x=1,2,3']), 'check', 'SHAPE_MISMATCH');
     expectUsageError(await mmkit(['check', int8, '--baseline', path.join(tmp.dir, 'missing.onnx')]), 'check', 'FILE_NOT_FOUND');
     expectUsageError(await mmkit(['check', int8, '--baseline', VIT, '--min-cosine', '2']), 'check', 'BAD_OPTION');
     expectUsageError(await mmkit(['check', int8, '--baseline', VIT, '--data', 'mnist:validation']), 'check', 'BAD_OPTION');
@@ -125,7 +149,18 @@ describe('mmkit summary', () => {
     expect(all.stdout).toContain('Largest layers (153 of 153)');
   });
 
+  it('probes at --input / --dim shapes, and says why it could not where the model does not run at them', async () => {
+    const [given, failed] = await Promise.all([mmkit(['summary', audio, '--input', 'x=1,1280', '--json']), mmkit(['summary', audio, '--dim', 'L=4'])]);
+    expect(given.status, given.stderr).toBe(0);
+    const summary = JSON.parse(given.stdout);
+    expect(summary.probedInputs).toEqual({ x: [1, 1280] });
+    expect(summary.totals.flops).toBe(2 * 4 * 1273 * 8);
+    expect(failed.status, failed.stderr).toBe(0);
+    expect(failed.stdout).toContain('No shape probe: The model does not run at x [1, 4]');
+  });
+
   it('a missing model exits 2 with one line', async () => {
     expectUsageError(await mmkit(['summary', path.join(tmp.dir, 'missing.onnx')]), 'summary', 'FILE_NOT_FOUND');
+    expectUsageError(await mmkit(['summary', audio, '--dim', 'L']), 'summary', 'BAD_OPTION');
   });
 });

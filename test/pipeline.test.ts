@@ -238,7 +238,7 @@ describe('displays', () => {
     const s = await p.summary();
     const sb = await (s as unknown as Show)[DISPLAY]();
     expect(sb['text/html']).toContain('<table');
-    expect(Object.keys(JSON.parse(JSON.stringify(s)))).toEqual(['rows', 'totals', 'inputs', 'outputs', 'probedBatch']);
+    expect(Object.keys(JSON.parse(JSON.stringify(s)))).toEqual(['rows', 'totals', 'inputs', 'outputs', 'probedBatch', 'probedInputs', 'notices']);
     const data = mm.datasets.fromTensors(input, Int32Array.from([0, 1, 2]));
     const r = await p.evaluate(data, { baseline: mm.load(fixture) });
     const rb = await (r as unknown as Show)[DISPLAY]();

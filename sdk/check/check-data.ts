@@ -1,79 +1,97 @@
 /**
  * The inputs a check runs on: the given data (the calibration set when there is one), bounded
- * and in memory, or seeded synthetic inputs shaped like the model's when no data is given.
+ * and in memory, or seeded synthetic inputs shaped like the model's when no data is given (see
+ * runtime/input-shapes.ts for how free sizes are chosen), made batch by batch as the check asks.
  */
 import { batchSize, type Batch } from '../data/batch';
 import { Dataset } from '../data/dataset';
 import { MmkitError } from '../errors';
+import { bytesPerElement, type OnnxModel } from '../onnx';
 import { throwIfAborted } from '../runtime/batched';
 import type { TensorInfo } from '../runtime/feeds';
+import { syntheticInputs } from '../runtime/input-shapes';
 import { syntheticFeeds } from '../runtime/synthetic';
+import { elementCount } from '../tensor-data';
 
 export interface CheckData {
-  batches: Batch[];
-  items: number;
+  /** Batches available; the check may compare fewer (its time budget). */
+  count: number;
+  /** Batch i (0 ≤ i < count); synthetic ones are made when asked for. */
+  batch(i: number): Batch;
   /** Items per batch (the first batch's). */
-  batch: number;
-  /** What the data was, in words, for the result. */
-  description: string;
+  batchItems: number;
+  /** What the first `used` batches are, in words, for the result. */
+  describe(used: number): string;
+  /** The synthetic batches' input shapes, in words ('input [8, 512]'); undefined for given data. */
+  shapes?: string;
   synthetic: boolean;
 }
 
 export interface CheckDataOptions {
   data?: Dataset | AsyncIterable<Batch>;
   maxItems: number;
-  /** Regroup into batches of this many items; default the data's own batches (synthetic: DEFAULT_CHECK_BATCH). */
+  /** Regroup into batches of this many items; default the data's own batches (synthetic: DEFAULT_CHECK_BATCH, fewer for large inputs). */
   batch?: number;
   seed: number;
-  /** Sizes of symbolic input dimensions other than the batch, for synthetic inputs ({ sequence: 16 }). */
+  /** Sizes of symbolic input dimensions, for synthetic inputs ({ sequence: 16 }). */
   dims?: Record<string, number>;
+  /** Whole shapes of one synthetic batch by input name, batch axis included ({ input: [1, 1280] }). */
+  inputs?: Record<string, number[]>;
   signal?: AbortSignal;
 }
 
 export const DEFAULT_CHECK_BATCH = 8;
-/**
- * Size given to named free dimensions other than the batch (a text model's sequence) when no data
- * and no dims were given: 1 broadcasts against learned position tables of any length.
- */
-export const DEFAULT_FREE_DIM = 1;
+/** Input bytes of one synthetic batch the default batch size shrinks to: one 1024 × 1024 RGB image is 12 MiB. */
+export const SYNTHETIC_BATCH_BYTES = 16 * 2 ** 20;
 
-/** Named symbolic dimensions of the inputs after the batch axis. */
-function freeDims(inputs: readonly TensorInfo[]): string[] {
-  const names = new Set<string>();
-  for (const input of inputs) input.dims?.forEach((d, axis) => axis > 0 && typeof d === 'string' && names.add(d));
-  return [...names];
-}
-
-export async function checkData(inputs: readonly TensorInfo[], opts: CheckDataOptions): Promise<CheckData> {
-  if (!opts.data) return syntheticData(inputs, opts);
+export async function checkData(model: OnnxModel, inputs: readonly TensorInfo[], opts: CheckDataOptions): Promise<CheckData> {
+  if (!opts.data) return syntheticData(model, inputs, opts);
   const source = opts.data instanceof Dataset ? opts.data : Dataset.from(() => opts.data!);
   const bounded = source.take(opts.maxItems);
   const batches: Batch[] = [];
-  let items = 0;
   for await (const b of opts.batch ? bounded.batch(opts.batch) : bounded) {
     throwIfAborted(opts.signal, 'The compression check');
     batches.push(b);
-    items += batchSize(b);
   }
-  if (items === 0) throw new MmkitError('BAD_DATASET', 'The data for the compression check has no items.', { hint: 'Pass a non-empty dataset as data, or leave it out to check on synthetic inputs.' });
-  const batch = batchSize(batches[0]);
+  if (batches.length === 0) throw new MmkitError('BAD_DATASET', 'The data for the compression check has no items.', { hint: 'Pass a non-empty dataset as data, or leave it out to check on synthetic inputs.' });
+  const batchItems = batchSize(batches[0]);
   const name = source.name ? `${source.name}, ` : '';
-  return { batches, items, batch, description: `${name}${items} items in batches of ${batch}`, synthetic: false };
+  return {
+    count: batches.length,
+    batch: (i) => batches[i],
+    batchItems,
+    describe: (used) => `${name}${batches.slice(0, used).reduce((n, b) => n + batchSize(b), 0)} items in batches of ${batchItems}`,
+    synthetic: false,
+  };
 }
 
-function syntheticData(inputs: readonly TensorInfo[], opts: CheckDataOptions): CheckData {
-  const batch = opts.batch ?? DEFAULT_CHECK_BATCH;
-  const count = Math.max(1, Math.ceil(opts.maxItems / batch));
+const inputBytes = (shapes: Record<string, number[]>, inputs: readonly TensorInfo[]) =>
+  inputs.reduce((n, i) => n + elementCount(shapes[i.name]) * (i.dtype ? bytesPerElement(i.dtype) : 4), 0);
+
+function syntheticData(model: OnnxModel, inputs: readonly TensorInfo[], opts: CheckDataOptions): CheckData {
+  const shapeOpts = { inputs: opts.inputs, dims: opts.dims };
+  // A batch of made-up inputs holds DEFAULT_CHECK_BATCH items, or fewer where each item is large.
+  const perItem = inputBytes(syntheticInputs(model, inputs, shapeOpts).shapes, inputs);
+  const batchSize = opts.batch ?? Math.max(1, Math.min(DEFAULT_CHECK_BATCH, Math.floor(SYNTHETIC_BATCH_BYTES / perItem)));
+  const { shapes, values, chosen } = syntheticInputs(model, inputs, { ...shapeOpts, batchSize });
+  // The batch axis may be fixed (a model exported for batch 1): items are what the first input holds.
+  const batchItems = Object.values(shapes).find((d) => d.length > 0)?.[0] ?? 1;
+  const count = Math.max(1, Math.ceil(opts.maxItems / batchItems));
+  const made = new Map<number, Batch>();
   // One seed per batch, so batches differ and the whole set is reproducible from opts.seed.
-  const defaulted = freeDims(inputs).filter((d) => opts.dims?.[d] === undefined);
-  const dims = { ...Object.fromEntries(defaulted.map((d) => [d, DEFAULT_FREE_DIM])), ...opts.dims };
-  const batches: Batch[] = Array.from({ length: count }, (_, i) => ({ inputs: syntheticFeeds(inputs, { batchSize: batch, seed: opts.seed + i, dims }) }));
-  const sized = defaulted.length ? `, ${defaulted.map((d) => `'${d}'`).join(', ')} = ${DEFAULT_FREE_DIM}` : '';
+  const batch = (i: number): Batch => {
+    let b = made.get(i);
+    if (!b) made.set(i, (b = { inputs: syntheticFeeds(inputs, { inputs: shapes, values, seed: opts.seed + i }) }));
+    return b;
+  };
+  const at = Object.entries(shapes).map(([n, d]) => `${n} [${d.join(', ')}]`).join(', ');
   return {
-    batches,
-    items: count * batch,
+    count,
     batch,
-    description: `${count * batch} synthetic items (seeded uniform floats in [-1, 1), zeros for integer inputs; seed ${opts.seed}${sized}) in batches of ${batch}: no data was given`,
+    batchItems,
+    describe: (used) =>
+      `${used * batchItems} synthetic items (seeded uniform floats in [-1, 1), zeros for integer inputs; seed ${opts.seed}${chosen.length ? `, ${chosen.join(', ')}` : ''}) in batches of ${batchItems} (${at}): no data was given`,
+    shapes: at,
     synthetic: true,
   };
 }

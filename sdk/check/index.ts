@@ -1,6 +1,11 @@
-export { checkCompression, normalizeCheckOptions, DEFAULT_THRESHOLDS, DEFAULT_CHECK_ITEMS, DEFAULT_LATENCY_BUDGET_MS } from './check';
-export type { CheckOptions, CheckThresholds, CheckFlag, CheckFlagKind, CompressionCheck, RuntimeRun } from './check';
+export { checkCompression } from './check';
+export type { CompressionCheck } from './check';
+export { normalizeCheckOptions, DEFAULT_THRESHOLDS, DEFAULT_CHECK_ITEMS, DEFAULT_LATENCY_BUDGET_MS, DEFAULT_TIME_BUDGET_MS } from './options';
+export type { CheckOptions, CheckThresholds } from './options';
+export type { CheckFlag, CheckFlagKind } from './flags';
+export type { RuntimeRun } from './runs';
 export type { Fidelity, OutputFidelity } from './fidelity';
+export type { ClampedTensor } from './fp16-clamp';
 export type { WorstLayer } from './layer-drift';
 export type { LatencyCheck } from './latency';
 export type { SizeCheck } from './size';

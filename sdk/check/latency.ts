@@ -40,6 +40,8 @@ export interface LatencyOptions {
   threads: number;
   /** Timed milliseconds to spend per model, at least MIN_RUNS runs each (a large model gets just those). */
   budgetMs: number;
+  /** Milliseconds the warm-up and timed runs of both models may take in all: past it, fewer than MIN_RUNS (at least one). */
+  capMs: number;
   signal?: AbortSignal;
 }
 
@@ -68,10 +70,12 @@ export async function compareLatency(reference: Timed, candidate: Timed, batch: 
 }
 
 async function timeInTurn(both: { session: Session; feeds: Record<string, TensorData> }[], batch: number, opts: LatencyOptions): Promise<LatencyCheck> {
+  const start = performance.now();
   for (let i = 0; i < WARMUP_RUNS; i++) for (const m of both) await m.session.run(m.feeds);
   const times: number[][] = [[], []];
   const spent = [0, 0];
   while (times[0].length < MAX_RUNS && (times[0].length < MIN_RUNS || Math.min(...spent) < opts.budgetMs)) {
+    if (times[0].length > 0 && performance.now() - start >= opts.capMs) break;
     throwIfAborted(opts.signal, 'The compression check');
     for (const [k, m] of both.entries()) {
       const start = performance.now();

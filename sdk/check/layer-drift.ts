@@ -6,7 +6,6 @@
  * crushing the rest) would hide behind the one channel it kept.
  */
 import type { Batch } from '../data/batch';
-import { batchSize } from '../data/batch';
 import type { TensorData } from '../tensor-data';
 import { layerTensors } from '../eval/layers';
 import { floatData } from '../eval/logits';
@@ -68,7 +67,7 @@ class ChannelSums {
   }
 }
 
-/** The layers that add the most error, worst first. */
+/** The layers that add the most error over `batches` (the caller keeps them near LAYER_ITEMS items), worst first. */
 export async function worstLayers(reference: OnnxModel, candidate: OnnxModel, batches: readonly Batch[], opts: { device?: Device; signal?: AbortSignal; top?: number }): Promise<WorstLayer[]> {
   const view = GraphView.of(candidate.proto);
   const refView = GraphView.of(reference.proto);
@@ -81,9 +80,7 @@ export async function worstLayers(reference: OnnxModel, candidate: OnnxModel, ba
     for (const m of [reference, candidate]) sessions.push(await createSession(m, { device: opts.device, taps }));
     const [ref, cand] = sessions;
     const sums = new Map(taps.map((t) => [t, new ChannelSums()]));
-    let items = 0;
     for (const batch of batches) {
-      if (items >= LAYER_ITEMS) break;
       throwIfAborted(opts.signal, 'The compression check');
       const a = await ref.run(feedsFor(ref, batch), { fetch: taps });
       const b = await cand.run(feedsFor(cand, batch), { fetch: taps });
@@ -91,7 +88,6 @@ export async function worstLayers(reference: OnnxModel, candidate: OnnxModel, ba
         if (a[t].dims.join() === b[t].dims.join()) s.add(a[t], b[t], t);
         else sums.delete(t);
       }
-      items += batchSize(batch);
     }
     let before = 0;
     const ranked: WorstLayer[] = [];

@@ -51,7 +51,8 @@ function contribOps(model: OnnxModel): string[] {
   return [...ops].sort();
 }
 
-export function describeFailure(runtime: 'onnxruntime-node' | 'onnxruntime-web (wasm)', stage: 'load' | 'run', error: unknown, model: OnnxModel): RuntimeFailure {
+/** `reference`: the model the candidate came from, which runs; its own contrib ops are no suspects. */
+export function describeFailure(runtime: 'onnxruntime-node' | 'onnxruntime-web (wasm)', stage: 'load' | 'run', error: unknown, model: OnnxModel, reference?: OnnxModel): RuntimeFailure {
   const message = (error instanceof Error ? error.message : String(error)).trim();
   const { ops, node } = namedInError(message, model);
   const external = model.proto.graph ? [...allInitializers(model.proto.graph)].filter(isExternal) : [];
@@ -61,7 +62,8 @@ export function describeFailure(runtime: 'onnxruntime-node' | 'onnxruntime-web (
   } else if (ops.length > 0) {
     cause = `${runtime} has no kernel for ${ops.join(', ')}${node ? ` (node '${node}')` : ''}; exclude that layer from the pass (exclude.nodes / exclude.ops) or pick a form this runtime runs`;
   } else {
-    const contrib = contribOps(model);
+    const inherited = new Set(reference ? contribOps(reference) : []);
+    const contrib = contribOps(model).filter((op) => !inherited.has(op));
     cause = contrib.length > 0
       ? `the model uses contrib ops (${contrib.join(', ')}) that this runtime may lack; the error says: ${firstLine(message)}`
       : `${runtime} says: ${firstLine(message)}`;

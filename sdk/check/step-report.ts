@@ -12,7 +12,7 @@ export function checkStepReport(check: CompressionCheck, step?: string): StepRep
   return {
     op: CHECK_REPORT_OP,
     title: `Compression check${step ? ` after ${step}` : ''}`,
-    lines: [...(check.ok ? [okLine(check)] : []), `Compared on ${check.data}.`],
+    lines: [...(check.ok ? [okLine(check)] : []), `Compared on ${check.data}.`, ...check.notes],
     warnings: check.flags.map(flagText),
     table: { columns, rows: rows.map((r) => columns.map((c) => (r[c] === undefined ? null : String(r[c])))) },
     // The check is plain data (numbers, strings, null); this drops the optional fields left out.

@@ -1,15 +1,29 @@
-import { GraphView, dtypeOf, tensorArray, tensorDims, tensorByteSize, type DType, type OnnxModel, type NodeProto, type TensorProto } from '../onnx';
+import { GraphView, dtypeOf, storedTensors, tensorArray, tensorDims, tensorByteSize, type DType, type OnnxModel, type NodeProto, type TensorProto } from '../onnx';
 import { elementCount } from '../data';
-import { probeShapes } from '../runtime/probe';
+import { isMmkitError, messageOf } from '../errors';
+import { declaredInputs } from '../runtime/input-shapes';
+import { probeModel, type ShapeProbe } from '../runtime/probe';
 import type { Device } from '../runtime';
 
 export interface SummaryOptions {
   /**
-   * Run the model once on zeros (batch 1, symbolic dims set to 1) to learn every intermediate
-   * shape, which FLOP counts need. Default true; false uses only the shapes declared in the file.
+   * Learn every intermediate shape, which FLOP counts need, at fixed input shapes: onnxruntime's
+   * shape inference, and one run of the model where that is not enough (see runtime/probe.ts).
+   * Default true; false uses only the shapes declared in the file. A probe that fails or is over
+   * its budget never throws: the summary says why in `notices`.
    */
   probe?: boolean;
   device?: Device;
+  /**
+   * Input shapes to probe at, batch axis included ({ x: [1, 3, 320, 320] }). Inputs not given get
+   * the model's fixed sizes and, for free ones, sizes chosen by rule (batch 1, images 224 × 224,
+   * audio 512 samples, else 1: see runtime/input-shapes.ts), which the notices list.
+   */
+  inputs?: Record<string, number[]>;
+  /** Sizes of named symbolic dimensions ({ sequence: 16 }). */
+  dims?: Record<string, number>;
+  /** Most bytes of intermediate tensors a probe run may hold (default 1 GiB); over it, inference alone. */
+  maxProbeBytes?: number;
 }
 
 export interface LayerRow {
@@ -46,6 +60,10 @@ export interface ModelSummary {
   outputs: { name: string; dtype?: DType; shape?: (number | string)[] }[];
   /** Batch size the FLOPs were counted at (undefined when shapes were not probed). */
   probedBatch?: number;
+  /** The input shapes the shapes and FLOPs are for (undefined when shapes were not probed). */
+  probedInputs?: Record<string, number[]>;
+  /** What the probe chose, skipped or could not do, in words. */
+  notices: string[];
 }
 
 /** FLOPs (2 × multiply-adds) of the ops that dominate a vision transformer or CNN. */
@@ -80,13 +98,12 @@ export function nodeFlops(node: NodeProto, inShapes: (number[] | undefined)[], o
 
 export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Promise<ModelSummary> {
   const view = GraphView.of(model.proto);
-  const probe = opts.probe ?? true;
-  const probed = probe ? await probeShapes(model, { device: opts.device }) : undefined;
+  const { probe: probed, notices } = await probeFor(model, opts);
   const shapeOf = (name: string): number[] | undefined => {
     if (!name) return undefined;
     const init = view.initializer(name);
     if (init) return tensorDims(init);
-    const p = probed?.get(name);
+    const p = probed?.shapes.get(name);
     if (p) return p;
     const declared = view.valueInfo(name).shape;
     return declared && declared.every((d): d is number => typeof d === 'number') ? declared : undefined;
@@ -103,7 +120,7 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
     let largest = -1;
     let dtype: DType | undefined;
     for (const name of node.input) {
-      const init = view.initializer(name);
+      const init = view.constantTensor(name);
       if (!init) continue;
       const n = elementCount(tensorDims(init));
       params += n;
@@ -120,8 +137,8 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
     totals.flops += flops;
     totals.opCounts[node.opType] = (totals.opCounts[node.opType] ?? 0) + 1;
   }
-  // Totals count each initializer once, even when several nodes share it.
-  for (const init of view.initializers) {
+  // Totals count each stored tensor once, even when several nodes share it: initializers and Constant-node values, subgraphs included.
+  for (const init of storedTensors(model.proto.graph!)) {
     const d = dtypeOf(init.dataType);
     const n = elementCount(tensorDims(init));
     const b = tensorByteSize(init);
@@ -132,7 +149,35 @@ export async function summarize(model: OnnxModel, opts: SummaryOptions = {}): Pr
     totals.bytesByDtype[d] = (totals.bytesByDtype[d] ?? 0) + b;
   }
   const io = (v: { name: string }) => ({ name: v.name, ...view.valueInfo(v.name) });
-  return { rows, totals, inputs: view.inputs.map(io), outputs: view.outputs.map(io), probedBatch: probed ? 1 : undefined };
+  const probedBatch = probed ? Object.values(probed.inputs).find((d) => d.length > 0)?.[0] : undefined;
+  return { rows, totals, inputs: view.inputs.map(io), outputs: view.outputs.map(io), probedBatch, probedInputs: probed?.inputs, notices };
+}
+
+const shapeText = (shapes: Record<string, number[]>) => Object.entries(shapes).map(([n, d]) => `${n} [${d.join(', ')}]`).join(', ');
+
+/** Mistakes in the caller's inputs or dims: errors, not probe failures. */
+const OPTION_ERRORS = new Set(['BAD_OPTION', 'SHAPE_MISMATCH', 'UNKNOWN_INPUT']);
+
+/** How to give the probe shapes, written with this model's inputs and their declared dims. */
+function howToGiveShapes(model: OnnxModel): string {
+  const inputs = declaredInputs(model).map((i) => `${JSON.stringify(i.name)}: [${(i.dims ?? ['…']).map((d) => (typeof d === 'number' ? d : d || '?')).join(', ')}]`);
+  return `summary({ inputs: { ${inputs.join(', ')} } }) with sizes for the free dimensions, or dims: { name: size }`;
+}
+
+/** The probe, or why there is none: a model that will not run at the shapes chosen gives the summary of the file alone. */
+async function probeFor(model: OnnxModel, opts: SummaryOptions): Promise<{ probe?: ShapeProbe; notices: string[] }> {
+  if (!(opts.probe ?? true)) return { notices: [] };
+  let probe: ShapeProbe;
+  try {
+    probe = await probeModel(model, { inputs: opts.inputs, dims: opts.dims, device: opts.device, maxBytes: opts.maxProbeBytes });
+  } catch (e) {
+    if (isMmkitError(e) && OPTION_ERRORS.has(e.code)) throw e;
+    return { notices: [`No shape probe: ${messageOf(e).split('\n')[0].slice(0, 400)} So shapes are those declared in the file and FLOPs are not counted. If the model needs other input shapes, give them: ${howToGiveShapes(model)}.`] };
+  }
+  const notices: string[] = [];
+  if (probe.chosen.length) notices.push(`Shapes and FLOPs are at ${shapeText(probe.inputs)}, with sizes the model leaves free chosen: ${probe.chosen.join(', ')}. For other sizes: ${howToGiveShapes(model)}.`);
+  if (probe.skipped) notices.push(`The probe run was skipped: ${probe.skipped}. Shapes are onnxruntime's static inference (${probe.unknown} tensors unknown) and FLOPs count only layers with known shapes; give smaller inputs or raise maxProbeBytes.`);
+  return { probe, notices };
 }
 
 /** Counts exactly-zero elements of float initializers, once per tensor (float16 zeros are ±0 bits). */

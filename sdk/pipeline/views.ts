@@ -105,5 +105,5 @@ export function summaryView(summary: ModelSummary, options: { name?: string; top
     ],
     { title: 'Inputs and outputs' },
   );
-  return new Panel(`Summary of ${options.name ?? 'model'}`, [totals, io, byDtype, ops, layers]);
+  return new Panel(`Summary of ${options.name ?? 'model'}`, [totals, ...summary.notices, io, byDtype, ops, layers]);
 }

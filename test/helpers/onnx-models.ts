@@ -106,3 +106,17 @@ export function buildEncoderBlock(opts: { dim?: number; heads?: number; scaleOn?
   b.output(y, 'float32', ['batch', 8, dim]);
   return { model: b.build(), input: x, output: y, dim, heads, headDim };
 }
+
+/**
+ * x [N, L] → Unsqueeze → Conv1d ('conv', kernel 8, `channels` out) → [N, channels, L − 7]: an
+ * audio front end that runs on 8 samples or more and fails on fewer.
+ */
+export function buildAudioConv(channels = 1) {
+  const b = new ModelBuilder({ name: 'audio-conv' });
+  const x = b.input('x', 'float32', ['N', 'L']);
+  const axes = b.initializer('axes', 'int64', [1], BigInt64Array.from([1n]));
+  const kernel = b.initializer('kernel', 'float32', [channels, 1, 8], seeded(channels * 8, 41));
+  const y = b.node('Conv', [b.op('Unsqueeze', [x, axes]), kernel], {}, { name: 'conv' })[0];
+  b.output(y, 'float32', ['N', channels, 'frames']);
+  return { proto: b.build() };
+}
