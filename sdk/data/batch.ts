@@ -11,6 +11,11 @@ export interface Batch {
 }
 
 export function inputTensors(b: Batch): TensorData[] {
+  if (typeof b !== 'object' || b === null || typeof b.inputs !== 'object' || b.inputs === null) {
+    throw new MmkitError('BAD_DATASET', `A dataset batch has no inputs: got ${b === null || typeof b !== 'object' ? String(b) : `an object with keys ${Object.keys(b).join(', ') || 'none'}`}.`, {
+      hint: 'Each batch is { inputs, label? }: inputs a tensor or a record of named tensors ({ inputs: { x: { dtype, dims, data } } }).',
+    });
+  }
   return isTensorData(b.inputs) ? [b.inputs] : Object.values(b.inputs);
 }
 
@@ -18,8 +23,14 @@ export function batchSize(b: Batch): number {
   const [first] = inputTensors(b);
   if (!first) throw new MmkitError('BAD_DATASET', 'A dataset batch has no input tensors.', { hint: 'Each batch needs `inputs`: a tensor or a record of named tensors.' });
   const n = first.dims[0];
-  for (const t of inputTensors(b)) {
-    if (t.dims[0] !== n) throw new MmkitError('BAD_DATASET', `A dataset batch mixes batch sizes ${n} and ${t.dims[0]} across its inputs.`, { hint: 'All inputs of a batch must have the same first dimension.' });
+  const named = isTensorData(b.inputs) ? [] : Object.entries(b.inputs);
+  for (const [name, t] of named) {
+    if (t.dims[0] === n) continue;
+    const [firstName] = named[0];
+    throw new MmkitError('BAD_DATASET', `A dataset batch mixes batch sizes: input '${firstName}' [${first.dims.join(', ')}] has ${n} items, input '${name}' [${t.dims.join(', ')}] has ${t.dims[0] ?? 'no axis'}.`, {
+      tensor: name,
+      hint: "A Dataset batches every input along its first axis; an input batched on another axis (a recurrent state [layers, N, hidden]) or with none (a scalar) cannot go in one yet. Check such models on synthetic inputs (check: { inputs: { ... } }).",
+    });
   }
   if (b.label && b.label.length !== n) {
     throw new MmkitError('BAD_DATASET', `A dataset batch has ${n} items but ${b.label.length} labels.`, { hint: 'Give exactly one label per item.' });

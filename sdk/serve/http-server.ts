@@ -30,7 +30,7 @@ const deflaters: Record<'gzip' | 'deflate', (b: Buffer) => Promise<Buffer>> = {
 
 export function createHttpFront(service: InferenceService, opts: HttpFrontOptions): http.Server {
   const server = http.createServer((req, res) => {
-    void service.track(() => handle(service, opts, req, res).catch((e: unknown) => sendError(res, asServingError(e))));
+    void service.track(() => handle(service, opts, req, res).catch((e: unknown) => sendError(res, asServingError(e), opts.maxBodyBytes)));
   });
   // Longer than the 60 s idle timeout of cloud load balancers, so they never reuse a connection we just closed (a 502).
   server.keepAliveTimeout = 65_000;
@@ -139,13 +139,27 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
 }
 
-function sendError(res: http.ServerResponse, e: MmkitError): void {
+/**
+ * Reads and drops the rest of a refused body, so that a client still sending it can finish and
+ * read the 413 (closing at once resets the connection under its upload, and the client sees only
+ * a network error); the connection stays usable. Past `cap` more bytes the connection is cut.
+ */
+function discardRest(req: http.IncomingMessage, cap: number): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > cap) req.socket.destroy();
+  });
+  req.resume();
+}
+
+/** `bodyLimit`: the server's body limit, which is also how much of a refused body it reads and drops. */
+function sendError(res: http.ServerResponse, e: MmkitError, bodyLimit: number): void {
   if (res.headersSent || res.destroyed) return void res.destroy();
   const status = httpStatusOf(e);
   const body = JSON.stringify({ error: e.message });
   const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
   if (status === 405) headers.allow = /infer$/.test(res.req.url ?? '') ? 'POST' : 'GET, HEAD';
-  // A body refused before it was read would otherwise be parsed as the next request on this connection.
-  if (status === 413 && !res.req.readableEnded) headers.connection = 'close';
+  if (status === 413 && !res.req.readableEnded) discardRest(res.req, bodyLimit);
   res.writeHead(status, headers).end(body);
 }

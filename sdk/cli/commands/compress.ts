@@ -15,10 +15,11 @@ import { EXIT, action, emit, jsonOption, withCliProgress, type ExitCode } from '
 import { DATA_SPEC_DETAILS, DATA_SPEC_HELP, openDataset, parseDataSpec, type DataSpec } from '../data-spec';
 import { isFlagged, stepReportsText, verdictText } from '../report-text';
 import { LOW_RANK_SPEC_HELP, PRUNE_SPEC_HELP, parseLowRankSpec, parsePruneSpec } from '../step-specs';
+import { shapeOptions, type ShapeCommandOptions } from '../shape-options';
 
 const QUANTIZE_MODES = ['dynamic', 'static', 'int4', 'fp16'] as const;
 
-interface CompressOptions {
+interface CompressOptions extends ShapeCommandOptions {
   output: string;
   quantize?: (typeof QUANTIZE_MODES)[number];
   prune?: ReturnType<typeof parsePruneSpec>;
@@ -70,6 +71,7 @@ export function register(program: Command): void {
     .option('--strict', 'do not write the model when the check flags it or a step changes nothing')
     .option('--sparse', 'store mostly-zero (pruned) weights as sparse initializers')
     .option('--overwrite', 'replace the output file even when mmkit did not write it');
+  shapeOptions(cmd, "the checks' synthetic inputs (without --calibration)");
   jsonOption(cmd)
     .addHelpText('after', `${EXAMPLES}\n\n${DATA_SPEC_DETAILS}`)
     .action(action((model: string | undefined, opts: CompressOptions, self: Command) => compress(model, opts, self)));
@@ -125,7 +127,7 @@ async function fromFlags(model: string, opts: CompressOptions): Promise<Pipeline
   let p = Pipeline.load(model);
   const data = opts.calibration && (await openDataset(opts.calibration, p, model));
   // With data the checks compare on it (agreement is then judged); without, on synthetic inputs.
-  const check: StepCheckOptions = opts.check ? (data ? { data } : {}) : false;
+  const check: StepCheckOptions = opts.check ? (data ? { data } : { inputs: opts.input, dims: opts.dim }) : false;
   const guard = { check, strict: opts.strict };
   if (opts.prune) p = p.prune({ ...opts.prune, ...guard });
   if (opts.lowRank) p = p.lowRank({ ...opts.lowRank, ...guard });
