@@ -18,7 +18,7 @@ export const mm = {
 };
 
 export { Pipeline } from './pipeline';
-export type { QuantizeOptions, PruneOptions, StepCheckOptions, StepGuard, FromRecipeOptions, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
+export type { QuantizeOptions, PruneOptions, StepCheckOptions, StepGuard, FromRecipeOptions, PipelineRunInputs, PipelineRunOptions, ModelSummary, LayerRow, SaveOptions, SaveResult, SummaryOptions } from './pipeline';
 export type { StepReport, Recipe } from './step';
 export { Dataset } from './data';
 export type { Batch, TensorData, MnistOptions } from './data';

@@ -35,7 +35,7 @@ describe('createSession on cpu', () => {
     await s.dispose();
   });
 
-  it("takes onnxruntime's own tensors as feeds (session.run and pipeline.run), and says so for one it cannot", async () => {
+  it("takes onnxruntime's own tensors as feeds (session.run and pipeline.run), gives them as outputs on request, and says so for one it cannot", async () => {
     const s = await createSession(model, { intraOpThreads: 1 });
     const viaOrt = await s.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) });
     expect(Array.from(viaOrt.logits.data as Float32Array)).toEqual(Array.from((await s.run({ x })).logits.data as Float32Array));
@@ -49,8 +49,15 @@ describe('createSession on cpu', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmkit-ort-feed-'));
     try {
       await writeModel(model, join(dir, 'm.onnx'));
-      const out = await Pipeline.load(join(dir, 'm.onnx')).run(new ort.Tensor('float32', x.data as Float32Array, x.dims));
+      const p = Pipeline.load(join(dir, 'm.onnx'));
+      const out = await p.run(new ort.Tensor('float32', x.data as Float32Array, x.dims));
       expect(Array.from(out.logits.data as Float32Array)).toEqual(Array.from(viaOrt.logits.data as Float32Array));
+      // Outputs as onnxruntime's own tensors, which feed straight into another ort session.
+      const asOrt = await p.run(x, { as: 'ort' });
+      expect(asOrt.logits).toBeInstanceOf(ort.Tensor);
+      expect(asOrt.logits.type).toBe('float32');
+      expect(Array.from(asOrt.logits.data as Float32Array)).toEqual(Array.from(out.logits.data as Float32Array));
+      await expectMmkitError(p.run(x, { as: 'numpy' as 'ort' }), 'BAD_OPTION', /as must be 'mmkit' or 'ort'/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

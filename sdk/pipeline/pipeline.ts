@@ -1,6 +1,6 @@
 import { MmkitError } from '../errors';
 import { derivedModel, type OnnxModel } from '../onnx';
-import { createSession, type Device, type SessionOptions } from '../runtime';
+import { createSession, toOrt, type Device, type OrtTensor, type SessionOptions } from '../runtime';
 import type { Batch, TensorData } from '../data';
 import { Dataset, datasetFromSpec, isTensorData } from '../data';
 import { isOrtTensorLike, type TensorInput } from '../tensor-data';
@@ -60,6 +60,10 @@ export interface StepGuard {
   check?: StepCheckOptions;
   strict?: boolean;
 }
+
+/** What `run()` takes: a tensor (single-input models), tensors by input name, or a dataset batch. */
+export type PipelineRunInputs = TensorInput | Record<string, TensorInput> | Batch;
+export type PipelineRunOptions = SessionOptions & { fetch?: string[] };
 
 /** A Dataset or Pipeline given as a step option: kept live beside the JSON ref the recipe records. */
 type Bound = Dataset | Pipeline;
@@ -248,13 +252,19 @@ export class Pipeline {
 
   /**
    * Runs the model once on the given inputs: a tensor for single-input models, or a record by input
-   * name; mmkit tensors or onnxruntime's own (`ort.Tensor`).
+   * name; mmkit tensors or onnxruntime's own (`ort.Tensor`). Outputs are mmkit tensors, or with
+   * `{ as: 'ort' }` onnxruntime-node's `Tensor`s (on the same memory).
    */
-  async run(inputs: TensorInput | Record<string, TensorInput> | Batch, opts: SessionOptions & { fetch?: string[] } = {}): Promise<Record<string, TensorData>> {
+  async run(inputs: PipelineRunInputs, opts: PipelineRunOptions & { as: 'ort' }): Promise<Record<string, OrtTensor>>;
+  async run(inputs: PipelineRunInputs, opts?: PipelineRunOptions & { as?: 'mmkit' }): Promise<Record<string, TensorData>>;
+  async run(inputs: PipelineRunInputs, opts: PipelineRunOptions & { as?: 'mmkit' | 'ort' } = {}): Promise<Record<string, TensorData> | Record<string, OrtTensor>> {
+    const { as = 'mmkit', fetch, ...sessionOptions } = opts;
+    if (as !== 'mmkit' && as !== 'ort') throw new MmkitError('BAD_OPTION', `run(): as must be 'mmkit' or 'ort', got ${JSON.stringify(as)}.`);
     const single = (x: unknown): x is TensorInput => isTensorData(x) || isOrtTensorLike(x);
     const feeds = 'inputs' in inputs && !single(inputs) ? (inputs as Batch).inputs : (inputs as TensorInput | Record<string, TensorInput>);
-    const session = await createSession(await this.model(), opts);
-    return session.run(single(feeds) ? { [session.inputNames[0]]: feeds } : feeds, { fetch: opts.fetch });
+    const session = await createSession(await this.model(), sessionOptions);
+    const out = await session.run(single(feeds) ? { [session.inputNames[0]]: feeds } : feeds, { fetch });
+    return as === 'ort' ? Object.fromEntries(Object.entries(out).map(([name, t]) => [name, toOrt(t)])) : out;
   }
 
   async summary(opts: SummaryOptions = {}): Promise<ModelSummary> {

@@ -68,6 +68,9 @@ export function checkFeeds(feeds: Record<string, TensorData>, inputs: readonly T
   }
 }
 
+/** onnxruntime-node's tensor class, as `run(…, { as: 'ort' })` returns it. */
+export type OrtTensor = ort.Tensor;
+
 export function toOrt(t: TensorData): ort.Tensor {
   // ort.Tensor wraps the typed array as is: no copy.
   return new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims);
