@@ -114,10 +114,15 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
 
   unboundedPublishers(tslab.zeromq);
   const init = server.init;
-  server.init = async function () {
-    await init.call(this);
-    // Replies go out one per request on shell/control; only iopub sees bursts.
-    this.iopub = queuedSends(this.iopub);
+  const bound = new WeakMap<ZmqServer, Promise<void>>();
+  server.init = function () {
+    const done = (async () => {
+      await init.call(this);
+      // Replies go out one per request on shell/control; only iopub sees bursts.
+      this.iopub = queuedSends(this.iopub);
+    })();
+    bound.set(this, done);
+    return done;
   };
 
   handler.createWriteToIopub = function (name, writeStream) {
@@ -239,6 +244,9 @@ export function applyProtocolFixes(tslab: TslabModules, identity: KernelIdentity
 
   const shellMessage = server.handleShellMessage;
   server.handleShellMessage = async function (socket, ...frames) {
+    // tslab reads shell and control before its sockets are bound: a reply published while iopub
+    // is still binding fails with EBUSY and kills the kernel (seen under load). Requests wait.
+    await bound.get(this);
     const msgType = peekMessageType(frames) ?? '';
     const answer = extraRequests[msgType];
     if (answer) return answerDirectly(this, socket, frames, (req) => answer(this, req));
