@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mm, Dataset, type Pipeline } from '../sdk';
 import { isMmkitError } from '../sdk/errors';
 import { serializeModel } from '../sdk/onnx';
+import { expectMmkitError } from './helpers/errors';
 import { runProcess } from './helpers/run-process';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -193,4 +194,11 @@ describe.each(manifest.models)('$id ($producer, opset $opset)', (model) => {
     const flags = check.flags.map((x) => x.kind).join(', ');
     outcomes.push({ model: model.id, step: name, result: `${size}, cos ${f.cosine.toFixed(3)}${flags ? ` ⚑ ${flags}` : ''}` });
   }, 120_000);
+});
+
+describe('attention heads of a real export', () => {
+  it("PP-OCRv4 rec: where the heads cannot be rewritten, the error says what it looked for and what it found", async () => {
+    const e = await expectMmkitError(mm.load(path.join(dir, 'ppocr-v4-rec.onnx')).prune({ target: 'heads', sparsity: 0.5 }).model(), 'UNSUPPORTED', /looked for 8 heads of 15 in its shape, found a shape computed at run time by Concat/);
+    expect(e.hint).toContain('exclude.layers');
+  });
 });

@@ -8,6 +8,7 @@ import {
   readModel,
   serializeModel,
   storedTensors,
+  tensorDims,
   tensorElementCount,
 } from '../sdk/onnx';
 import { modelSize } from '../sdk/eval';
@@ -54,6 +55,31 @@ describe('liftConstantWeights', () => {
     expect(lifted.irVersion).toBe(4n);
     expect(GraphView.of(lifted).isInitializer('w')).toBe(true);
     const feeds: Feeds = { x: { type: 'float32', data: seeded(32, 4, 1), dims: [2, 16] } };
+    expect(await run(serializeModel(lifted), feeds)).toEqual(await run(serializeModel(model), feeds));
+  });
+
+  it('folds a Transpose of a weight (torch without constant folding) into the transposed weight, drops the original, and computes the same', async () => {
+    const b = new ModelBuilder({ name: 'transposed-weights', opset: 17 });
+    const x = b.input('x', 'float32', ['batch', 16]);
+    // MatMul(x, Transpose(Constant [32, 16])) and Gemm(h, Transpose(initializer [24, 32], perm [1, 0])).
+    const w1 = b.op('Transpose', [b.constant('float32', [32, 16], seeded(32 * 16, 21), 'fc1.weight')]);
+    const h = b.op('Relu', [b.node('MatMul', [x, w1], {}, { name: 'fc1' })[0]]);
+    const w2 = b.node('Transpose', [b.initializer('fc2.weight', 'float32', [24, 32], seeded(24 * 32, 22))], { perm: [1, 0] })[0];
+    b.output(b.node('Gemm', [h, w2], {}, { name: 'fc2' })[0], 'float32', ['batch', 24]);
+    const model = b.build();
+    const lifted = liftConstantWeights(model);
+    const view = GraphView.of(lifted);
+    expect(ops(lifted)).toEqual(['MatMul', 'Relu', 'Gemm']);
+    // The originals are gone: each weight is stored once, transposed.
+    expect(view.initializers.map((t) => [t.name, tensorDims(t)])).toEqual([
+      [view.nodes[0].input[1], [16, 32]],
+      [view.nodes[2].input[1], [32, 24]],
+    ]);
+    expect(findLinears(view).map((l) => [l.inDim, l.outDim])).toEqual([
+      [16, 32],
+      [32, 24],
+    ]);
+    const feeds: Feeds = { x: { type: 'float32', data: seeded(3 * 16, 23, 1), dims: [3, 16] } };
     expect(await run(serializeModel(lifted), feeds)).toEqual(await run(serializeModel(model), feeds));
   });
 

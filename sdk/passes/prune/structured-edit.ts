@@ -129,8 +129,9 @@ function rewriteRuntimeHeadCount(e: GraphEditor, g: PruneGroup, concat: NodeProt
   return false;
 }
 
-function unsupportedShape(g: PruneGroup, reshape: NodeProto, what: string): MmkitError {
-  return new MmkitError('UNSUPPORTED', `prune.structured: cannot tell how Reshape '${reshape.name}' in layer '${g.name}' encodes ${what}.`, {
+/** The Reshape whose shape the pass cannot rewrite: what it looked for there, and what it found instead. */
+function unsupportedShape(g: PruneGroup, reshape: NodeProto, lookedFor: string, found: string): MmkitError {
+  return new MmkitError('UNSUPPORTED', `prune.structured: cannot rewrite Reshape '${reshape.name}' in layer '${g.name}': looked for ${lookedFor} in its shape, found ${found}.`, {
     node: reshape.name,
     hint: `Exclude this attention block with exclude.layers: [${g.index}].`,
   });
@@ -151,11 +152,14 @@ export function rewriteHeadShapes(e: GraphEditor, g: PruneGroup, kept: number, e
     if (shape) {
       const values = int64Values(shape);
       const at = values.findIndex((v, i) => v === heads && values[i + 1] === g.unitWidth);
-      if (at < 0) throw unsupportedShape(g, r, `${heads} heads of ${g.unitWidth}`);
+      if (at < 0) throw unsupportedShape(g, r, `${heads} heads of ${g.unitWidth} side by side`, `the constant shape [${values.join(', ')}]`);
       setConstantInput(e, r, 1, (name) => int64Tensor(name, values.map((v, i) => (i === at ? kept : v)), tensorDims(shape)));
     } else {
       const concat = view.producer(r.input[1]);
-      if (!concat || concat.opType !== 'Concat' || !rewriteRuntimeHeadCount(e, g, concat, kept, edits)) throw unsupportedShape(g, r, 'the head count');
+      if (!concat || concat.opType !== 'Concat' || !rewriteRuntimeHeadCount(e, g, concat, kept, edits)) {
+        const made = concat ? `a shape computed at run time by ${concat.opType} '${concat.name}'${concat.opType === 'Concat' ? ' whose head count is not a constant' : ''}` : `the graph input '${r.input[1]}'`;
+        throw unsupportedShape(g, r, `${heads} heads of ${g.unitWidth}`, made);
+      }
     }
   }
   const merges = mergeReshapes(view, a.context.output[0], g.consumer.input);
@@ -167,13 +171,15 @@ export function rewriteHeadShapes(e: GraphEditor, g: PruneGroup, kept: number, e
     const values = int64Values(shape);
     const last = values[values.length - 1];
     if (last === -1) return;
-    if (last !== heads * g.unitWidth) throw unsupportedShape(g, merge, `the merged width ${heads * g.unitWidth}`);
+    if (last !== heads * g.unitWidth) throw unsupportedShape(g, merge, `the merged width ${heads * g.unitWidth} last`, `the constant shape [${values.join(', ')}]`);
     setConstantInput(e, merge, 1, (name) => int64Tensor(name, [...values.slice(0, -1), width], tensorDims(shape)));
     return;
   }
   // A runtime shape: its last element (the merged width, read from the input's shape) becomes a constant.
   const concat = view.producer(merge.input[1]);
-  if (!concat || concat.opType !== 'Concat' || concat.input.length < 2) throw unsupportedShape(g, merge, 'the merged width');
+  if (!concat || concat.opType !== 'Concat' || concat.input.length < 2) {
+    throw unsupportedShape(g, merge, `the merged width ${heads * g.unitWidth} last`, concat ? `a shape computed at run time by ${concat.opType} '${concat.name}'` : `the graph input '${merge.input[1]}'`);
+  }
   const name = e.uniqueName(`${g.name.replace(/^\//, '').replace(/\//g, '.')}.merged_width`);
   e.addInitializer(int64Tensor(name, [width]));
   e.renameInput(concat, concat.input.length - 1, name);
