@@ -14,6 +14,7 @@ import { mm, Dataset, type Pipeline } from '../sdk';
 import { isMmkitError } from '../sdk/errors';
 import { serializeModel } from '../sdk/onnx';
 import { expectMmkitError } from './helpers/errors';
+import { seeded } from './helpers/onnx-models';
 import { runProcess } from './helpers/run-process';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -42,25 +43,12 @@ const manifest = JSON.parse(readFileSync(path.join(ROOT, 'scripts/corpus-manifes
  */
 const FAITHFUL = { cosine: 0.99, scoreDrift: 0.1 };
 
-/** Seeded uniform floats in [-1, 1), so every run feeds the same inputs. */
-function seededFloats(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
 function feedsOf(model: CorpusModel, seed: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, spec] of Object.entries(model.inputs)) {
     const n = spec.shape.reduce((a, b) => a * b, 1);
     if (spec.dtype === 'int64') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(spec.value ?? 0)), spec.shape);
-    else feeds[name] = new ort.Tensor('float32', spec.value !== undefined ? new Float32Array(n).fill(spec.value) : seededFloats(n, seed), spec.shape);
+    else feeds[name] = new ort.Tensor('float32', spec.value !== undefined ? new Float32Array(n).fill(spec.value) : seeded(n, seed, 1), spec.shape);
   }
   return feeds;
 }
@@ -73,7 +61,7 @@ function datasetOf(model: CorpusModel): Dataset | undefined {
   const batch = Object.fromEntries(
     specs.map(([name, s], i) => {
       const per = s.shape.slice(1).reduce((a, b) => a * b, 1);
-      return [name, { dtype: 'float32' as const, dims: [items, ...s.shape.slice(1)], data: seededFloats(items * per, 7 + i) }];
+      return [name, { dtype: 'float32' as const, dims: [items, ...s.shape.slice(1)], data: seeded(items * per, 7 + i, 1) }];
     }),
   );
   // One item per batch: some models fix their batch axis to 1.

@@ -12,7 +12,7 @@
  */
 import { attrInts, attrTensor } from './attrs';
 import { isExternal } from './external';
-import { dtypeOf, type DType, type TensorArray } from './dtype';
+import { dtypeOf, isFloatDType, type TensorArray } from './dtype';
 import { editModel, GraphView, outerReads } from './graph';
 import type { ModelProto, NodeProto } from './proto';
 import type { OnnxModel } from './read';
@@ -20,7 +20,6 @@ import { ModelScopes } from './scopes';
 import { makeTensor, tensorArray, tensorDims } from './tensor';
 import { nodeSubgraphs, shallowCopy } from './walk';
 
-const FLOAT_TYPES: ReadonlySet<DType> = new Set<DType>(['float32', 'float16', 'bfloat16', 'float64']);
 // Input positions that hold a layer's weight (and bias), by op type.
 const WEIGHT_INPUTS: Readonly<Record<string, readonly number[]>> = { MatMul: [0, 1], Gemm: [1, 2], Conv: [1, 2], ConvTranspose: [1, 2], Gather: [0] };
 // Since IR version 4 an initializer need not be listed among the graph's inputs.
@@ -62,7 +61,7 @@ export function liftConstantWeights(model: ModelProto): ModelProto {
   const lifted = view.nodes.filter((n) => {
     if (n.opType !== 'Constant' || !isStandard(n) || view.isGraphOutput(n.output[0])) return false;
     const t = attrTensor(n, 'value');
-    return t !== undefined && (FLOAT_TYPES.has(dtypeOf(t.dataType)) || readsAsWeight(view, n.output[0]));
+    return t !== undefined && (isFloatDType(dtypeOf(t.dataType)) || readsAsWeight(view, n.output[0]));
   });
   const liftedNames = new Set(lifted.map((n) => n.output[0]));
   const isWeight = (name: string) => view.isInitializer(name) || liftedNames.has(name);

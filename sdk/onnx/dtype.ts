@@ -78,6 +78,13 @@ const BY_DATA_TYPE = new Map<number, DType>(
 
 export const DTYPES: readonly DType[] = Object.keys(INFO) as DType[];
 
+const FLOATING: ReadonlySet<DType> = new Set<DType>(['float32', 'float16', 'bfloat16', 'float64']);
+
+/** A floating-point element type (the types weights are stored in before quantization). */
+export function isFloatDType(d: DType): boolean {
+  return FLOATING.has(d);
+}
+
 export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(INFO, value);
 }

@@ -1,5 +1,5 @@
 import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto } from './proto';
-import { dtypeOf } from './dtype';
+import { dtypeOf, isFloatDType } from './dtype';
 import { tensorElementCount } from './tensor';
 
 /**
@@ -23,8 +23,7 @@ export function* allInitializers(graph: GraphProto): Generator<TensorProto> {
 }
 
 /** Constant values that are weights: floating point and more than one value, not the shape and scalar constants every exporter writes as nodes. */
-const FLOAT_TYPES = new Set(['float32', 'float16', 'bfloat16', 'float64']);
-const isWeightValue = (t: TensorProto) => FLOAT_TYPES.has(dtypeOf(t.dataType)) && tensorElementCount(t) > 1;
+const isWeightValue = (t: TensorProto) => isFloatDType(dtypeOf(t.dataType)) && tensorElementCount(t) > 1;
 
 /**
  * Every tensor a graph stores as parameters, subgraphs included: initializers and the weights held

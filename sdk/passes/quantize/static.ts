@@ -25,7 +25,7 @@
 import { CALIBRATION_METHODS, calibrate, DEFAULT_PERCENTILE, type CalibrationMethod, type CalibrationTable } from '../../calibrate';
 import { Dataset } from '../../data/dataset';
 import { MmkitError } from '../../errors';
-import { attrInt, dtypeOf, editModel, GraphView, tensorDims, weightScopes, withLiftedWeights, type DType, type ModelScopes, type NodeProto, type OnnxModel, derivedModel } from '../../onnx';
+import { attrInt, dtypeOf, editModel, GraphView, tensorDims, weightScopes, type DType, type ModelScopes, type NodeProto, type OnnxModel, derivedModel } from '../../onnx';
 import { datasetRef, isDatasetRef, registerStep, stepCoverage, type DatasetRef, type RunContext, type StepReport } from '../../step';
 import { throwIfAborted } from '../../runtime/batched';
 import { addActivationParams, addActivationQdq, addInt32Bias, addInt8Weight, addQuantizedConstant, type QuantNames } from './qdq-nodes';
@@ -280,7 +280,9 @@ export async function staticQuantization(model: OnnxModel, s: StaticQuantSetting
   // Weights kept in Constant nodes become initializers (weightScopes); If/Loop/Scan bodies stay float (bodiesLeftFloat).
   const scopes = weightScopes(model.proto);
   // Below opset 13 the model is upgraded where the ONNX converter's rules allow, else its weights get per-tensor scales (qdq-opset.ts).
-  const at = qdqOpset(withLiftedWeights(model), s.perChannel, QUANTIZE_STATIC_OP);
+  // The main graph as weightScopes lifted it (scope 0), not lifted a second time.
+  const main = scopes.scopes[0].model;
+  const at = qdqOpset(main === model.proto ? model : { proto: main, path: model.path, baseDir: model.baseDir }, s.perChannel, QUANTIZE_STATIC_OP);
   const source = model;
   model = at.model;
   s = { ...s, perChannel: s.perChannel && at.perChannel };
